@@ -1,0 +1,191 @@
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// Sentinel errors name the kind of a failure; callers test them with errors.Is.
+var (
+	// ErrTableNotFound: the table, file or object named by a TableRef does not exist.
+	ErrTableNotFound = errors.New("table not found")
+	// ErrColumnNotFound: a column named by the caller is not in the table.
+	ErrColumnNotFound = errors.New("column not found")
+	// ErrUnsupported: the source cannot do what was asked (an unknown format,
+	// an ordered read from an unordered file, ...).
+	ErrUnsupported = errors.New("not supported")
+	// ErrBadInput: the data itself is malformed (bad CSV quoting, invalid UTF-8, ...).
+	ErrBadInput = errors.New("bad input")
+)
+
+// TableRef names what to read from a source. File sources hold one table and
+// ignore Name; database sources need Name or Query.
+type TableRef struct {
+	Name  string // "schema.table" or "table"
+	Query string // a SELECT in the source's own dialect, instead of Name
+	Where string // an optional filter in the source's own dialect
+}
+
+func (r TableRef) String() string {
+	switch {
+	case r.Query != "":
+		return "query"
+	case r.Name != "":
+		return r.Name
+	}
+	return "(whole source)"
+}
+
+// TableInfo describes a table before it is read.
+type TableInfo struct {
+	// Name is how reports name the table (a file name, a table name).
+	Name string
+	// Schema is the Arrow schema every record batch of Read carries.
+	Schema *arrow.Schema
+	// PrimaryKey lists the key columns the source declares, if any.
+	PrimaryKey []string
+	// EstimatedRows is a row-count estimate, -1 when unknown.
+	EstimatedRows int64
+	// Notes are facts a report should show, e.g. a column read as text
+	// because its type has no canonical form.
+	Notes []string
+}
+
+// Column returns the index of the named column in the schema, or -1.
+func (ti *TableInfo) Column(name string) int {
+	if ti.Schema == nil {
+		return -1
+	}
+	idx := ti.Schema.FieldIndices(name)
+	if len(idx) == 0 {
+		return -1
+	}
+	return idx[0]
+}
+
+// ReadOptions shape a Read.
+type ReadOptions struct {
+	// Columns restricts the read to these columns, in this order; nil reads all.
+	Columns []string
+	// Allocator is used for every Arrow buffer the reader hands out.
+	Allocator memory.Allocator
+	// BatchRows is the preferred number of rows per record batch; 0 lets the
+	// source choose.
+	BatchRows int
+}
+
+// Source is the contract every connector implements.
+//
+// Describe and Read may be called several times and from several goroutines
+// once the Source is open. The caller of Read owns the returned reader and
+// must Release it; the reader stops with ctx.Err() when ctx is cancelled and
+// reports failures through Err, never by returning a short read silently.
+type Source interface {
+	Describe(ctx context.Context, ref TableRef) (*TableInfo, error)
+	Read(ctx context.Context, ref TableRef, opts ReadOptions) (array.RecordReader, error)
+	Close() error
+}
+
+// OrderedReader is an optional capability: a source that can deliver rows
+// sorted by the given key columns in the engine's canonical key order
+// (numbers numerically, text byte-wise, NULLs first). The engine then diffs
+// with a streaming merge whose memory is bounded by one batch.
+type OrderedReader interface {
+	ReadOrdered(ctx context.Context, ref TableRef, key []string, opts ReadOptions) (array.RecordReader, error)
+}
+
+// Options carry per-source settings from the command line or a config file.
+// A connector uses the ones that apply to it and ignores the rest.
+type Options struct {
+	// Format overrides the format a file connector derives from the extension
+	// ("csv", "tsv", "jsonl", "parquet", "arrow").
+	Format string
+	// Delimiter is the CSV field separator; 0 means the format's default.
+	Delimiter rune
+	// NullValue, when set, is the text that stands for NULL in text formats.
+	NullValue *string
+	// Types forces column types in text formats: column name → type name
+	// ("integer", "decimal", "float", "boolean", "timestamp", "date", "text").
+	Types map[string]string
+	// Allocator is the default allocator for reads that do not name one.
+	Allocator memory.Allocator
+}
+
+// Opener opens a source at a location (a URL or a path).
+type Opener func(ctx context.Context, location string, opts Options) (Source, error)
+
+// Registry maps URL schemes to openers. Locations without a scheme (plain
+// paths) go to the opener registered for "file". Build one in main; there is
+// no global registry.
+type Registry struct {
+	openers map[string]Opener
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{openers: map[string]Opener{}} }
+
+// Register adds an opener for a URL scheme (lower case, without "://").
+func (r *Registry) Register(scheme string, o Opener) {
+	r.openers[strings.ToLower(scheme)] = o
+}
+
+// Schemes lists the registered schemes, sorted.
+func (r *Registry) Schemes() []string {
+	out := make([]string, 0, len(r.openers))
+	for s := range r.openers {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Open opens location with the opener of its scheme.
+func (r *Registry) Open(ctx context.Context, location string, opts Options) (Source, error) {
+	scheme := SchemeOf(location)
+	o, ok := r.openers[scheme]
+	if !ok {
+		return nil, fmt.Errorf("open %s: no connector for scheme %q (known: %s): %w",
+			Redact(location), scheme, strings.Join(r.Schemes(), ", "), ErrUnsupported)
+	}
+	return o(ctx, location, opts)
+}
+
+// SchemeOf returns the URL scheme of a location, or "file" for a plain path
+// (including Windows-style drive letters).
+func SchemeOf(location string) string {
+	i := strings.Index(location, "://")
+	if i <= 1 {
+		if strings.HasPrefix(location, "snap:") {
+			return "snap"
+		}
+		return "file"
+	}
+	s := strings.ToLower(location[:i])
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return "file"
+		}
+	}
+	return s
+}
+
+// Redact hides the password of a URL-shaped location so it can be printed.
+// Anything that does not parse as a URL with user info is returned unchanged.
+func Redact(location string) string {
+	u, err := url.Parse(location)
+	if err != nil || u.User == nil {
+		return location
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

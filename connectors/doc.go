@@ -1,0 +1,38 @@
+// Package connectors defines the contract between the reconcile engine and
+// the systems it reads: a small Source interface, optional capabilities
+// detected by type assertion, TableRef and TableInfo, and a Registry keyed by
+// URL scheme.
+//
+// # Implementing a connector
+//
+// A connector is a package under connectors/ with an Opener:
+//
+//	func Open(ctx context.Context, location string, opts connectors.Options) (connectors.Source, error)
+//
+// registered in main:
+//
+//	reg := connectors.NewRegistry()
+//	reg.Register("file", file.Open)
+//
+// Its Source must:
+//
+//   - describe the table (Describe) with an Arrow schema that every batch of
+//     Read carries, and the primary key when the system declares one;
+//   - stream rows as Arrow record batches (Read), allocating with the
+//     allocator in ReadOptions, stopping with ctx.Err() on cancellation, and
+//     reporting every failure through the reader's Err: a short read is
+//     never silent;
+//   - never write to the system it reads;
+//   - wrap failures once with a "verb subject:" prefix and one of the
+//     sentinel errors (ErrTableNotFound, ErrColumnNotFound, ErrUnsupported,
+//     ErrBadInput) where one applies, and never print a password (Redact).
+//
+// Optional capabilities, such as OrderedReader, are separate interfaces the
+// engine detects with a type assertion; it never branches on a driver's
+// name. End each driver with compile-time checks:
+//
+//	var _ connectors.Source = (*Source)(nil)
+//
+// The conformance suite in connectors/connectortest checks all of this; every
+// connector's tests run it.
+package connectors

@@ -1,0 +1,556 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/reconhq/reconcile/connectors"
+)
+
+// Input is one side of a diff.
+type Input struct {
+	Source connectors.Source
+	Table  connectors.TableRef
+	// Name is how reports name this side; defaults to the table's name.
+	Name string
+}
+
+// Algorithm selects how the two sides are matched.
+type Algorithm string
+
+const (
+	// Auto merges when both sources can read in key order and
+	// hash-partitions otherwise.
+	Auto Algorithm = "auto"
+	// Hash partitions both sides by key hash, spilling past the memory limit.
+	Hash Algorithm = "hash"
+	// Merge streams both sides in key order; both sources must implement
+	// connectors.OrderedReader.
+	Merge Algorithm = "merge"
+)
+
+// Options shape a diff. The zero value needs only a key (or a source with a
+// primary key).
+type Options struct {
+	// Key lists the key columns by source name; empty uses the source's
+	// primary key.
+	Key []string
+	// Map pairs renamed columns: source name → target name.
+	Map map[string]string
+	// Columns restricts the comparison to these source columns (the key is
+	// always compared); Ignore leaves columns out.
+	Columns, Ignore []string
+	// Limit caps the changes handed to the sink; 0 hands over all. Counts
+	// are complete either way.
+	Limit int64
+	// MemoryLimit bounds the bytes the hash algorithm keeps in memory
+	// before spilling partitions to TempDir; 0 means 512 MiB.
+	MemoryLimit int64
+	// TempDir holds spill files; empty means os.TempDir().
+	TempDir string
+	// Workers bounds parallel partition diffs; 0 means GOMAXPROCS.
+	Workers int
+	// Algorithm defaults to Auto.
+	Algorithm Algorithm
+	// Allocator is used for every Arrow buffer; nil means the default.
+	Allocator memory.Allocator
+	// BatchRows is the batch size asked of the sources; 0 lets them choose.
+	BatchRows int
+	// Progress, when set, is updated as rows are read.
+	Progress *Progress
+}
+
+// DefaultMemoryLimit is the memory budget of the hash algorithm.
+const DefaultMemoryLimit = 512 << 20
+
+// Progress counts rows read so far; safe to read from another goroutine.
+type Progress struct {
+	SourceRows atomic.Int64
+	TargetRows atomic.Int64
+}
+
+// Sink receives the listed changes, one at a time, from a single goroutine.
+// An error from the sink stops the diff.
+type Sink func(Change) error
+
+// Diff compares source with target and hands each listed change to sink.
+// The Result is complete only when err is nil; a failed or cancelled diff
+// returns the error and must not be reported as a verdict.
+func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result, error) {
+	start := time.Now()
+	if opts.MemoryLimit <= 0 {
+		opts.MemoryLimit = DefaultMemoryLimit
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.Allocator == nil {
+		opts.Allocator = memory.DefaultAllocator
+	}
+	if sink == nil {
+		sink = func(Change) error { return nil }
+	}
+	srcInfo, err := src.Source.Describe(ctx, src.Table)
+	if err != nil {
+		return nil, fmt.Errorf("describe source: %w", err)
+	}
+	tgtInfo, err := tgt.Source.Describe(ctx, tgt.Table)
+	if err != nil {
+		return nil, fmt.Errorf("describe target: %w", err)
+	}
+	p, err := buildPlan(srcInfo, tgtInfo, &opts)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Key: p.key, Schema: p.schema}
+	res.Source.Name = nameOr(src.Name, srcInfo.Name)
+	res.Target.Name = nameOr(tgt.Name, tgtInfo.Name)
+	for _, c := range p.pairs {
+		res.Compared = append(res.Compared, c.src)
+		if !c.isKey {
+			d := ColumnDrift{Name: c.src}
+			if c.tgt != c.src {
+				d.Target = c.tgt
+			}
+			res.Columns = append(res.Columns, d)
+		}
+	}
+	em := &emitter{p: p, sink: sink, limit: opts.Limit, res: res}
+
+	algo := opts.Algorithm
+	if algo == "" {
+		algo = Auto
+	}
+	so, sOK := src.Source.(connectors.OrderedReader)
+	to, tOK := tgt.Source.(connectors.OrderedReader)
+	switch algo {
+	case Auto:
+		if sOK && tOK {
+			algo = Merge
+		} else {
+			algo = Hash
+		}
+	case Merge:
+		if !sOK || !tOK {
+			return nil, fmt.Errorf("diff: the merge algorithm needs both sides to read in key order: %w", connectors.ErrUnsupported)
+		}
+	case Hash:
+	default:
+		return nil, fmt.Errorf("diff: unknown algorithm %q (want auto, hash or merge)", algo)
+	}
+	res.Plan.Algorithm = string(algo)
+
+	ss := newSideState(SourceSide, p, &opts)
+	ts := newSideState(TargetSide, p, &opts)
+	ropts := func(cols []string) connectors.ReadOptions {
+		return connectors.ReadOptions{Columns: cols, Allocator: opts.Allocator, BatchRows: opts.BatchRows}
+	}
+	if algo == Merge {
+		sr, err := so.ReadOrdered(ctx, src.Table, p.key, ropts(p.srcColumns))
+		if err != nil {
+			return nil, fmt.Errorf("read source: %w", err)
+		}
+		defer sr.Release()
+		tkey := make([]string, len(p.keyPairs))
+		for i, k := range p.keyPairs {
+			tkey[i] = p.pairs[k].tgt
+		}
+		tr, err := to.ReadOrdered(ctx, tgt.Table, tkey, ropts(p.tgtColumns))
+		if err != nil {
+			return nil, fmt.Errorf("read target: %w", err)
+		}
+		defer tr.Release()
+		err = mergeDiff(ctx, ss, ts, sr, tr, em)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		hd := newHashDiff(p, &opts)
+		defer hd.cleanup()
+		err := hd.run(ctx, ss, ts, func(ctx context.Context) (array.RecordReader, error) {
+			r, err := src.Source.Read(ctx, src.Table, ropts(p.srcColumns))
+			if err != nil {
+				return nil, fmt.Errorf("read source: %w", err)
+			}
+			return r, nil
+		}, func(ctx context.Context) (array.RecordReader, error) {
+			r, err := tgt.Source.Read(ctx, tgt.Table, ropts(p.tgtColumns))
+			if err != nil {
+				return nil, fmt.Errorf("read target: %w", err)
+			}
+			return r, nil
+		}, em)
+		res.Plan.Partitions = hd.parts
+		res.Plan.SpilledParts = int(hd.spilledParts.Load())
+		res.Plan.SpilledBytes = hd.spilledBytes.Load()
+		if err != nil {
+			return nil, err
+		}
+	}
+	ss.fill(&res.Source)
+	ts.fill(&res.Target)
+	res.Listed = em.listed
+	res.Plan.Elapsed = time.Since(start)
+	return res, nil
+}
+
+func nameOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// sideState encodes the batches of one side and keeps its statistics.
+type sideState struct {
+	side     Side
+	p        *plan
+	encs     []columnEncoder
+	cols     []encCol
+	rows     int64
+	checksum uint64
+	colSums  []uint64
+	progress *atomic.Int64
+	keyBuf   []byte
+	rowBuf   []byte
+	nullKeys []pendingChange
+	limit    int64
+}
+
+func newSideState(side Side, p *plan, opts *Options) *sideState {
+	s := &sideState{side: side, p: p, cols: make([]encCol, len(p.pairs)), colSums: make([]uint64, len(p.pairs)), limit: opts.Limit}
+	for _, c := range p.pairs {
+		if side == SourceSide {
+			s.encs = append(s.encs, c.srcEnc)
+		} else {
+			s.encs = append(s.encs, c.tgtEnc)
+		}
+	}
+	if opts.Progress != nil {
+		if side == SourceSide {
+			s.progress = &opts.Progress.SourceRows
+		} else {
+			s.progress = &opts.Progress.TargetRows
+		}
+	}
+	return s
+}
+
+func (s *sideState) fill(st *SideStats) {
+	st.Rows = s.rows
+	st.Checksum = s.checksum
+	for i, c := range s.p.pairs {
+		st.Columns = append(st.Columns, ColumnChecksum{Name: c.src, Checksum: s.colSums[i]})
+	}
+}
+
+// rowFunc receives one row with a non-NULL key: its key hash, its key
+// encoding (valid only during the call) and its index in the batch. It must
+// append the row encoding to its own storage with sideState.appendRow and
+// return the appended bytes, which the caller checksums.
+type rowFunc func(keyHash uint64, key []byte, i int) (row []byte, err error)
+
+// appendRow appends the row encoding of row i of the current batch.
+func (s *sideState) appendRow(dst []byte, i int) []byte {
+	for c := range s.cols {
+		col := &s.cols[c]
+		dst = append(dst, col.buf[col.offs[i]:col.offs[i+1]]...)
+	}
+	return dst
+}
+
+// rowLen is the length of the row encoding of row i.
+func (s *sideState) rowLen(i int) int {
+	n := 0
+	for c := range s.cols {
+		n += int(s.cols[c].offs[i+1] - s.cols[c].offs[i])
+	}
+	return n
+}
+
+// batch encodes one record batch, updates the statistics, records NULL-key
+// rows and calls fn for every other row.
+func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
+	if int(rec.NumCols()) != len(s.encs) {
+		return fmt.Errorf("read %s: batch has %d columns, expected %d", s.side, rec.NumCols(), len(s.encs))
+	}
+	n := int(rec.NumRows())
+	for c := range s.encs {
+		col := rec.Column(c)
+		if col.Len() != n {
+			return fmt.Errorf("read %s: column %s has %d rows in a batch of %d", s.side, s.encs[c].name, col.Len(), n)
+		}
+		if err := s.encs[c].encode(col, &s.cols[c]); err != nil {
+			return fmt.Errorf("read %s: %w", s.side, err)
+		}
+		enc := &s.cols[c]
+		var sum uint64
+		for i := 0; i < n; i++ {
+			sum += xxhash.Sum64(enc.buf[enc.offs[i]:enc.offs[i+1]])
+		}
+		s.colSums[c] += sum
+	}
+	keyPairs := s.p.keyPairs
+	for i := 0; i < n; i++ {
+		key := s.keyBuf[:0]
+		null := false
+		for _, k := range keyPairs {
+			col := &s.cols[k]
+			cell := col.buf[col.offs[i]:col.offs[i+1]]
+			if cell[0] == tagNull {
+				null = true
+			}
+			key = append(key, cell...)
+		}
+		s.keyBuf = key
+		if null {
+			row := s.appendRow(nil, i)
+			s.checksum += xxhash.Sum64(row)
+			pc := pendingChange{kind: NullKey, side: s.side, key: clone(key)}
+			if s.limit == 0 || int64(len(s.nullKeys)) < s.limit {
+				if s.side == SourceSide {
+					pc.src = row
+				} else {
+					pc.tgt = row
+				}
+			}
+			s.nullKeys = append(s.nullKeys, pc)
+			continue
+		}
+		row, err := fn(xxhash.Sum64(key), key, i)
+		if err != nil {
+			return err
+		}
+		s.checksum += xxhash.Sum64(row)
+	}
+	s.rows += int64(n)
+	if s.progress != nil {
+		s.progress.Add(int64(n))
+	}
+	return nil
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// pendingChange is a change in encoded form; it is decoded only if listed.
+type pendingChange struct {
+	kind     Kind
+	side     Side
+	count    int64
+	key      []byte
+	src, tgt []byte // row encodings
+	cols     []int  // changed pair indexes
+}
+
+// emitter counts every change and hands the first Limit ones to the sink.
+type emitter struct {
+	p      *plan
+	sink   Sink
+	limit  int64
+	listed int64
+	res    *Result
+}
+
+// emit counts a change and lists it, unless the limit is reached.
+func (e *emitter) emit(pc *pendingChange) error {
+	e.count(pc)
+	if e.limit > 0 && e.listed >= e.limit {
+		return nil
+	}
+	return e.list(pc)
+}
+
+func (e *emitter) count(pc *pendingChange) {
+	e.res.Summary.add(pc.kind, 1)
+	if pc.kind == Changed {
+		j := 0
+		for i, c := range e.p.pairs {
+			if c.isKey {
+				continue
+			}
+			for _, ci := range pc.cols {
+				if ci == i {
+					e.res.Columns[j].Changed++
+				}
+			}
+			j++
+		}
+	}
+}
+
+func (e *emitter) list(pc *pendingChange) error {
+	c, err := e.decode(pc)
+	if err != nil {
+		return err
+	}
+	e.listed++
+	return e.sink(c)
+}
+
+// smallest keeps the limit changes with the smallest keys, so that a capped
+// listing from the hash algorithm shows the same changes, in the same key
+// order, as the merge algorithm.
+type smallest struct {
+	limit int
+	h     []pendingChange // max-heap by key
+}
+
+func (s *smallest) less(i, j int) bool { return compareKeys(s.h[i].key, s.h[j].key) > 0 }
+
+func (s *smallest) offer(pc *pendingChange) {
+	if len(s.h) == s.limit {
+		if compareKeys(pc.key, s.h[0].key) >= 0 {
+			return
+		}
+		s.h[0] = pc.own()
+		s.down(0)
+		return
+	}
+	s.h = append(s.h, pc.own())
+	for i := len(s.h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !s.less(i, parent) {
+			break
+		}
+		s.h[i], s.h[parent] = s.h[parent], s.h[i]
+		i = parent
+	}
+}
+
+func (s *smallest) down(i int) {
+	for {
+		l, r, top := 2*i+1, 2*i+2, i
+		if l < len(s.h) && s.less(l, top) {
+			top = l
+		}
+		if r < len(s.h) && s.less(r, top) {
+			top = r
+		}
+		if top == i {
+			return
+		}
+		s.h[i], s.h[top] = s.h[top], s.h[i]
+		i = top
+	}
+}
+
+// sorted returns the kept changes in key order (stable for equal keys).
+func (s *smallest) sorted() []pendingChange {
+	out := s.h
+	sortChanges(out)
+	return out
+}
+
+func sortChanges(cs []pendingChange) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		if c := compareKeys(cs[i].key, cs[j].key); c != 0 {
+			return c < 0
+		}
+		return changeRank(&cs[i]) < changeRank(&cs[j])
+	})
+}
+
+// changeRank orders changes of one key: source duplicates before target
+// duplicates, then the rest in kind order.
+func changeRank(pc *pendingChange) int { return int(pc.kind)*4 + int(pc.side) }
+
+// own returns a copy that shares no memory with partition storage.
+func (pc *pendingChange) own() pendingChange {
+	c := *pc
+	c.key = clone(pc.key)
+	if pc.src != nil {
+		c.src = clone(pc.src)
+	}
+	if pc.tgt != nil {
+		c.tgt = clone(pc.tgt)
+	}
+	return c
+}
+
+func (e *emitter) decode(pc *pendingChange) (Change, error) {
+	c := Change{Kind: pc.kind, Count: pc.count}
+	if pc.kind == Duplicate || pc.kind == NullKey {
+		c.Side = pc.side
+	}
+	keyCells, err := SplitCells(pc.key, nil)
+	if err != nil || len(keyCells) != len(e.p.key) {
+		return c, errors.New("decode change: corrupt key encoding")
+	}
+	for i, v := range keyCells {
+		c.Key = append(c.Key, Field{Name: e.p.key[i], Value: v})
+	}
+	row := func(b []byte, only []int) ([]Field, error) {
+		if b == nil {
+			return nil, nil
+		}
+		cells, err := SplitCells(b, nil)
+		if err != nil || len(cells) != len(e.p.pairs) {
+			return nil, errors.New("decode change: corrupt row encoding")
+		}
+		var out []Field
+		if only == nil {
+			only = e.p.display
+		}
+		for _, i := range only {
+			out = append(out, Field{Name: e.p.pairs[i].src, Value: cells[i]})
+		}
+		return out, nil
+	}
+	var only []int
+	if pc.kind == Changed {
+		only = pc.cols
+		for _, i := range pc.cols {
+			c.Columns = append(c.Columns, e.p.pairs[i].src)
+		}
+	}
+	if c.Source, err = row(pc.src, only); err != nil {
+		return c, err
+	}
+	if c.Target, err = row(pc.tgt, only); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// changedColumns compares two row encodings cell by cell and returns the
+// indexes of the pairs that differ.
+func changedColumns(a, b []byte) ([]int, error) {
+	var out []int
+	for i := 0; len(a) > 0 || len(b) > 0; i++ {
+		na, nb := cellLen(a), cellLen(b)
+		if na < 0 || nb < 0 {
+			return nil, errors.New("compare rows: corrupt row encoding")
+		}
+		if string(a[:na]) != string(b[:nb]) {
+			out = append(out, i)
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return out, nil
+}
+
+// readAll feeds every batch of r to s.batch.
+func readAll(ctx context.Context, s *sideState, r array.RecordReader, fn rowFunc) error {
+	for r.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.batch(r.Record(), fn); err != nil {
+			return err
+		}
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", s.side, err)
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,405 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/reconhq/reconcile/connectors"
+	memsrc "github.com/reconhq/reconcile/connectors/memory"
+)
+
+// tbl builds an in-memory table from rows of Go values; nil is NULL.
+// Supported column types: int64, float64, string, bool, decimal128(p,s)
+// (values as strings), timestamp[us] (values as time.Time), date32 (values
+// as time.Time).
+func tbl(t testing.TB, mem memory.Allocator, name string, fields []arrow.Field, rows [][]any, batch int) memsrc.Table {
+	t.Helper()
+	schema := arrow.NewSchema(fields, nil)
+	out := memsrc.Table{Name: name, Schema: schema}
+	if batch <= 0 {
+		batch = len(rows) + 1
+	}
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	flush := func() {
+		rec := b.NewRecord()
+		out.Records = append(out.Records, rec)
+	}
+	for i, row := range rows {
+		for c, v := range row {
+			fb := b.Field(c)
+			if v == nil {
+				fb.AppendNull()
+				continue
+			}
+			switch fb := fb.(type) {
+			case *array.Int64Builder:
+				fb.Append(int64(v.(int)))
+			case *array.Float64Builder:
+				fb.Append(v.(float64))
+			case *array.StringBuilder:
+				fb.Append(v.(string))
+			case *array.BooleanBuilder:
+				fb.Append(v.(bool))
+			case *array.Decimal128Builder:
+				dt := fields[c].Type.(*arrow.Decimal128Type)
+				n, err := decimal128.FromString(v.(string), dt.Precision, dt.Scale)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fb.Append(n)
+			case *array.TimestampBuilder:
+				fb.Append(arrow.Timestamp(v.(time.Time).UnixMicro()))
+			case *array.Date32Builder:
+				fb.Append(arrow.Date32FromTime(v.(time.Time)))
+			default:
+				t.Fatalf("tbl: unsupported builder %T", fb)
+			}
+		}
+		if (i+1)%batch == 0 {
+			flush()
+		}
+	}
+	if len(rows)%batch != 0 || len(rows) == 0 {
+		flush()
+	}
+	return out
+}
+
+// checkedAlloc returns an allocator that fails the test if any Arrow
+// buffer is still allocated once the test and its cleanups are done.
+func checkedAlloc(t *testing.T) *memory.CheckedAllocator {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	return mem
+}
+
+// source wraps a table; the records' ownership moves to the source.
+func source(t testing.TB, tb memsrc.Table, ordered []string) connectors.Source {
+	t.Helper()
+	defer func() {
+		for _, r := range tb.Records {
+			r.Release()
+		}
+	}()
+	if ordered != nil {
+		s, err := memsrc.NewOrdered(tb, ordered)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	s, err := memsrc.New(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+type collected struct {
+	res     *Result
+	changes []Change
+}
+
+// lines renders the changes as sorted strings, so runs can be compared
+// regardless of listing order.
+func (c collected) lines() []string {
+	var out []string
+	for _, ch := range c.changes {
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "%s %s", ch.Kind, ch.KeyString())
+		if ch.Side != 0 {
+			fmt.Fprintf(&sb, " side=%s count=%d", ch.Side, ch.Count)
+		}
+		for i, col := range ch.Columns {
+			fmt.Fprintf(&sb, " %s:%s→%s", col, ch.Source[i].Value, ch.Target[i].Value)
+		}
+		out = append(out, sb.String())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func diff(t testing.TB, src, tgt connectors.Source, opts Options) collected {
+	t.Helper()
+	var c collected
+	res, err := Diff(context.Background(), Input{Source: src}, Input{Source: tgt}, opts, func(ch Change) error {
+		c.changes = append(c.changes, ch)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Diff: %v", err)
+	}
+	c.res = res
+	return c
+}
+
+var custFields = []arrow.Field{
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "email", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "amount", Type: &arrow.Decimal128Type{Precision: 10, Scale: 2}, Nullable: true},
+	{Name: "active", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+}
+
+func TestDiffClassifiesEveryKind(t *testing.T) {
+	mem := checkedAlloc(t)
+	src := tbl(t, mem, "billing", custFields, [][]any{
+		{1, "a@x.com", "10.50", true},
+		{2, "b@x.com", "20.00", true},
+		{3, "c@x.com", "30.00", false}, // missing in target
+		{4, "d@x.com", "40.00", true},  // duplicated in source
+		{4, "d@x.com", "40.00", true},
+		{nil, "n@x.com", "1.00", true}, // null key
+		{6, "f@x.com", nil, true},
+	}, 3)
+	tgt := tbl(t, mem, "crm", custFields, [][]any{
+		{2, "B@x.com", "20.01", true}, // changed: email, amount
+		{1, "a@x.com", "10.5", true},  // equal (10.50 = 10.5)
+		{4, "d@x.com", "40.00", true},
+		{5, "e@x.com", "50.00", true}, // extra
+		{6, "f@x.com", nil, true},     // NULL = NULL
+		{7, "g@x.com", "1", true},     // duplicated in target only
+		{7, "g@x.com", "1", false},
+	}, 2)
+	for _, algo := range []struct {
+		name    string
+		ordered bool
+	}{{"hash", false}} {
+		c := diff(t, source(t, src, nil), source(t, tgt, nil), Options{Key: []string{"id"}, Allocator: mem})
+		want := Counts{Matched: 2, Missing: 1, Extra: 1, Changed: 1, Duplicate: 2, NullKey: 1}
+		if c.res.Summary != want {
+			t.Errorf("%s: summary = %+v, want %+v", algo.name, c.res.Summary, want)
+		}
+		got := c.lines()
+		wantLines := []string{
+			"changed id=2 amount:20→20.01 email:b@x.com→B@x.com",
+			"duplicate id=4 side=source count=2",
+			"duplicate id=7 side=target count=2",
+			"extra id=5",
+			"missing id=3",
+			"null_key id=NULL side=source count=0",
+		}
+		if !slices.Equal(got, wantLines) {
+			t.Errorf("%s: changes =\n%s\nwant\n%s", algo.name, strings.Join(got, "\n"), strings.Join(wantLines, "\n"))
+		}
+		if c.res.Source.Rows != 7 || c.res.Target.Rows != 7 {
+			t.Errorf("rows = %d/%d, want 7/7", c.res.Source.Rows, c.res.Target.Rows)
+		}
+		drift := map[string]int64{}
+		for _, d := range c.res.Columns {
+			drift[d.Name] = d.Changed
+		}
+		if drift["email"] != 1 || drift["amount"] != 1 || drift["active"] != 0 {
+			t.Errorf("column drift = %v", drift)
+		}
+		if c.res.Consistent() {
+			t.Error("Consistent() = true with differences")
+		}
+	}
+}
+
+// genRows makes n customer rows with a few NULLs.
+func genRows(r *rand.Rand, n int) [][]any {
+	rows := make([][]any, n)
+	for i := range rows {
+		var email any = fmt.Sprintf("user%d@example.com", r.IntN(1_000_000))
+		if r.IntN(50) == 0 {
+			email = nil
+		}
+		rows[i] = []any{i + 1, email, fmt.Sprintf("%d.%02d", r.IntN(10000), r.IntN(100)), r.IntN(2) == 0}
+	}
+	return rows
+}
+
+func mutate(r *rand.Rand, rows [][]any, n int) [][]any {
+	out := make([][]any, 0, len(rows))
+	for _, row := range rows {
+		switch r.IntN(len(rows) / n) {
+		case 0: // drop
+			continue
+		case 1: // change
+			row = slices.Clone(row)
+			row[1] = fmt.Sprintf("changed%d@example.com", r.IntN(1000))
+		}
+		out = append(out, row)
+	}
+	for i := 0; i < n/3+1; i++ {
+		out = append(out, []any{len(rows) + 1 + i, "new@example.com", "1.00", true})
+	}
+	return out
+}
+
+func TestDiffProperties(t *testing.T) {
+	mem := checkedAlloc(t)
+	r := rand.New(rand.NewPCG(1, 2))
+	a := genRows(r, 3000)
+	b := mutate(r, a, 60)
+	mk := func(rows [][]any, batch int) connectors.Source {
+		return source(t, tbl(t, mem, "t", custFields, rows, batch), nil)
+	}
+	opts := Options{Key: []string{"id"}, Allocator: mem}
+
+	self := diff(t, mk(a, 500), mk(a, 700), opts)
+	if !self.res.Consistent() || len(self.changes) != 0 || self.res.Summary.Matched != 3000 {
+		t.Fatalf("diff(A, A): %+v, %d changes", self.res.Summary, len(self.changes))
+	}
+	if self.res.Source.Checksum != self.res.Target.Checksum {
+		t.Error("diff(A, A): checksums differ")
+	}
+
+	ab := diff(t, mk(a, 500), mk(b, 500), opts)
+	ba := diff(t, mk(b, 500), mk(a, 500), opts)
+	if ab.res.Summary.Missing != ba.res.Summary.Extra || ab.res.Summary.Extra != ba.res.Summary.Missing ||
+		ab.res.Summary.Changed != ba.res.Summary.Changed || ab.res.Summary.Missing == 0 || ab.res.Summary.Changed == 0 {
+		t.Errorf("diff(A,B) = %+v, diff(B,A) = %+v", ab.res.Summary, ba.res.Summary)
+	}
+
+	// Shuffling rows changes nothing, checksums included.
+	shuffled := slices.Clone(b)
+	r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	abs := diff(t, mk(a, 500), mk(shuffled, 333), opts)
+	if !slices.Equal(ab.lines(), abs.lines()) || ab.res.Summary != abs.res.Summary || ab.res.Target.Checksum != abs.res.Target.Checksum {
+		t.Error("shuffling target rows changed the result")
+	}
+
+	// Reordering columns changes nothing.
+	perm := []int{3, 1, 0, 2}
+	pf := make([]arrow.Field, 4)
+	prow := func(rows [][]any) [][]any {
+		out := make([][]any, len(rows))
+		for i, row := range rows {
+			out[i] = make([]any, 4)
+			for j, p := range perm {
+				out[i][j] = row[p]
+			}
+		}
+		return out
+	}
+	for j, p := range perm {
+		pf[j] = custFields[p]
+	}
+	abp := diff(t, mk(a, 500), source(t, tbl(t, mem, "t", pf, prow(b), 400), nil), opts)
+	if !slices.Equal(ab.lines(), abp.lines()) || ab.res.Target.Checksum != abp.res.Target.Checksum {
+		t.Error("reordering target columns changed the result")
+	}
+
+	// Spilling gives the same result.
+	spillOpts := opts
+	spillOpts.MemoryLimit = 16 << 10
+	spillOpts.TempDir = t.TempDir()
+	abSpill := diff(t, mk(a, 500), mk(b, 500), spillOpts)
+	if abSpill.res.Plan.SpilledParts == 0 {
+		t.Error("MemoryLimit 16KiB did not spill")
+	}
+	if !slices.Equal(ab.lines(), abSpill.lines()) || ab.res.Summary != abSpill.res.Summary {
+		t.Error("spilling changed the result")
+	}
+
+	// The ordered merge gives the same result as the hash algorithm.
+	mkOrdered := func(rows [][]any, batch int) connectors.Source {
+		return source(t, tbl(t, mem, "t", custFields, rows, batch), []string{"id"})
+	}
+	abMerge := diff(t, mkOrdered(a, 256), mkOrdered(b, 100), opts)
+	if abMerge.res.Plan.Algorithm != "merge" {
+		t.Fatalf("algorithm = %s, want merge", abMerge.res.Plan.Algorithm)
+	}
+	if !slices.Equal(ab.lines(), abMerge.lines()) || ab.res.Summary != abMerge.res.Summary ||
+		ab.res.Source.Checksum != abMerge.res.Source.Checksum {
+		t.Errorf("merge and hash disagree: %+v vs %+v", abMerge.res.Summary, ab.res.Summary)
+	}
+
+	// Limit caps the list, never the counts.
+	lim := opts
+	lim.Limit = 5
+	abLim := diff(t, mk(a, 500), mk(b, 500), lim)
+	if len(abLim.changes) != 5 || abLim.res.Listed != 5 || abLim.res.Summary != ab.res.Summary {
+		t.Errorf("limit 5: %d listed, summary %+v", len(abLim.changes), abLim.res.Summary)
+	}
+}
+
+func TestDiffSchemaDriftAndCoercion(t *testing.T) {
+	mem := checkedAlloc(t)
+	srcF := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "plan", Type: arrow.BinaryTypes.String},
+		{Name: "amount", Type: arrow.BinaryTypes.String}, // text on this side
+		{Name: "flag", Type: arrow.FixedWidthTypes.Boolean},
+		{Name: "legacy", Type: arrow.BinaryTypes.String},
+	}
+	tgtF := []arrow.Field{
+		{Name: "id", Type: arrow.BinaryTypes.String}, // text key on this side
+		{Name: "tier", Type: arrow.BinaryTypes.String},
+		{Name: "amount", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "flag", Type: arrow.FixedWidthTypes.Timestamp_us}, // incompatible
+		{Name: "owner", Type: arrow.BinaryTypes.String},
+	}
+	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	src := tbl(t, mem, "s", srcF, [][]any{{1, "gold", "10.50", true, "x"}, {2, "free", "abc", false, "y"}}, 0)
+	tgt := tbl(t, mem, "t", tgtF, [][]any{{"1", "gold", 10.5, ts, "o"}, {"2", "free", 3.0, ts, "o"}}, 0)
+	c := diff(t, source(t, src, nil), source(t, tgt, nil), Options{Key: []string{"id"}, Map: map[string]string{"plan": "tier"}, Allocator: mem})
+	s := c.res.Schema
+	if !slices.Equal(s.OnlyInSource, []string{"legacy"}) || !slices.Equal(s.OnlyInTarget, []string{"owner"}) {
+		t.Errorf("only in source %v, only in target %v", s.OnlyInSource, s.OnlyInTarget)
+	}
+	mism := map[string]bool{}
+	for _, m := range s.TypeMismatch {
+		mism[m.Column] = m.Compared
+	}
+	if len(mism) != 3 || !mism["id"] || !mism["amount"] || mism["flag"] {
+		t.Errorf("type mismatches = %+v", s.TypeMismatch)
+	}
+	if got, want := c.lines(), []string{"changed id=2 amount:abc→3"}; !slices.Equal(got, want) {
+		t.Errorf("changes = %v, want %v", got, want)
+	}
+	if c.res.Summary.Matched != 1 {
+		t.Errorf("matched = %d, want 1", c.res.Summary.Matched)
+	}
+}
+
+func TestDiffErrors(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	mk := func() connectors.Source {
+		return source(t, tbl(t, mem, "billing.csv", custFields, [][]any{{1, "a", "1.00", true}}, 0), nil)
+	}
+	_, err := Diff(context.Background(), Input{Source: mk()}, Input{Source: mk()}, Options{Key: []string{"idx", "email"}}, nil)
+	if !errors.Is(err, connectors.ErrColumnNotFound) || !strings.Contains(err.Error(), "id, email, amount, active") {
+		t.Errorf("unknown key: %v", err)
+	}
+	_, err = Diff(context.Background(), Input{Source: mk()}, Input{Source: mk()}, Options{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "--key") {
+		t.Errorf("no key: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = Diff(ctx, Input{Source: mk()}, Input{Source: mk()}, Options{Key: []string{"id"}}, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+	sinkErr := errors.New("disk full")
+	_, err = Diff(context.Background(), Input{Source: mk()}, Input{Source: source(t, tbl(t, mem, "x", custFields, [][]any{{2, "a", "1.00", true}}, 0), nil)},
+		Options{Key: []string{"id"}}, func(Change) error { return sinkErr })
+	if !errors.Is(err, sinkErr) {
+		t.Errorf("sink error: %v", err)
+	}
+	// An ordered source that is not in order fails; it never yields a verdict.
+	bad := source(t, tbl(t, mem, "x", custFields, [][]any{{2, "a", "1.00", true}, {1, "a", "1.00", true}}, 0), []string{"id"})
+	good := source(t, tbl(t, mem, "y", custFields, [][]any{{1, "a", "1.00", true}, {2, "a", "1.00", true}}, 0), []string{"id"})
+	_, err = Diff(context.Background(), Input{Source: bad}, Input{Source: good}, Options{Key: []string{"id"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "not in key order") {
+		t.Errorf("unordered merge input: %v", err)
+	}
+}

@@ -1,0 +1,202 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/reconhq/reconcile/connectors"
+)
+
+// colPair is one column compared on both sides.
+type colPair struct {
+	src, tgt       string // names on each side
+	srcIdx, tgtIdx int    // index in each side's read projection
+	srcEnc, tgtEnc columnEncoder
+	isKey          bool
+	order          int // position in the source schema, for display
+}
+
+// plan is the resolved comparison: which columns, in which order, read how.
+type plan struct {
+	key        []string  // source names, in key order
+	keyPairs   []int     // index into pairs for each key column
+	pairs      []colPair // key and compared columns, sorted by source name
+	srcColumns []string  // projection read from the source
+	tgtColumns []string  // projection read from the target
+	schema     SchemaDiff
+	display    []int // pair indexes in source schema order
+}
+
+func columnNames(s *arrow.Schema) []string {
+	out := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		out[i] = f.Name
+	}
+	return out
+}
+
+func typeName(f arrow.Field) string {
+	if classOf(f) == classJSON && f.Type.ID() == arrow.STRING {
+		return "json"
+	}
+	return f.Type.String()
+}
+
+// buildPlan matches the two schemas and validates the options against them.
+// All problems are reported at once.
+func buildPlan(src, tgt *connectors.TableInfo, opts *Options) (*plan, error) {
+	var problems []error
+	srcField := map[string]arrow.Field{}
+	for _, f := range src.Schema.Fields() {
+		srcField[f.Name] = f
+	}
+	tgtField := map[string]arrow.Field{}
+	for _, f := range tgt.Schema.Fields() {
+		tgtField[f.Name] = f
+	}
+	list := func(names []string) string { return strings.Join(names, ", ") }
+
+	// Column mapping: source name → target name.
+	mapped := map[string]string{}
+	reverse := map[string]string{}
+	for s, t := range opts.Map {
+		if _, ok := srcField[s]; !ok {
+			problems = append(problems, fmt.Errorf("--map %s=%s: no column %q in source %s (columns: %s): %w",
+				s, t, s, src.Name, list(columnNames(src.Schema)), connectors.ErrColumnNotFound))
+		}
+		if _, ok := tgtField[t]; !ok {
+			problems = append(problems, fmt.Errorf("--map %s=%s: no column %q in target %s (columns: %s): %w",
+				s, t, t, tgt.Name, list(columnNames(tgt.Schema)), connectors.ErrColumnNotFound))
+		}
+		if prev, dup := reverse[t]; dup {
+			problems = append(problems, fmt.Errorf("--map: target column %q is mapped from both %q and %q", t, prev, s))
+		}
+		mapped[s] = t
+		reverse[t] = s
+	}
+	tgtName := func(s string) string {
+		if t, ok := mapped[s]; ok {
+			return t
+		}
+		return s
+	}
+
+	key := opts.Key
+	if len(key) == 0 {
+		key = src.PrimaryKey
+	}
+	if len(key) == 0 {
+		problems = append(problems, fmt.Errorf("no key: %s declares no primary key; pass --key with one or more of its columns (%s)",
+			src.Name, list(columnNames(src.Schema))))
+	}
+	isKey := map[string]bool{}
+	for _, k := range key {
+		if isKey[k] {
+			problems = append(problems, fmt.Errorf("--key: column %q is listed twice", k))
+		}
+		isKey[k] = true
+		if _, ok := srcField[k]; !ok {
+			problems = append(problems, fmt.Errorf("key column %q is not in source %s (columns: %s): %w",
+				k, src.Name, list(columnNames(src.Schema)), connectors.ErrColumnNotFound))
+		} else if _, ok := tgtField[tgtName(k)]; !ok {
+			problems = append(problems, fmt.Errorf("key column %q is not in target %s (columns: %s); use --map %s=TARGET_COLUMN if it is named differently: %w",
+				tgtName(k), tgt.Name, list(columnNames(tgt.Schema)), k, connectors.ErrColumnNotFound))
+		}
+	}
+
+	restrict := map[string]bool{}
+	for _, c := range opts.Columns {
+		if _, ok := srcField[c]; !ok {
+			problems = append(problems, fmt.Errorf("--columns: no column %q in source %s (columns: %s): %w",
+				c, src.Name, list(columnNames(src.Schema)), connectors.ErrColumnNotFound))
+		}
+		restrict[c] = true
+	}
+	ignored := map[string]bool{}
+	for _, c := range opts.Ignore {
+		_, inSrc := srcField[c]
+		_, inTgt := tgtField[c]
+		if !inSrc && !inTgt {
+			problems = append(problems, fmt.Errorf("--ignore: no column %q on either side: %w", c, connectors.ErrColumnNotFound))
+		}
+		if isKey[c] {
+			problems = append(problems, fmt.Errorf("--ignore: %q is a key column and cannot be ignored", c))
+		}
+		ignored[c] = true
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	wanted := func(s string) bool {
+		if isKey[s] {
+			return true
+		}
+		if ignored[s] || ignored[tgtName(s)] {
+			return false
+		}
+		return len(restrict) == 0 || restrict[s]
+	}
+
+	p := &plan{key: key}
+	for _, f := range src.Schema.Fields() {
+		if !wanted(f.Name) {
+			continue
+		}
+		tf, ok := tgtField[tgtName(f.Name)]
+		if !ok {
+			p.schema.OnlyInSource = append(p.schema.OnlyInSource, f.Name)
+			continue
+		}
+		sc, tc := classOf(f), classOf(tf)
+		sAs, tAs, comparable := pairPlan(sc, tc)
+		if sc != tc && sc != classNull && tc != classNull {
+			p.schema.TypeMismatch = append(p.schema.TypeMismatch, TypeMismatch{
+				Column: f.Name, SourceType: typeName(f), TargetType: typeName(tf), Compared: comparable,
+			})
+		}
+		if !comparable {
+			if isKey[f.Name] {
+				return nil, fmt.Errorf("key column %q has incompatible types: %s in source, %s in target", f.Name, typeName(f), typeName(tf))
+			}
+			continue
+		}
+		p.pairs = append(p.pairs, colPair{
+			src: f.Name, tgt: tf.Name, isKey: isKey[f.Name], order: len(p.pairs),
+			srcEnc: columnEncoder{name: f.Name, own: sc, as: sAs},
+			tgtEnc: columnEncoder{name: tf.Name, own: tc, as: tAs},
+		})
+	}
+	pairedTargets := map[string]bool{}
+	for _, f := range src.Schema.Fields() {
+		pairedTargets[tgtName(f.Name)] = true
+	}
+	for _, f := range tgt.Schema.Fields() {
+		if pairedTargets[f.Name] || ignored[f.Name] || len(restrict) > 0 {
+			continue
+		}
+		p.schema.OnlyInTarget = append(p.schema.OnlyInTarget, f.Name)
+	}
+	sort.Slice(p.pairs, func(i, j int) bool { return p.pairs[i].src < p.pairs[j].src })
+	for i := range p.pairs {
+		p.pairs[i].srcIdx = i
+		p.pairs[i].tgtIdx = i
+		p.srcColumns = append(p.srcColumns, p.pairs[i].src)
+		p.tgtColumns = append(p.tgtColumns, p.pairs[i].tgt)
+	}
+	p.display = make([]int, len(p.pairs))
+	for i, c := range p.pairs {
+		p.display[c.order] = i
+	}
+	for _, k := range key {
+		for i := range p.pairs {
+			if p.pairs[i].src == k {
+				p.keyPairs = append(p.keyPairs, i)
+			}
+		}
+	}
+	return p, nil
+}

@@ -1,0 +1,216 @@
+package reconcile
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Kind classifies one difference.
+type Kind uint8
+
+const (
+	// Missing: the key is in the source only.
+	Missing Kind = iota + 1
+	// Extra: the key is in the target only.
+	Extra
+	// Changed: the key is on both sides and at least one compared column differs.
+	Changed
+	// Duplicate: the key occurs more than once on one side. Reported once per
+	// key and side, with the count, and not classified further.
+	Duplicate
+	// NullKey: a row whose key has a NULL in it. Such rows cannot be matched;
+	// each one is reported, never dropped.
+	NullKey
+)
+
+var kindNames = [...]string{Missing: "missing", Extra: "extra", Changed: "changed", Duplicate: "duplicate", NullKey: "null_key"}
+
+// Kinds lists every kind in report order.
+var Kinds = []Kind{Missing, Extra, Changed, Duplicate, NullKey}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Side names one of the two inputs.
+type Side uint8
+
+const (
+	SourceSide Side = iota + 1
+	TargetSide
+)
+
+func (s Side) String() string {
+	switch s {
+	case SourceSide:
+		return "source"
+	case TargetSide:
+		return "target"
+	}
+	return ""
+}
+
+// Field is a named value.
+type Field struct {
+	Name  string
+	Value Value
+}
+
+// Change is one difference the engine found.
+type Change struct {
+	Kind Kind
+	// Key holds the key columns (source names) and their values.
+	Key []Field
+	// Side is set for Duplicate and NullKey.
+	Side Side
+	// Count is the number of rows with this key on Side (Duplicate) .
+	Count int64
+	// Columns names the differing columns (source names) of a Changed row.
+	Columns []string
+	// Source and Target hold values: for Changed, the differing columns on
+	// each side (named by source names); for Missing the source row, for
+	// Extra the target row, for NullKey and Duplicate the row of that side
+	// (the first one seen, for a Duplicate).
+	Source []Field
+	Target []Field
+}
+
+// KeyString renders the key as "a=1, b=x" for text reports.
+func (c *Change) KeyString() string {
+	var sb strings.Builder
+	for i, f := range c.Key {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(f.Name)
+		sb.WriteByte('=')
+		sb.WriteString(f.Value.String())
+	}
+	return sb.String()
+}
+
+// Counts holds the number of keys per classification.
+type Counts struct {
+	Matched   int64 `json:"matched"`
+	Missing   int64 `json:"missing"`
+	Extra     int64 `json:"extra"`
+	Changed   int64 `json:"changed"`
+	Duplicate int64 `json:"duplicate"`
+	NullKey   int64 `json:"null_key"`
+}
+
+// Of returns the count of one kind.
+func (c Counts) Of(k Kind) int64 {
+	switch k {
+	case Missing:
+		return c.Missing
+	case Extra:
+		return c.Extra
+	case Changed:
+		return c.Changed
+	case Duplicate:
+		return c.Duplicate
+	case NullKey:
+		return c.NullKey
+	}
+	return 0
+}
+
+func (c *Counts) add(k Kind, n int64) {
+	switch k {
+	case Missing:
+		c.Missing += n
+	case Extra:
+		c.Extra += n
+	case Changed:
+		c.Changed += n
+	case Duplicate:
+		c.Duplicate += n
+	case NullKey:
+		c.NullKey += n
+	}
+}
+
+// Differences is the number of differences of every kind.
+func (c Counts) Differences() int64 {
+	return c.Missing + c.Extra + c.Changed + c.Duplicate + c.NullKey
+}
+
+// ColumnChecksum is the order-independent checksum of one column.
+type ColumnChecksum struct {
+	Name     string // the column's source-side name
+	Checksum uint64
+}
+
+// SideStats describes what was read from one side.
+type SideStats struct {
+	Name string
+	Rows int64
+	// Checksum is the sum mod 2^64 of the xxhash of each row's canonical
+	// encoding over the key and compared columns, ordered by source name.
+	Checksum uint64
+	// Columns holds the per-column checksums (sum of cell digests), ordered
+	// by source name.
+	Columns []ColumnChecksum
+}
+
+// TypeMismatch is a column typed differently on the two sides.
+type TypeMismatch struct {
+	Column     string // source name
+	SourceType string
+	TargetType string
+	// Compared is false for a pair with no meaningful common reading (say
+	// boolean vs timestamp); such a column is left out of the comparison.
+	Compared bool
+}
+
+// SchemaDiff is the schema drift between the two sides.
+type SchemaDiff struct {
+	OnlyInSource []string
+	OnlyInTarget []string
+	TypeMismatch []TypeMismatch
+}
+
+// Drifted reports whether the schemas differ at all.
+func (s SchemaDiff) Drifted() bool {
+	return len(s.OnlyInSource)+len(s.OnlyInTarget)+len(s.TypeMismatch) > 0
+}
+
+// ColumnDrift counts changed rows per compared column.
+type ColumnDrift struct {
+	Name    string // source name
+	Target  string // target name, when mapped
+	Changed int64
+}
+
+// PlanStats describes how the diff ran.
+type PlanStats struct {
+	Algorithm    string // "merge" or "hash"
+	Partitions   int
+	SpilledParts int
+	SpilledBytes int64
+	Elapsed      time.Duration
+}
+
+// Result is the complete outcome of a diff. Counts and checksums are always
+// complete; only the list of changes handed to the sink may be capped.
+type Result struct {
+	Source, Target SideStats
+	Key            []string
+	Compared       []string // compared columns (source names), sorted
+	Schema         SchemaDiff
+	Summary        Counts
+	Columns        []ColumnDrift // compared non-key columns in name order
+	Listed         int64         // changes handed to the sink
+	Plan           PlanStats
+}
+
+// Consistent reports whether the two sides agree: no difference of any kind
+// and no schema drift.
+func (r *Result) Consistent() bool {
+	return r.Summary.Differences() == 0 && !r.Schema.Drifted()
+}
