@@ -1,0 +1,307 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/reconhq/reconcile/reconcile"
+)
+
+// Meta is what a report knows before the run starts.
+type Meta struct {
+	// Source and Target are the display names of the two inputs, with any
+	// password already redacted.
+	Source, Target string
+	// Key names the key columns.
+	Key []string
+	// Limit is the cap on listed differences the run used (0 = none).
+	Limit int64
+	// Command is the command line, shown in the Markdown and HTML headers.
+	// Optional.
+	Command string
+}
+
+// Verdicts, as the JSON report spells them.
+const (
+	verdictConsistent  = "consistent"
+	verdictDifferences = "differences"
+	verdictError       = "error"
+)
+
+// errNoResult stands in for a missing Result on a run that reported no error:
+// without counts there is no verdict to give.
+var errNoResult = errors.New("reports: the run produced no result")
+
+// errFinished is returned by Change and Finish after Finish.
+var errFinished = errors.New("reports: report already finished")
+
+// outcome is the verdict of a run, shared by every format.
+type outcome struct {
+	res      *reconcile.Result // never nil: a zero Result when the run gave none
+	noResult bool              // the run gave no Result: there are no counts at all
+	failed   bool
+	errText  string
+	verdict  string
+	exitCode int
+}
+
+func decide(res *reconcile.Result, runErr error) outcome {
+	if res == nil && runErr == nil {
+		runErr = errNoResult
+	}
+	o := outcome{res: res}
+	if o.res == nil {
+		o.res, o.noResult = &reconcile.Result{}, true
+	}
+	switch {
+	case runErr != nil:
+		o.failed, o.errText, o.verdict, o.exitCode = true, runErr.Error(), verdictError, 2
+	case o.res.Consistent():
+		o.verdict, o.exitCode = verdictConsistent, 0
+	default:
+		o.verdict, o.exitCode = verdictDifferences, 1
+	}
+	return o
+}
+
+// headline is the verdict in words, without the exit code.
+func (o outcome) headline() string {
+	if o.failed {
+		return "error: " + o.errText + " — no verdict"
+	}
+	if o.verdict == verdictConsistent {
+		return "consistent"
+	}
+	n := o.res.Summary.Differences()
+	switch {
+	case n == 0:
+		return "schema drift"
+	case o.res.Schema.Drifted():
+		return plural(n, "difference") + ", schema drift"
+	}
+	return plural(n, "difference")
+}
+
+// names picks the display names: Meta's (redacted) first, the Result's as a
+// fallback.
+func names(m Meta, res *reconcile.Result) (src, dst string) {
+	src, dst = m.Source, m.Target
+	if src == "" {
+		src = res.Source.Name
+	}
+	if dst == "" {
+		dst = res.Target.Name
+	}
+	return src, dst
+}
+
+func keyColumns(m Meta, res *reconcile.Result) []string {
+	if len(res.Key) > 0 {
+		return res.Key
+	}
+	return m.Key
+}
+
+// drifted returns the columns with at least one change, largest count first,
+// then by name.
+func drifted(cols []reconcile.ColumnDrift) []reconcile.ColumnDrift {
+	var out []reconcile.ColumnDrift
+	for _, c := range cols {
+		if c.Changed > 0 {
+			out = append(out, c)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b reconcile.ColumnDrift) int {
+		if a.Changed != b.Changed {
+			if a.Changed > b.Changed {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+// columnLabel names a drifted column, with its target name when mapped.
+func columnLabel(c reconcile.ColumnDrift) string {
+	if c.Target != "" && c.Target != c.Name {
+		return c.Name + " → " + c.Target
+	}
+	return c.Name
+}
+
+func checksum(v uint64) string { return fmt.Sprintf("%016x", v) }
+
+// truncate cuts s to at most n runes, marking the cut with an ellipsis.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := 0
+	for k := range s {
+		if i == n-1 {
+			return s[:k] + "…"
+		}
+		i++
+	}
+	return s
+}
+
+// oneLine replaces line breaks and tabs so that s fits on one line.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n\t") {
+		return s
+	}
+	return strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(s)
+}
+
+// shown renders a value for people: numbers, booleans and NULL bare,
+// everything else quoted, cut at max runes.
+func shown(v reconcile.Value, max int) string {
+	switch v.Kind() {
+	case "null", "number", "boolean":
+		return v.String()
+	}
+	return strconv.Quote(truncate(v.String(), max))
+}
+
+// field finds a named value.
+func field(fs []reconcile.Field, name string) (reconcile.Value, bool) {
+	for _, f := range fs {
+		if f.Name == name {
+			return f.Value, true
+		}
+	}
+	return nil, false
+}
+
+// nonKey returns the fields of a row that are not key columns.
+func nonKey(c *reconcile.Change, row []reconcile.Field) []reconcile.Field {
+	out := make([]reconcile.Field, 0, len(row))
+	for _, f := range row {
+		if _, isKey := field(c.Key, f.Name); !isKey {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// sideRow returns the row a change carries for the side it concerns.
+func sideRow(c *reconcile.Change) []reconcile.Field {
+	switch {
+	case c.Kind == reconcile.Extra, c.Side == reconcile.TargetSide:
+		return c.Target
+	}
+	return c.Source
+}
+
+// rowText renders row values as `a=1, b="x"`.
+func rowText(fs []reconcile.Field, max int) string {
+	var sb strings.Builder
+	for i, f := range fs {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(f.Name)
+		sb.WriteByte('=')
+		sb.WriteString(shown(f.Value, max))
+	}
+	return sb.String()
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return thousands(n) + " " + word + "s"
+}
+
+// thousands formats n with comma separators.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var sb strings.Builder
+	if neg {
+		sb.WriteByte('-')
+	}
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteRune(r)
+	}
+	return sb.String()
+}
+
+func elapsed(d time.Duration) string {
+	if d >= time.Second {
+		d = d.Round(10 * time.Millisecond)
+	} else {
+		d = d.Round(time.Millisecond)
+	}
+	return d.String()
+}
+
+// planText describes how the diff ran, on one line.
+func planText(p reconcile.PlanStats) string {
+	if p.Algorithm == "" {
+		return ""
+	}
+	parts := []string{p.Algorithm}
+	if p.Partitions > 0 {
+		parts = append(parts, plural(int64(p.Partitions), "partition"))
+	}
+	if p.SpilledParts > 0 || p.SpilledBytes > 0 {
+		parts = append(parts, fmt.Sprintf("%d spilled (%s bytes)", p.SpilledParts, thousands(p.SpilledBytes)))
+	}
+	parts = append(parts, elapsed(p.Elapsed))
+	return strings.Join(parts, " · ")
+}
+
+// listing describes how many differences were listed, for text formats.
+func listing(o outcome, listed int64) string {
+	total := o.res.Summary.Differences()
+	switch {
+	case o.failed:
+		return fmt.Sprintf("%s listed before the run stopped", plural(listed, "difference"))
+	case listed < total:
+		return fmt.Sprintf("first %s of %s", thousands(listed), thousands(total))
+	}
+	return plural(listed, "difference")
+}
+
+// noCounts says why a failed run shows no totals.
+const noCounts = "no counts: the run stopped before it produced any"
+
+// unlisted is the number of differences found but not listed, or 0 on a
+// failed run (whose totals are partial).
+func unlisted(o outcome, listed int64) int64 {
+	if o.failed {
+		return 0
+	}
+	return max(o.res.Summary.Differences()-listed, 0)
+}
+
+func moreText(n int64) string {
+	word := "differences"
+	if n == 1 {
+		word = "difference"
+	}
+	return fmt.Sprintf("… %s more %s not listed (use --limit or --format json)", thousands(n), word)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
