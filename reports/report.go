@@ -274,9 +274,9 @@ func listing(o outcome, listed int64) string {
 	case o.failed:
 		return fmt.Sprintf("%s listed before the run stopped", plural(listed, "difference"))
 	case listed < total:
-		return fmt.Sprintf("first %s of %s", thousands(listed), thousands(total))
+		return fmt.Sprintf("first %s of %s, by key", thousands(listed), thousands(total))
 	}
-	return plural(listed, "difference")
+	return "all " + thousands(listed) + ", by key"
 }
 
 // noCounts says why a failed run shows no totals.

@@ -447,7 +447,7 @@ func TestTable(t *testing.T) {
 		`* id=6  amount: 10.5 → 105`,
 		`! id=9 appears 2× in target`,
 		`? id=NULL  null key in source  amount=3, email="ghost@x.com", name="Ghost"`,
-		`differences (first 7 of 46)`,
+		`differences (first 7 of 46, by key)`,
 		`… 39 more differences not listed (use --limit or --format json)`,
 		"verdict: 46 differences, schema drift (exit 1)\n",
 	} {
