@@ -49,7 +49,7 @@ func ExampleNewTable() {
 	// │ email  │       1 │
 	// └────────┴─────────┘
 	//
-	// differences (1 difference)
+	// differences (all 1, by key)
 	// * id=5  email: "a@x.com" → "A@x.com"
 	//
 	// verdict: 1 difference (exit 1)
