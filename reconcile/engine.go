@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -79,7 +80,8 @@ type Progress struct {
 	TargetRows atomic.Int64
 }
 
-// Sink receives the listed changes, one at a time, from a single goroutine.
+// Sink receives the listed changes, one at a time, from a single goroutine;
+// each Change is the sink's to keep.
 // An error from the sink stops the diff.
 type Sink func(Change) error
 
@@ -137,8 +139,6 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 	case Auto:
 		if sOK && tOK {
 			algo = Merge
-		} else {
-			algo = Hash
 		}
 	case Merge:
 		if !sOK || !tOK {
@@ -149,13 +149,31 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 		return nil, fmt.Errorf("diff: unknown algorithm %q (want auto, hash or merge)", algo)
 	}
 	res.Plan.Algorithm = string(algo)
+	if algo == Auto {
+		res.Plan.Algorithm = string(Merge)
+	}
 
 	ss := newSideState(SourceSide, p, &opts)
 	ts := newSideState(TargetSide, p, &opts)
 	ropts := func(cols []string) connectors.ReadOptions {
 		return connectors.ReadOptions{Columns: cols, Allocator: opts.Allocator, BatchRows: opts.BatchRows}
 	}
-	if algo == Merge {
+	readSrc := func(ctx context.Context) (array.RecordReader, error) {
+		r, err := src.Source.Read(ctx, src.Table, ropts(p.srcColumns))
+		if err != nil {
+			return nil, fmt.Errorf("read source: %w", err)
+		}
+		return r, nil
+	}
+	readTgt := func(ctx context.Context) (array.RecordReader, error) {
+		r, err := tgt.Source.Read(ctx, tgt.Table, ropts(p.tgtColumns))
+		if err != nil {
+			return nil, fmt.Errorf("read target: %w", err)
+		}
+		return r, nil
+	}
+	switch {
+	case algo == Merge:
 		sr, err := so.ReadOrdered(ctx, src.Table, p.key, ropts(p.srcColumns))
 		if err != nil {
 			return nil, fmt.Errorf("read source: %w", err)
@@ -170,26 +188,40 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 			return nil, fmt.Errorf("read target: %w", err)
 		}
 		defer tr.Release()
-		err = mergeDiff(ctx, ss, ts, sr, tr, em)
+		if err := mergeDiff(ctx, ss, ts, sr, tr, em, true); err != nil {
+			return nil, err
+		}
+	case opts.Algorithm == "" || opts.Algorithm == Auto:
+		// Unordered sources are often in key order anyway (exports sorted
+		// by primary key): try a merge that falls back to the hash
+		// algorithm at the first row out of order. Changes are held back
+		// until the merge has finished, so a fallback lists nothing twice.
+		ok, err := tryMerge(ctx, ss, ts, readSrc, readTgt, em)
 		if err != nil {
 			return nil, err
 		}
-	} else {
+		if ok {
+			res.Plan.Algorithm = string(Merge)
+			res.Plan.Note = "inputs were in key order"
+			break
+		}
+		res.Plan.Note = "inputs not in key order; switched to hash partitioning"
+		res.Summary = Counts{}
+		for i := range res.Columns {
+			res.Columns[i].Changed = 0
+		}
+		if opts.Progress != nil {
+			opts.Progress.SourceRows.Store(0)
+			opts.Progress.TargetRows.Store(0)
+		}
+		ss = newSideState(SourceSide, p, &opts)
+		ts = newSideState(TargetSide, p, &opts)
+		fallthrough
+	default:
+		res.Plan.Algorithm = string(Hash)
 		hd := newHashDiff(p, &opts)
 		defer hd.cleanup()
-		err := hd.run(ctx, ss, ts, func(ctx context.Context) (array.RecordReader, error) {
-			r, err := src.Source.Read(ctx, src.Table, ropts(p.srcColumns))
-			if err != nil {
-				return nil, fmt.Errorf("read source: %w", err)
-			}
-			return r, nil
-		}, func(ctx context.Context) (array.RecordReader, error) {
-			r, err := tgt.Source.Read(ctx, tgt.Table, ropts(p.tgtColumns))
-			if err != nil {
-				return nil, fmt.Errorf("read target: %w", err)
-			}
-			return r, nil
-		}, em)
+		err := hd.run(ctx, ss, ts, readSrc, readTgt, em)
 		res.Plan.Partitions = hd.parts
 		res.Plan.SpilledParts = int(hd.spilledParts.Load())
 		res.Plan.SpilledBytes = hd.spilledBytes.Load()
@@ -213,22 +245,23 @@ func nameOr(a, b string) string {
 
 // sideState encodes the batches of one side and keeps its statistics.
 type sideState struct {
-	side     Side
-	p        *plan
-	encs     []columnEncoder
-	cols     []encCol
-	rows     int64
-	checksum uint64
-	colSums  []uint64
-	progress *atomic.Int64
-	keyBuf   []byte
-	rowBuf   []byte
-	nullKeys []pendingChange
-	limit    int64
+	side        Side
+	p           *plan
+	encs        []columnEncoder
+	cols        []encCol
+	rows        int64
+	checksum    uint64
+	colSums     []uint64
+	progress    *atomic.Int64
+	keyBuf      []byte
+	rowBuf      []byte
+	nullKeys    []pendingChange
+	limit       int64
+	memoryLimit int64
 }
 
 func newSideState(side Side, p *plan, opts *Options) *sideState {
-	s := &sideState{side: side, p: p, cols: make([]encCol, len(p.pairs)), colSums: make([]uint64, len(p.pairs)), limit: opts.Limit}
+	s := &sideState{side: side, p: p, cols: make([]encCol, len(p.pairs)), colSums: make([]uint64, len(p.pairs)), limit: opts.Limit, memoryLimit: opts.MemoryLimit}
 	for _, c := range p.pairs {
 		if side == SourceSide {
 			s.encs = append(s.encs, c.srcEnc)
@@ -262,9 +295,29 @@ type rowFunc func(keyHash uint64, key []byte, i int) (row []byte, err error)
 
 // appendRow appends the row encoding of row i of the current batch.
 func (s *sideState) appendRow(dst []byte, i int) []byte {
+	return s.appendRowN(dst, i, s.rowLen(i))
+}
+
+// appendRowN is appendRow for a row whose length n is known.
+func (s *sideState) appendRowN(dst []byte, i, n int) []byte {
+	pos := len(dst)
+	dst = slices.Grow(dst, n)[:pos+n]
 	for c := range s.cols {
 		col := &s.cols[c]
-		dst = append(dst, col.buf[col.offs[i]:col.offs[i+1]]...)
+		cell := col.buf[col.offs[i]:col.offs[i+1]]
+		// Fixed-width cells (integers, instants) are copied inline; a
+		// memmove call per 9-byte cell costs more than the copy itself.
+		switch len(cell) {
+		case 9:
+			*(*[9]byte)(dst[pos:]) = *(*[9]byte)(cell)
+		case 2:
+			*(*[2]byte)(dst[pos:]) = *(*[2]byte)(cell)
+		case 5:
+			*(*[5]byte)(dst[pos:]) = *(*[5]byte)(cell)
+		default:
+			copy(dst[pos:], cell)
+		}
+		pos += len(cell)
 	}
 	return dst
 }
@@ -359,6 +412,46 @@ type emitter struct {
 	limit  int64
 	listed int64
 	res    *Result
+
+	// While holding, listed changes are kept instead of handed over.
+	holding   bool
+	held      []pendingChange
+	heldBytes int64
+	maxHeld   int64
+}
+
+// tryMerge runs a merge over sources not declared ordered. It returns false
+// (and no error) when an input turns out not to be in key order or too
+// many changes would have to be held back; the caller then starts over.
+func tryMerge(ctx context.Context, ss, ts *sideState, readSrc, readTgt openFunc, em *emitter) (bool, error) {
+	sr, err := readSrc(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer sr.Release()
+	tr, err := readTgt(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tr.Release()
+	em.holding, em.held, em.heldBytes = true, nil, 0
+	em.maxHeld = max(ss.memoryLimit/4, 1<<20)
+	err = mergeDiff(ctx, ss, ts, sr, tr, em, false)
+	em.holding = false
+	held := em.held
+	em.held, em.listed = nil, 0
+	if errors.Is(err, errUnordered) || errors.Is(err, errHeldFull) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for i := range held {
+		if err := em.list(&held[i]); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // emit counts a change and lists it, unless the limit is reached.
@@ -388,7 +481,21 @@ func (e *emitter) count(pc *pendingChange) {
 	}
 }
 
+// errHeldFull stops a tentative merge whose held-back changes outgrew
+// their share of the memory limit.
+var errHeldFull = errors.New("too many changes held back")
+
 func (e *emitter) list(pc *pendingChange) error {
+	if e.holding {
+		own := pc.own()
+		e.held = append(e.held, own)
+		e.heldBytes += int64(len(own.key)+len(own.src)+len(own.tgt)) + 96
+		e.listed++
+		if e.heldBytes > e.maxHeld {
+			return errHeldFull
+		}
+		return nil
+	}
 	c, err := e.decode(pc)
 	if err != nil {
 		return err
@@ -477,7 +584,11 @@ func (pc *pendingChange) own() pendingChange {
 	return c
 }
 
+// decode turns a pending change into a Change whose values share no
+// memory with the engine's buffers, so a sink may keep it.
 func (e *emitter) decode(pc *pendingChange) (Change, error) {
+	owned := pc.own()
+	pc = &owned
 	c := Change{Kind: pc.kind, Count: pc.count}
 	if pc.kind == Duplicate || pc.kind == NullKey {
 		c.Side = pc.side

@@ -251,7 +251,7 @@ func TestDiffProperties(t *testing.T) {
 	mk := func(rows [][]any, batch int) connectors.Source {
 		return source(t, tbl(t, mem, "t", custFields, rows, batch), nil)
 	}
-	opts := Options{Key: []string{"id"}, Allocator: mem}
+	opts := Options{Key: []string{"id"}, Allocator: mem, Algorithm: Hash}
 
 	self := diff(t, mk(a, 500), mk(a, 700), opts)
 	if !self.res.Consistent() || len(self.changes) != 0 || self.res.Summary.Matched != 3000 {
@@ -313,13 +313,39 @@ func TestDiffProperties(t *testing.T) {
 	mkOrdered := func(rows [][]any, batch int) connectors.Source {
 		return source(t, tbl(t, mem, "t", custFields, rows, batch), []string{"id"})
 	}
-	abMerge := diff(t, mkOrdered(a, 256), mkOrdered(b, 100), opts)
+	mergeOpts := opts
+	mergeOpts.Algorithm = Merge
+	abMerge := diff(t, mkOrdered(a, 256), mkOrdered(b, 100), mergeOpts)
 	if abMerge.res.Plan.Algorithm != "merge" {
 		t.Fatalf("algorithm = %s, want merge", abMerge.res.Plan.Algorithm)
 	}
 	if !slices.Equal(ab.lines(), abMerge.lines()) || ab.res.Summary != abMerge.res.Summary ||
 		ab.res.Source.Checksum != abMerge.res.Source.Checksum {
-		t.Errorf("merge and hash disagree: %+v vs %+v", abMerge.res.Summary, ab.res.Summary)
+		t.Errorf("merge and hash disagree: %+v vs %+v\n%v\n%v", abMerge.res.Summary, ab.res.Summary, abMerge.lines(), ab.lines())
+	}
+
+	// Auto merges inputs that happen to be in key order and falls back to
+	// hashing when one is not; the result is the same either way.
+	auto := opts
+	auto.Algorithm = Auto
+	abAuto := diff(t, mk(a, 500), mk(b, 300), auto)
+	if abAuto.res.Plan.Algorithm != "merge" || !slices.Equal(ab.lines(), abAuto.lines()) || ab.res.Summary != abAuto.res.Summary {
+		t.Errorf("auto on sorted inputs: algorithm %s, summary %+v", abAuto.res.Plan.Algorithm, abAuto.res.Summary)
+	}
+	autoLim := auto
+	autoLim.Limit = 7
+	abAutoShuf := diff(t, mk(a, 500), mk(shuffled, 300), autoLim)
+	abHashLim := diff(t, mk(a, 500), mk(shuffled, 300), Options{Key: []string{"id"}, Allocator: mem, Algorithm: Hash, Limit: 7})
+	if abAutoShuf.res.Plan.Algorithm != "hash" || abAutoShuf.res.Plan.Note == "" || ab.res.Summary != abAutoShuf.res.Summary ||
+		abAutoShuf.res.Source.Rows != 3000 || len(abAutoShuf.changes) != 7 {
+		t.Errorf("auto on shuffled inputs: algorithm %s (%s), summary %+v, rows %d, %d listed", abAutoShuf.res.Plan.Algorithm,
+			abAutoShuf.res.Plan.Note, abAutoShuf.res.Summary, abAutoShuf.res.Source.Rows, len(abAutoShuf.changes))
+	}
+	// A capped listing is the changes with the smallest keys, in key order,
+	// whichever algorithm ran.
+	abMergeLim := diff(t, mk(a, 500), mk(b, 300), autoLim)
+	if fmt.Sprint(abMergeLim.changes) != fmt.Sprint(abAutoShuf.changes) || fmt.Sprint(abHashLim.changes) != fmt.Sprint(abMergeLim.changes) {
+		t.Errorf("capped listings differ:\nmerge %v\nhash  %v", abMergeLim.lines(), abAutoShuf.lines())
 	}
 
 	// Limit caps the list, never the counts.

@@ -94,7 +94,7 @@ func (s *partStore) addRow(h uint64, key []byte, side *sideState, i int) []byte 
 	c = append(c, hdr[:hn]...)
 	c = append(c, key...)
 	start := len(c)
-	c = side.appendRow(c, i)
+	c = side.appendRowN(c, i, plen)
 	s.chunks[len(s.chunks)-1] = c
 	s.hashes = append(s.hashes, h)
 	return c[start:]

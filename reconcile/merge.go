@@ -4,73 +4,117 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/big"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"golang.org/x/sync/errgroup"
 )
 
 // The merge algorithm: both sides arrive sorted by key; a single pass
-// walks them in step, so memory is bounded by one batch per side.
+// walks them in step, so memory is bounded by a few batches per side. Each
+// side is read and encoded by its own goroutine; the merge runs in the
+// caller's.
+
+// errUnordered reports that an input not declared ordered turned out not to
+// be in key order; the caller falls back to the hash algorithm.
+var errUnordered = errors.New("input is not in key order")
 
 type mergeRow struct {
 	key, payload []byte
 }
 
-type orderedSide struct {
-	ctx   context.Context
-	s     *sideState
-	r     array.RecordReader
+// encBatch is one encoded batch handed from a reader goroutine to the merge.
+type encBatch struct {
 	rows  []mergeRow
 	arena []byte
-	pos   int
-	eof   bool
-	index int64 // rows consumed, for error messages
+	spans [][2]int
 }
 
-func (o *orderedSide) fill() error {
-	for o.pos >= len(o.rows) && !o.eof {
-		if err := o.ctx.Err(); err != nil {
+// produce reads r, encodes every batch and sends it on out; it closes out
+// when r is exhausted. Batches come back through free for reuse.
+func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<- *encBatch, free chan *encBatch) error {
+	defer close(out)
+	for r.Next() {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !o.r.Next() {
-			if err := o.r.Err(); err != nil {
-				return fmt.Errorf("read %s: %w", o.s.side, err)
-			}
-			o.eof = true
-			return o.ctx.Err()
+		var b *encBatch
+		select {
+		case b = <-free:
+		default:
+			b = &encBatch{}
 		}
-		o.rows, o.arena, o.pos = o.rows[:0], o.arena[:0], 0
-		var spans [][2]int
-		err := o.s.batch(o.r.Record(), func(_ uint64, key []byte, i int) ([]byte, error) {
-			start := len(o.arena)
-			o.arena = append(o.arena, key...)
-			o.arena = o.s.appendRow(o.arena, i)
-			spans = append(spans, [2]int{start, len(key)})
-			return o.arena[start+len(key):], nil
+		b.rows, b.arena, b.spans = b.rows[:0], b.arena[:0], b.spans[:0]
+		err := s.batch(r.Record(), func(_ uint64, key []byte, i int) ([]byte, error) {
+			start := len(b.arena)
+			b.arena = append(b.arena, key...)
+			b.arena = s.appendRow(b.arena, i)
+			b.spans = append(b.spans, [2]int{start, len(key)})
+			return b.arena[start+len(key):], nil
 		})
 		if err != nil {
 			return err
 		}
-		for i, sp := range spans {
-			end := len(o.arena)
-			if i+1 < len(spans) {
-				end = spans[i+1][0]
+		for i, sp := range b.spans {
+			end := len(b.arena)
+			if i+1 < len(b.spans) {
+				end = b.spans[i+1][0]
 			}
-			o.rows = append(o.rows, mergeRow{key: o.arena[sp[0] : sp[0]+sp[1]], payload: o.arena[sp[0]+sp[1] : end]})
+			b.rows = append(b.rows, mergeRow{key: b.arena[sp[0] : sp[0]+sp[1]], payload: b.arena[sp[0]+sp[1] : end]})
+		}
+		if len(b.rows) == 0 {
+			continue
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	return nil
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", s.side, err)
+	}
+	return ctx.Err()
+}
+
+type orderedSide struct {
+	ctx    context.Context
+	side   Side
+	in     <-chan *encBatch
+	free   chan *encBatch
+	cur    *encBatch
+	pos    int
+	eof    bool
+	index  int64 // rows consumed, for error messages
+	strict bool  // the source promised key order: a violation is an error
 }
 
 func (o *orderedSide) peek() (*mergeRow, error) {
-	if err := o.fill(); err != nil {
-		return nil, err
+	for o.cur == nil || o.pos >= len(o.cur.rows) {
+		if o.eof {
+			return nil, nil
+		}
+		if o.cur != nil {
+			select {
+			case o.free <- o.cur:
+			default:
+			}
+			o.cur = nil
+		}
+		select {
+		case b, ok := <-o.in:
+			if !ok {
+				o.eof = true
+				return nil, nil
+			}
+			o.cur, o.pos = b, 0
+		case <-o.ctx.Done():
+			return nil, o.ctx.Err()
+		}
 	}
-	if o.pos >= len(o.rows) {
-		return nil, nil
-	}
-	return &o.rows[o.pos], nil
+	return &o.cur.rows[o.pos], nil
 }
 
 // run consumes every row with the current key and returns a copy of the
@@ -80,11 +124,17 @@ func (o *orderedSide) run() (key, payload []byte, n int64, err error) {
 	if err != nil || first == nil {
 		return nil, nil, 0, err
 	}
-	key, payload = clone(first.key), clone(first.payload)
+	// The first row is copied only when the run reaches the end of its
+	// batch, which may then be recycled by the reader goroutine.
+	key, payload = first.key, first.payload
+	copied := false
 	for {
 		o.pos++
 		o.index++
 		n++
+		if !copied && o.pos >= len(o.cur.rows) {
+			key, payload, copied = clone(key), clone(payload), true
+		}
 		next, err := o.peek()
 		if err != nil {
 			return nil, nil, 0, err
@@ -94,7 +144,10 @@ func (o *orderedSide) run() (key, payload []byte, n int64, err error) {
 		}
 		c := compareKeys(next.key, key)
 		if c < 0 {
-			return nil, nil, 0, fmt.Errorf("read %s: rows are not in key order (row %d has a smaller key than the row before it)", o.s.side, o.index+1)
+			if !o.strict {
+				return nil, nil, 0, errUnordered
+			}
+			return nil, nil, 0, fmt.Errorf("read %s: rows are not in key order (row %d has a smaller key than the row before it)", o.side, o.index+1)
 		}
 		if c > 0 {
 			return key, payload, n, nil
@@ -102,9 +155,39 @@ func (o *orderedSide) run() (key, payload []byte, n int64, err error) {
 	}
 }
 
-func mergeDiff(ctx context.Context, ss, ts *sideState, sr, tr array.RecordReader, em *emitter) error {
-	S := &orderedSide{ctx: ctx, s: ss, r: sr}
-	T := &orderedSide{ctx: ctx, s: ts, r: tr}
+// mergeDiff diffs two readers in key order. With strict false, an input
+// found out of order stops the merge with errUnordered.
+func mergeDiff(ctx context.Context, ss, ts *sideState, sr, tr array.RecordReader, em *emitter, strict bool) error {
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(mctx)
+	sc, tc := make(chan *encBatch, 2), make(chan *encBatch, 2)
+	S := &orderedSide{ctx: gctx, side: SourceSide, in: sc, free: make(chan *encBatch, 4), strict: strict}
+	T := &orderedSide{ctx: gctx, side: TargetSide, in: tc, free: make(chan *encBatch, 4), strict: strict}
+	g.Go(func() error { return produce(gctx, ss, sr, sc, S.free) })
+	g.Go(func() error { return produce(gctx, ts, tr, tc, T.free) })
+	err := mergeLoop(S, T, em)
+	if err != nil {
+		cancel()
+	}
+	if werr := g.Wait(); werr != nil && !(err != nil && errors.Is(werr, context.Canceled)) {
+		return werr
+	}
+	if err != nil {
+		return err
+	}
+	for _, s := range []*sideState{ss, ts} {
+		for i := range s.nullKeys {
+			if err := em.emit(&s.nullKeys[i]); err != nil {
+				return err
+			}
+		}
+		s.nullKeys = nil
+	}
+	return nil
+}
+
+func mergeLoop(S, T *orderedSide, em *emitter) error {
 	for {
 		a, err := S.peek()
 		if err != nil {
@@ -115,7 +198,7 @@ func mergeDiff(ctx context.Context, ss, ts *sideState, sr, tr array.RecordReader
 			return err
 		}
 		if a == nil && b == nil {
-			break
+			return nil
 		}
 		c := 0
 		switch {
@@ -154,8 +237,7 @@ func mergeDiff(ctx context.Context, ss, ts *sideState, sr, tr array.RecordReader
 			}
 			continue
 		}
-		// Same key on both sides. Compare before copying: the common case
-		// is two equal single rows.
+		// Same key on both sides.
 		key, srow, sn, err := S.run()
 		if err != nil {
 			return err
@@ -189,15 +271,6 @@ func mergeDiff(ctx context.Context, ss, ts *sideState, sr, tr array.RecordReader
 			return err
 		}
 	}
-	for _, s := range []*sideState{ss, ts} {
-		for i := range s.nullKeys {
-			if err := em.emit(&s.nullKeys[i]); err != nil {
-				return err
-			}
-		}
-		s.nullKeys = nil
-	}
-	return nil
 }
 
 // compareKeys orders two key encodings cell by cell: NULL first, numbers

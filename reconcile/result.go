@@ -190,6 +190,7 @@ type ColumnDrift struct {
 // PlanStats describes how the diff ran.
 type PlanStats struct {
 	Algorithm    string // "merge" or "hash"
+	Note         string // why this algorithm, e.g. a fallback from merge
 	Partitions   int
 	SpilledParts int
 	SpilledBytes int64
