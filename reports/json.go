@@ -183,6 +183,7 @@ func columnsObject(cols []reconcile.ColumnDrift) object {
 func planObject(p reconcile.PlanStats) object {
 	return object{
 		{"algorithm", p.Algorithm},
+		{"note", p.Note},
 		{"partitions", p.Partitions},
 		{"spilled_partitions", p.SpilledParts},
 		{"spilled_bytes", p.SpilledBytes},

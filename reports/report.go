@@ -264,6 +264,9 @@ func planText(p reconcile.PlanStats) string {
 		parts = append(parts, fmt.Sprintf("%d spilled (%s bytes)", p.SpilledParts, thousands(p.SpilledBytes)))
 	}
 	parts = append(parts, elapsed(p.Elapsed))
+	if p.Note != "" {
+		parts = append(parts, p.Note)
+	}
 	return strings.Join(parts, " · ")
 }
 
