@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/cespare/xxhash/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/reconhq/reconcile/connectors"
 )
@@ -102,13 +103,24 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 	if sink == nil {
 		sink = func(Change) error { return nil }
 	}
-	srcInfo, err := src.Source.Describe(ctx, src.Table)
-	if err != nil {
-		return nil, fmt.Errorf("describe source: %w", err)
-	}
-	tgtInfo, err := tgt.Source.Describe(ctx, tgt.Table)
-	if err != nil {
-		return nil, fmt.Errorf("describe target: %w", err)
+	// Describing may mean reading a whole file (type inference of CSV), so
+	// both sides are described at once.
+	var srcInfo, tgtInfo *connectors.TableInfo
+	dg, dctx := errgroup.WithContext(ctx)
+	dg.Go(func() (err error) {
+		if srcInfo, err = src.Source.Describe(dctx, src.Table); err != nil {
+			return fmt.Errorf("describe source: %w", err)
+		}
+		return nil
+	})
+	dg.Go(func() (err error) {
+		if tgtInfo, err = tgt.Source.Describe(dctx, tgt.Table); err != nil {
+			return fmt.Errorf("describe target: %w", err)
+		}
+		return nil
+	})
+	if err := dg.Wait(); err != nil {
+		return nil, err
 	}
 	p, err := buildPlan(srcInfo, tgtInfo, &opts)
 	if err != nil {

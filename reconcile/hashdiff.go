@@ -129,6 +129,7 @@ func (s *partStore) release() {
 }
 
 type hashDiff struct {
+	budget       int64 // bytes the partition stores may hold
 	p            *plan
 	opts         *Options
 	parts        int
@@ -142,7 +143,10 @@ type hashDiff struct {
 }
 
 func newHashDiff(p *plan, opts *Options) *hashDiff {
-	h := &hashDiff{p: p, opts: opts, parts: hashPartitions}
+	// The stores get the memory limit less what is in flight besides
+	// them: a few record batches and their encodings per side.
+	budget := max(opts.MemoryLimit-64<<20, opts.MemoryLimit/2)
+	h := &hashDiff{p: p, opts: opts, parts: hashPartitions, budget: budget}
 	for s := range h.stores {
 		h.stores[s] = make([]*partStore, h.parts)
 		for i := range h.stores[s] {
@@ -195,7 +199,7 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 				if pending > 256<<10 {
 					used := h.inMem.Add(pending)
 					pending = 0
-					if used > h.opts.MemoryLimit {
+					if used > h.budget {
 						if err := h.spillLargest(stores, s.side); err != nil {
 							return nil, err
 						}
@@ -255,7 +259,7 @@ func (h *hashDiff) spillLargest(stores []*partStore, side Side) error {
 	}
 	sort.Slice(order, func(a, b int) bool { return stores[order[a]].memBytes() > stores[order[b]].memBytes() })
 	for _, i := range order {
-		if h.inMem.Load() <= h.opts.MemoryLimit*3/4 || stores[i].len() == 0 {
+		if h.inMem.Load() <= h.budget*3/4 || stores[i].len() == 0 {
 			break
 		}
 		if err := h.spill(stores[i], side, i); err != nil {
@@ -293,6 +297,7 @@ func (h *hashDiff) spill(st *partStore, side Side, part int) error {
 	for i := range st.hashes {
 		rb.Append(st.raw(i))
 	}
+	h.spilledBytes.Add(int64(rb.DataLen()))
 	ha, ra := hb.NewArray(), rb.NewArray()
 	rec := array.NewRecord(spillSchema, []arrow.Array{ha, ra}, int64(st.len()))
 	ha.Release()
@@ -302,7 +307,6 @@ func (h *hashDiff) spill(st *partStore, side Side, part int) error {
 	if err != nil {
 		return fmt.Errorf("spill: write %s: %w", st.spillPath, err)
 	}
-	h.spilledBytes.Add(int64(rb.DataLen()))
 	st.spilled += int64(st.len())
 	h.inMem.Add(-st.memBytes())
 	st.release()
@@ -546,6 +550,11 @@ func joinPartition(ctx context.Context, src, tgt *partStore) (partResult, error)
 		} else {
 			r.changes = append(r.changes, pendingChange{kind: Extra, key: key, tgt: trow})
 		}
+	}
+	// Own the bytes, so the partition's storage can be freed now rather
+	// than when its changes have been emitted.
+	for i := range r.changes {
+		r.changes[i] = r.changes[i].own()
 	}
 	sortChanges(r.changes)
 	return r, nil

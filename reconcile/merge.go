@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -25,15 +26,28 @@ type mergeRow struct {
 	key, payload []byte
 }
 
-// encBatch is one encoded batch handed from a reader goroutine to the merge.
+// encBatch is one encoded batch handed from a reader goroutine to the
+// merge: row i is key arena[starts[2i]:starts[2i+1]] and payload
+// arena[starts[2i+1]:starts[2i+2]] (the last row ends at len(arena)).
 type encBatch struct {
-	rows  []mergeRow
-	arena []byte
-	spans [][2]int
+	arena  []byte
+	starts []int32
+}
+
+func (b *encBatch) len() int { return len(b.starts) / 2 }
+
+func (b *encBatch) row(i int) mergeRow {
+	end := len(b.arena)
+	if 2*i+2 < len(b.starts) {
+		end = int(b.starts[2*i+2])
+	}
+	k, p := b.starts[2*i], b.starts[2*i+1]
+	return mergeRow{key: b.arena[k:p:p], payload: b.arena[p:end:end]}
 }
 
 // produce reads r, encodes every batch and sends it on out; it closes out
-// when r is exhausted. Batches come back through free for reuse.
+// when r is exhausted. Batches come back through free for reuse, so a side
+// holds at most a handful of batches.
 func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<- *encBatch, free chan *encBatch) error {
 	defer close(out)
 	for r.Next() {
@@ -46,25 +60,21 @@ func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<-
 		default:
 			b = &encBatch{}
 		}
-		b.rows, b.arena, b.spans = b.rows[:0], b.arena[:0], b.spans[:0]
+		b.arena, b.starts = b.arena[:0], b.starts[:0]
 		err := s.batch(r.Record(), func(_ uint64, key []byte, i int) ([]byte, error) {
 			start := len(b.arena)
 			b.arena = append(b.arena, key...)
 			b.arena = s.appendRow(b.arena, i)
-			b.spans = append(b.spans, [2]int{start, len(key)})
+			b.starts = append(b.starts, int32(start), int32(start+len(key)))
 			return b.arena[start+len(key):], nil
 		})
 		if err != nil {
 			return err
 		}
-		for i, sp := range b.spans {
-			end := len(b.arena)
-			if i+1 < len(b.spans) {
-				end = b.spans[i+1][0]
-			}
-			b.rows = append(b.rows, mergeRow{key: b.arena[sp[0] : sp[0]+sp[1]], payload: b.arena[sp[0]+sp[1] : end]})
+		if len(b.arena) > math.MaxInt32 {
+			return fmt.Errorf("read %s: a batch of %d bytes is too large; use smaller batches", s.side, len(b.arena))
 		}
-		if len(b.rows) == 0 {
+		if b.len() == 0 {
 			continue
 		}
 		select {
@@ -85,6 +95,7 @@ type orderedSide struct {
 	in     <-chan *encBatch
 	free   chan *encBatch
 	cur    *encBatch
+	row    mergeRow
 	pos    int
 	eof    bool
 	index  int64 // rows consumed, for error messages
@@ -92,7 +103,7 @@ type orderedSide struct {
 }
 
 func (o *orderedSide) peek() (*mergeRow, error) {
-	for o.cur == nil || o.pos >= len(o.cur.rows) {
+	for o.cur == nil || o.pos >= o.cur.len() {
 		if o.eof {
 			return nil, nil
 		}
@@ -114,7 +125,8 @@ func (o *orderedSide) peek() (*mergeRow, error) {
 			return nil, o.ctx.Err()
 		}
 	}
-	return &o.cur.rows[o.pos], nil
+	o.row = o.cur.row(o.pos)
+	return &o.row, nil
 }
 
 // run consumes every row with the current key and returns a copy of the
@@ -132,7 +144,7 @@ func (o *orderedSide) run() (key, payload []byte, n int64, err error) {
 		o.pos++
 		o.index++
 		n++
-		if !copied && o.pos >= len(o.cur.rows) {
+		if !copied && o.pos >= o.cur.len() {
 			key, payload, copied = clone(key), clone(payload), true
 		}
 		next, err := o.peek()
@@ -161,9 +173,9 @@ func mergeDiff(ctx context.Context, ss, ts *sideState, sr, tr array.RecordReader
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(mctx)
-	sc, tc := make(chan *encBatch, 2), make(chan *encBatch, 2)
-	S := &orderedSide{ctx: gctx, side: SourceSide, in: sc, free: make(chan *encBatch, 4), strict: strict}
-	T := &orderedSide{ctx: gctx, side: TargetSide, in: tc, free: make(chan *encBatch, 4), strict: strict}
+	sc, tc := make(chan *encBatch, 1), make(chan *encBatch, 1)
+	S := &orderedSide{ctx: gctx, side: SourceSide, in: sc, free: make(chan *encBatch, 2), strict: strict}
+	T := &orderedSide{ctx: gctx, side: TargetSide, in: tc, free: make(chan *encBatch, 2), strict: strict}
 	g.Go(func() error { return produce(gctx, ss, sr, sc, S.free) })
 	g.Go(func() error { return produce(gctx, ts, tr, tc, T.free) })
 	err := mergeLoop(S, T, em)
