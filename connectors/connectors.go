@@ -26,6 +26,14 @@ var (
 	ErrBadInput = errors.New("bad input")
 )
 
+// MetaLogical is the Arrow field metadata key a connector sets to give a
+// column a logical type Arrow lacks. LogicalJSON marks a string column that
+// holds JSON documents; the engine compares them as canonical JSON.
+const (
+	MetaLogical = "reconcile.logical"
+	LogicalJSON = "json"
+)
+
 // TableRef names what to read from a source. File sources hold one table and
 // ignore Name; database sources need Name or Query.
 type TableRef struct {

@@ -1,0 +1,368 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/reconcile"
+	"github.com/reconhq/reconcile/reports"
+)
+
+type diffOptions struct {
+	key          []string
+	maps         []string
+	columns      []string
+	ignore       []string
+	format       string
+	output       string
+	limit        int64
+	memoryLimit  string
+	tempDir      string
+	workers      int
+	sourceFormat string
+	targetFormat string
+	delimiter    string
+	types        []string
+	nullValue    string
+	nullValueSet bool // --null-value was given, possibly as ""
+	progress     string
+	cpuProfile   string
+	memProfile   string
+}
+
+func newDiffCmd(e *env) *cobra.Command {
+	o := &diffOptions{}
+	cmd := &cobra.Command{
+		Use:   "diff SOURCE TARGET",
+		Short: "Compare two data sets by key and report every difference",
+		Long: `Compare SOURCE (the system of record) with TARGET (a copy) by key.
+
+Each key is classified once: missing (in source only), extra (in target only),
+changed (a compared column differs; both values are shown), duplicate (the key
+occurs more than once on a side) or matched. Rows with a NULL in the key are
+reported as null_key. Columns are matched by name; columns on one side only are
+reported as schema drift.
+
+Formats come from the file extension: .csv .tsv .jsonl .ndjson .parquet .arrow
+.ipc .feather, and .gz variants of the text formats.
+
+Exit codes: 0 consistent, 1 differences found, 2 error.`,
+		Example: `  reconcile diff billing.csv crm_export.csv --key id --map plan=tier
+  reconcile diff orders.parquet orders_replica.csv --key order_id --format json --output diff.json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return fmt.Errorf("diff needs SOURCE and TARGET, got %d argument(s) (see 'reconcile diff --help')", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.nullValueSet = cmd.Flags().Changed("null-value")
+			return runDiff(cmd.Context(), e, o, args[0], args[1])
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVarP(&o.key, "key", "k", nil, "key columns (source names), comma-separated")
+	f.StringArrayVar(&o.maps, "map", nil, "pair a renamed column: SRC=TGT (repeatable)")
+	f.StringSliceVar(&o.columns, "columns", nil, "compare only these columns (source names; the key is always compared)")
+	f.StringSliceVar(&o.ignore, "ignore", nil, "leave these columns out of the comparison")
+	f.StringVarP(&o.format, "format", "f", "table", "report format: table, json, markdown, html")
+	f.StringVarP(&o.output, "output", "o", "", "write the report to this file instead of stdout")
+	f.Int64Var(&o.limit, "limit", -1, "list at most N differences (counts stay complete); default all for json, 100 otherwise")
+	f.StringVar(&o.memoryLimit, "memory-limit", "512MiB", "memory for unordered inputs before partitions spill to disk")
+	f.StringVar(&o.tempDir, "temp-dir", "", "directory for spill files (default: the system temp dir)")
+	f.IntVar(&o.workers, "workers", 0, "parallel partition diffs (default: number of CPUs)")
+	f.StringVar(&o.sourceFormat, "source-format", "", "source format, overriding the extension: csv, tsv, jsonl, parquet, arrow (add .gz for gzip)")
+	f.StringVar(&o.targetFormat, "target-format", "", "target format, overriding the extension")
+	f.StringVar(&o.delimiter, "delimiter", "", "CSV field delimiter (one character; \\t for tab)")
+	f.StringArrayVar(&o.types, "type", nil, "force a column type in text formats: COL=integer|decimal|float|boolean|timestamp|date|text|json (repeatable)")
+	f.StringVar(&o.nullValue, "null-value", "", "text that stands for NULL in CSV/TSV (by default an empty field is the empty string)")
+	f.StringVar(&o.progress, "progress", "auto", "progress line on stderr: auto (when stderr is a terminal), always, never")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file")
+	_ = f.MarkHidden("cpuprofile")
+	f.StringVar(&o.memProfile, "memprofile", "", "write a Go heap profile to this file at the end")
+	_ = f.MarkHidden("memprofile")
+	return cmd
+}
+
+// validate checks the options and returns every problem at once.
+func (o *diffOptions) validate() (reconcile.Options, connectors.Options, connectors.Options, error) {
+	var problems []string
+	opts := reconcile.Options{Key: o.key, Columns: o.columns, Ignore: o.ignore, TempDir: o.tempDir, Workers: o.workers}
+	switch o.format {
+	case "table", "json", "markdown", "md", "html":
+	default:
+		problems = append(problems, fmt.Sprintf("--format %q: want table, json, markdown or html", o.format))
+	}
+	switch o.progress {
+	case "auto", "always", "never":
+	default:
+		problems = append(problems, fmt.Sprintf("--progress %q: want auto, always or never", o.progress))
+	}
+	if o.limit < -1 {
+		problems = append(problems, fmt.Sprintf("--limit %d: must be 0 or more", o.limit))
+	}
+	if o.workers < 0 {
+		problems = append(problems, fmt.Sprintf("--workers %d: must be 0 or more", o.workers))
+	}
+	if n, err := parseBytes(o.memoryLimit); err != nil {
+		problems = append(problems, fmt.Sprintf("--memory-limit: %v", err))
+	} else {
+		opts.MemoryLimit = n
+	}
+	for _, m := range o.maps {
+		s, t, ok := strings.Cut(m, "=")
+		if !ok || s == "" || t == "" {
+			problems = append(problems, fmt.Sprintf("--map %q: want SRC=TGT", m))
+			continue
+		}
+		if opts.Map == nil {
+			opts.Map = map[string]string{}
+		}
+		if _, dup := opts.Map[s]; dup {
+			problems = append(problems, fmt.Sprintf("--map: source column %q is mapped twice", s))
+		}
+		opts.Map[s] = t
+	}
+	var src, tgt connectors.Options
+	src.Format, tgt.Format = o.sourceFormat, o.targetFormat
+	if o.delimiter != "" {
+		d := o.delimiter
+		if d == `\t` || d == "tab" {
+			d = "\t"
+		}
+		r, size := utf8.DecodeRuneInString(d)
+		if size != len(d) || r == '"' || r == '\n' || r == '\r' {
+			problems = append(problems, fmt.Sprintf("--delimiter %q: want a single character other than a quote or newline", o.delimiter))
+		}
+		src.Delimiter, tgt.Delimiter = r, r
+	}
+	if o.nullValueSet {
+		nv := o.nullValue
+		src.NullValue, tgt.NullValue = &nv, &nv
+	}
+	validTypes := map[string]bool{"integer": true, "decimal": true, "float": true, "boolean": true, "timestamp": true, "date": true, "text": true, "json": true}
+	for _, t := range o.types {
+		col, typ, ok := strings.Cut(t, "=")
+		typ = strings.ToLower(typ)
+		if !ok || col == "" || !validTypes[typ] {
+			problems = append(problems, fmt.Sprintf("--type %q: want COL=TYPE with TYPE one of integer, decimal, float, boolean, timestamp, date, text, json", t))
+			continue
+		}
+		if src.Types == nil {
+			src.Types, tgt.Types = map[string]string{}, map[string]string{}
+		}
+		src.Types[col] = typ
+		tcol := col
+		if m, ok := opts.Map[col]; ok {
+			tcol = m
+		}
+		tgt.Types[tcol] = typ
+	}
+	if len(problems) > 0 {
+		return opts, src, tgt, fmt.Errorf("%s", strings.Join(problems, "\n"))
+	}
+	return opts, src, tgt, nil
+}
+
+// parseBytes reads sizes like 512MiB, 1GiB, 64MB, 1048576.
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(u.suffix)) && len(t) > len(u.suffix) {
+			if strings.HasSuffix(t, u.suffix) || strings.EqualFold(u.suffix, t[len(t)-len(u.suffix):]) {
+				t = strings.TrimSpace(t[:len(t)-len(u.suffix)])
+				mult = u.mult
+				break
+			}
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f <= 0 {
+		return 0, fmt.Errorf("%q is not a size (say 512MiB or 2GiB)", s)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+// reportWriter is what diff needs of a report format.
+type reportWriter interface {
+	Change(reconcile.Change) error
+	Finish(*reconcile.Result, error) error
+}
+
+func runDiff(ctx context.Context, e *env, o *diffOptions, srcLoc, tgtLoc string) (retErr error) {
+	opts, srcOpts, tgtOpts, err := o.validate()
+	if err != nil {
+		return err
+	}
+	// Memory is part of the contract: collect garbage sooner than Go's
+	// default (the live heap is mostly short-lived Arrow batches), and
+	// harder once the process nears the budget the user gave. GOGC and
+	// GOMEMLIMIT still win when set.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(opts.MemoryLimit + 64<<20)
+	}
+	if o.cpuProfile != "" {
+		pf, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if o.memProfile != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			if pf, err := os.Create(o.memProfile); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(pf, 0)
+				pf.Close()
+			}
+		}()
+	}
+	src, err := e.registry.Open(ctx, srcLoc, srcOpts)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	defer src.Close()
+	tgt, err := e.registry.Open(ctx, tgtLoc, tgtOpts)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	defer tgt.Close()
+
+	limit := o.limit
+	if limit < 0 {
+		limit = 100
+		if o.format == "json" {
+			limit = 0
+		}
+	}
+	opts.Limit = limit
+
+	out := e.stdout
+	var outFile *os.File
+	if o.output != "" {
+		outFile, err = os.Create(o.output)
+		if err != nil {
+			return fmt.Errorf("create report: %w", err)
+		}
+		defer func() {
+			if cerr := outFile.Close(); cerr != nil && retErr == nil {
+				retErr = fmt.Errorf("write report %s: %w", o.output, cerr)
+			}
+		}()
+		out = outFile
+	}
+	meta := reports.Meta{
+		Source:  connectors.Redact(displayName(srcLoc)),
+		Target:  connectors.Redact(displayName(tgtLoc)),
+		Key:     opts.Key,
+		Limit:   limit,
+		Command: "reconcile diff " + connectors.Redact(srcLoc) + " " + connectors.Redact(tgtLoc),
+	}
+	var w reportWriter
+	switch o.format {
+	case "json":
+		w = reports.NewJSON(out, meta)
+	case "markdown", "md":
+		w = reports.NewMarkdown(out, meta)
+	case "html":
+		w = reports.NewHTML(out, meta)
+	default:
+		w = reports.NewTable(out, meta)
+	}
+
+	showProgress := o.progress == "always" || (o.progress == "auto" && e.isTerminal(e.stderr))
+	var prog *reconcile.Progress
+	stopProgress := func() {}
+	if showProgress {
+		prog = &reconcile.Progress{}
+		opts.Progress = prog
+		stopProgress = startProgress(e.stderr, prog)
+	}
+	res, diffErr := reconcile.Diff(ctx, reconcile.Input{Source: src, Name: meta.Source}, reconcile.Input{Source: tgt, Name: meta.Target}, opts, w.Change)
+	stopProgress()
+	if ferr := w.Finish(res, diffErr); ferr != nil && diffErr == nil {
+		return fmt.Errorf("write report: %w", ferr)
+	}
+	if diffErr != nil {
+		return diffErr
+	}
+	if !res.Consistent() {
+		return &exitCodeError{code: exitDifferences}
+	}
+	return nil
+}
+
+func displayName(loc string) string {
+	if connectors.SchemeOf(loc) == "file" {
+		return filepath.Base(strings.TrimPrefix(loc, "file://"))
+	}
+	return loc
+}
+
+// startProgress prints a progress line on w once a second, after the first
+// second; the returned func stops it and clears the line.
+func startProgress(w io.Writer, p *reconcile.Progress) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		start := time.Now()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		printed := false
+		for {
+			select {
+			case <-done:
+				if printed {
+					fmt.Fprint(w, "\r\033[K")
+				}
+				return
+			case now := <-t.C:
+				s, g := p.SourceRows.Load(), p.TargetRows.Load()
+				secs := now.Sub(start).Seconds()
+				fmt.Fprintf(w, "\r\033[Kread source %s rows, target %s rows (%s rows/s)", human(s), human(g), human(int64(float64(s+g)/secs)))
+				printed = true
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func human(n int64) string {
+	switch {
+	case n >= 10_000_000:
+		return fmt.Sprintf("%.0fM", float64(n)/1e6)
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 10_000:
+		return fmt.Sprintf("%.0fk", float64(n)/1e3)
+	}
+	return strconv.FormatInt(n, 10)
+}

@@ -1,0 +1,117 @@
+// Command reconcile proves that copies of the same data agree, and says
+// exactly where they do not.
+//
+// Exit codes: 0 consistent, 1 differences found, 2 error.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/connectors/file"
+)
+
+// Exit codes are API.
+const (
+	exitConsistent  = 0
+	exitDifferences = 1
+	exitError       = 2
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// exitError carries an exit code out of a command.
+type exitCodeError struct{ code int }
+
+func (e *exitCodeError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// env is what commands get from main: I/O and the connector registry.
+type env struct {
+	stdout, stderr io.Writer
+	registry       *connectors.Registry
+	// isTerminal reports whether w is an interactive terminal.
+	isTerminal func(w io.Writer) bool
+}
+
+func newRegistry() *connectors.Registry {
+	reg := connectors.NewRegistry()
+	reg.Register("file", file.Open)
+	return reg
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr, registry: newRegistry(), isTerminal: isTerminal}
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	var ec *exitCodeError
+	switch {
+	case err == nil:
+		return exitConsistent
+	case errors.As(err, &ec):
+		return ec.code
+	}
+	printError(stderr, err)
+	return exitError
+}
+
+func printError(w io.Writer, err error) {
+	msg := err.Error()
+	lines := strings.Split(msg, "\n")
+	if len(lines) == 1 {
+		fmt.Fprintf(w, "reconcile: %s\n", msg)
+		return
+	}
+	fmt.Fprintf(w, "reconcile: %d problems:\n", len(lines))
+	for _, l := range lines {
+		fmt.Fprintf(w, "  - %s\n", l)
+	}
+}
+
+func newRootCmd(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "reconcile",
+		Short: "Prove that copies of the same data agree, and say exactly where they do not",
+		Long: `reconcile compares a system of record with its copies (files today: CSV, TSV,
+JSON Lines, Parquet, Arrow) by key and reports missing, extra, changed and
+duplicated records, schema drift, and row counts and checksums of both sides.
+
+Exit codes: 0 consistent, 1 differences found, 2 error.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())
+	})
+	root.AddCommand(newDiffCmd(e))
+	return root
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const demoSrc, demoTgt = "../../testdata/demo/billing.csv", "../../testdata/demo/crm_export.csv"
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+type jsonReport struct {
+	Version     int                                `json:"version"`
+	Complete    bool                               `json:"complete"`
+	Verdict     string                             `json:"verdict"`
+	Error       *string                            `json:"error"`
+	Summary     map[string]int64                   `json:"summary"`
+	Columns     map[string]struct{ Changed int64 } `json:"columns"`
+	Differences []map[string]any                   `json:"differences"`
+	Source      struct {
+		Name     string            `json:"name"`
+		Rows     int64             `json:"rows"`
+		Checksum string            `json:"checksum"`
+		Columns  map[string]string `json:"columns"`
+	} `json:"source"`
+	Target struct {
+		Rows     int64  `json:"rows"`
+		Checksum string `json:"checksum"`
+	} `json:"target"`
+	Schema struct {
+		OnlyInSource []string `json:"only_in_source"`
+		OnlyInTarget []string `json:"only_in_target"`
+	} `json:"schema"`
+}
+
+func decodeReport(t *testing.T, s string) jsonReport {
+	t.Helper()
+	var r jsonReport
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, s)
+	}
+	return r
+}
+
+func TestDemoDiff(t *testing.T) {
+	code, out, errOut := runCLI(t, "diff", demoSrc, demoTgt, "--key", "id", "--map", "plan=tier", "--format", "json")
+	if code != exitDifferences {
+		t.Fatalf("exit %d, want 1; stderr: %s", code, errOut)
+	}
+	r := decodeReport(t, out)
+	want := map[string]int64{"matched": 296, "missing": 4, "extra": 3, "changed": 11, "duplicate": 1, "null_key": 0}
+	for k, v := range want {
+		if r.Summary[k] != v {
+			t.Errorf("summary.%s = %d, want %d (summary %v)", k, r.Summary[k], v, r.Summary)
+		}
+	}
+	if r.Columns["email"].Changed != 6 || r.Columns["mrr"].Changed != 4 || r.Columns["plan"].Changed != 1 {
+		t.Errorf("column drift = %v", r.Columns)
+	}
+	if strings.Join(r.Schema.OnlyInTarget, ",") != "owner" || len(r.Schema.OnlyInSource) != 0 {
+		t.Errorf("schema drift = %+v", r.Schema)
+	}
+	if r.Source.Rows != 312 || r.Target.Rows != 312 || len(r.Source.Checksum) != 16 {
+		t.Errorf("side stats = %+v / %+v", r.Source, r.Target)
+	}
+	if r.Verdict != "differences" || !r.Complete || r.Error != nil {
+		t.Errorf("verdict %q complete %v error %v", r.Verdict, r.Complete, r.Error)
+	}
+	var sawNumericKey bool
+	for _, d := range r.Differences {
+		if key, ok := d["key"].(map[string]any); ok {
+			if _, isNum := key["id"].(float64); isNum {
+				sawNumericKey = true
+			}
+		}
+	}
+	if !sawNumericKey || len(r.Differences) != 19 {
+		t.Errorf("differences: %d listed, numeric keys %v", len(r.Differences), sawNumericKey)
+	}
+}
+
+func TestSameFileIsConsistent(t *testing.T) {
+	code, out, errOut := runCLI(t, "diff", demoSrc, demoSrc, "--key", "id")
+	if code != exitConsistent {
+		t.Fatalf("exit %d, want 0; stderr %s\n%s", code, errOut, out)
+	}
+	if !strings.Contains(out, "consistent") {
+		t.Errorf("table output lacks the verdict:\n%s", out)
+	}
+}
+
+func TestFormatsAndOutputFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"table", "json", "markdown", "html"} {
+		path := filepath.Join(dir, "report."+f)
+		code, out, errOut := runCLI(t, "diff", demoSrc, demoTgt, "--key", "id", "--map", "plan=tier", "--format", f, "--output", path)
+		if code != exitDifferences || out != "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %s", f, code, out, errOut)
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil || len(b) == 0 {
+			t.Errorf("%s: report file: %v", f, err)
+		}
+	}
+}
+
+func TestCSVAndParquetAgreeAcrossFormats(t *testing.T) {
+	// Limit and columns restrict the listing and the comparison.
+	code, out, _ := runCLI(t, "diff", demoSrc, demoTgt, "--key", "id", "--map", "plan=tier", "--columns", "email", "--format", "json", "--limit", "2")
+	if code != exitDifferences {
+		t.Fatalf("exit %d", code)
+	}
+	r := decodeReport(t, out)
+	if len(r.Differences) != 2 || r.Summary["changed"] != 6 {
+		t.Errorf("--columns email --limit 2: %d listed, summary %v", len(r.Differences), r.Summary)
+	}
+}
+
+func TestErrorsExitTwo(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing file", []string{"diff", "nope.csv", demoTgt, "--key", "id"}, "nope.csv"},
+		{"unknown key", []string{"diff", demoSrc, demoTgt, "--key", "idx"}, "id, name, email"},
+		{"no key", []string{"diff", demoSrc, demoTgt}, "--key"},
+		{"unknown flag", []string{"diff", demoSrc, demoTgt, "--kee", "id"}, "unknown flag"},
+		{"bad format", []string{"diff", demoSrc, demoTgt, "--key", "id", "--format", "xml"}, "--format"},
+		{"one argument", []string{"diff", demoSrc}, "SOURCE and TARGET"},
+		{"unknown extension", []string{"diff", "../../go.mod", demoTgt, "--key", "id"}, "format"},
+		{"bad memory limit", []string{"diff", demoSrc, demoTgt, "--key", "id", "--memory-limit", "lots"}, "memory-limit"},
+	}
+	for _, c := range cases {
+		code, out, errOut := runCLI(t, c.args...)
+		if code != exitError {
+			t.Errorf("%s: exit %d, want 2", c.name, code)
+		}
+		if !strings.Contains(errOut, c.want) {
+			t.Errorf("%s: stderr %q does not mention %q", c.name, errOut, c.want)
+		}
+		if strings.Contains(out, "consistent") || strings.Contains(out, "verdict: ") {
+			t.Errorf("%s: printed a verdict on error:\n%s", c.name, out)
+		}
+	}
+}
+
+func TestMalformedInputNeverGivesVerdict(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte("id,email\n1,a@x\n2,\"unterminated\n3,c@x\n"), 0o644)
+	code, out, errOut := runCLI(t, "diff", demoSrc, bad, "--key", "id", "--format", "json")
+	if code != exitError {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(errOut, "bad.csv:") {
+		t.Errorf("error lacks file:line: %s", errOut)
+	}
+	if out != "" {
+		r := decodeReport(t, out)
+		if r.Verdict != "error" || r.Complete {
+			t.Errorf("failed run reported verdict %q complete %v", r.Verdict, r.Complete)
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/ipc"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/reconhq/reconcile/connectors"
+)
+
+var testSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "amount", Type: &arrow.Decimal128Type{Precision: 12, Scale: 2}, Nullable: true},
+	{Name: "at", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
+}, nil)
+
+const testJSON = `[
+	{"id": 1, "name": "ann", "amount": "1.50", "at": "2024-01-02T03:04:05Z"},
+	{"id": 2, "name": null, "amount": "-2.25", "at": null},
+	{"id": 3, "name": "cy", "amount": null, "at": "1970-01-01T00:00:00Z"}
+]`
+
+var testRows = [][]string{
+	{"1", "ann", "1.50", "2024-01-02T03:04:05Z"},
+	{"2", "NULL", "-2.25", "NULL"},
+	{"3", "cy", "NULL", "1970-01-01T00:00:00Z"},
+}
+
+func testRecord(t *testing.T, mem memory.Allocator) arrow.Record {
+	t.Helper()
+	rec, _, err := array.RecordFromJSON(mem, testSchema, strings.NewReader(testJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func writeParquet(t *testing.T, rowGroup int64) string {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rec := testRecord(t, mem)
+	defer rec.Release()
+	tbl := array.NewTableFromRecords(testSchema, []arrow.Record{rec})
+	defer tbl.Release()
+	path := filepath.Join(t.TempDir(), "t.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	props := parquet.NewWriterProperties(parquet.WithAllocator(mem))
+	if err := pqarrow.WriteTable(tbl, f, rowGroup, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestParquetRoundTrip(t *testing.T) {
+	path := writeParquet(t, 2)
+	src, err := New(path, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	info, err := src.Describe(context.Background(), connectors.TableRef{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.EstimatedRows != 3 || info.Name != "t.parquet" {
+		t.Errorf("info %+v", info)
+	}
+	for i, f := range testSchema.Fields() {
+		if got := info.Schema.Field(i); got.Name != f.Name || !arrow.TypeEqual(got.Type, f.Type) {
+			t.Errorf("field %d: %v, want %v", i, got, f)
+		}
+	}
+	tb, err := readAll(t, src, connectors.ReadOptions{BatchRows: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(tb.rows, testRows) {
+		t.Errorf("rows\n%s", rowsString(tb.rows))
+	}
+	if !tb.schema.Equal(info.Schema) {
+		t.Errorf("read schema %v, described %v", tb.schema, info.Schema)
+	}
+
+	tb, err = readAll(t, src, connectors.ReadOptions{Columns: []string{"at", "id", "at"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"2024-01-02T03:04:05Z", "1", "2024-01-02T03:04:05Z"},
+		{"NULL", "2", "NULL"},
+		{"1970-01-01T00:00:00Z", "3", "1970-01-01T00:00:00Z"},
+	}
+	if !reflect.DeepEqual(tb.rows, want) || !reflect.DeepEqual(fieldNames(tb.schema), []string{"at", "id", "at"}) {
+		t.Errorf("projected rows\n%s%v", rowsString(tb.rows), tb.schema)
+	}
+	tb, err = readAll(t, src, connectors.ReadOptions{Columns: []string{}})
+	if err != nil || len(tb.rows) != 3 || tb.schema.NumFields() != 0 {
+		t.Errorf("no columns: %v %v", tb, err)
+	}
+	_, err = readAll(t, src, connectors.ReadOptions{Columns: []string{"nope"}})
+	wantErr(t, err, connectors.ErrColumnNotFound, "columns: id, name, amount, at")
+}
+
+func TestParquetCancel(t *testing.T) {
+	src, err := New(writeParquet(t, 1), connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rr, err := src.Read(ctx, connectors.TableRef{}, connectors.ReadOptions{Allocator: mem, BatchRows: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	if !rr.Next() {
+		t.Fatal(rr.Err())
+	}
+	cancel()
+	if rr.Next() {
+		t.Error("Next after cancel")
+	}
+	if !errors.Is(rr.Err(), context.Canceled) {
+		t.Errorf("Err() = %v", rr.Err())
+	}
+}
+
+func TestBadBinaryFiles(t *testing.T) {
+	for _, name := range []string{"bad.parquet", "bad.arrow"} {
+		src, err := New(writeFile(t, name, "this is not a binary file at all"), connectors.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = src.Describe(context.Background(), connectors.TableRef{})
+		wantErr(t, err, connectors.ErrBadInput, name)
+	}
+}
+
+func writeIPC(t *testing.T, name string, stream bool, batches int) string {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rec := testRecord(t, mem)
+	defer rec.Release()
+	path := filepath.Join(t.TempDir(), name)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	type writer interface {
+		Write(arrow.Record) error
+		Close() error
+	}
+	var w writer
+	if stream {
+		w = ipc.NewWriter(f, ipc.WithSchema(testSchema), ipc.WithAllocator(mem))
+	} else {
+		fw, err := ipc.NewFileWriter(f, ipc.WithSchema(testSchema), ipc.WithAllocator(mem))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w = fw
+	}
+	for i := 0; i < batches; i++ {
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestArrowIPCRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		stream bool
+	}{{"t.arrow", false}, {"t.feather", false}, {"s.arrow", true}, {"s.ipc", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := New(writeIPC(t, tc.name, tc.stream, 2), connectors.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			info, err := src.Describe(context.Background(), connectors.TableRef{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.EstimatedRows != 6 || !info.Schema.Equal(testSchema) {
+				t.Errorf("info %+v", info)
+			}
+			tb, err := readAll(t, src, connectors.ReadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := append(append([][]string{}, testRows...), testRows...); !reflect.DeepEqual(tb.rows, want) || tb.batches != 2 {
+				t.Errorf("rows (%d batches)\n%s", tb.batches, rowsString(tb.rows))
+			}
+			tb, err = readAll(t, src, connectors.ReadOptions{Columns: []string{"name", "id"}, BatchRows: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tb.rows) != 6 || !reflect.DeepEqual(tb.rows[1], []string{"NULL", "2"}) || !reflect.DeepEqual(tb.rows[5], []string{"cy", "3"}) || tb.batches != 4 {
+				t.Errorf("projected rows (%d batches)\n%s", tb.batches, rowsString(tb.rows))
+			}
+		})
+	}
+}
+
+func TestArrowIPCFormatOverride(t *testing.T) {
+	path := writeIPC(t, "data.bin", false, 1)
+	src, err := New(path, connectors.Options{Format: "arrow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := readAll(t, src, connectors.ReadOptions{})
+	if err != nil || len(tb.rows) != 3 {
+		t.Errorf("%v %v", tb, err)
+	}
+	src, err = New(writeParquet(t, 10), connectors.Options{Format: "parquet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readAll(t, src, connectors.ReadOptions{}); err != nil {
+		t.Error(err)
+	}
+}
