@@ -4,10 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/connectors/file"
 )
 
 const demoSrc, demoTgt = "../../testdata/demo/billing.csv", "../../testdata/demo/crm_export.csv"
@@ -115,7 +123,7 @@ func TestFormatsAndOutputFile(t *testing.T) {
 	}
 }
 
-func TestCSVAndParquetAgreeAcrossFormats(t *testing.T) {
+func TestColumnsAndLimit(t *testing.T) {
 	// Limit and columns restrict the listing and the comparison.
 	code, out, _ := runCLI(t, "diff", demoSrc, demoTgt, "--key", "id", "--map", "plan=tier", "--columns", "email", "--format", "json", "--limit", "2")
 	if code != exitDifferences {
@@ -171,6 +179,140 @@ func TestMalformedInputNeverGivesVerdict(t *testing.T) {
 		r := decodeReport(t, out)
 		if r.Verdict != "error" || r.Complete {
 			t.Errorf("failed run reported verdict %q complete %v", r.Verdict, r.Complete)
+		}
+	}
+}
+
+// toParquet converts a file to Parquet with the file connector and pqarrow,
+// keeping the types the connector inferred.
+func toParquet(t *testing.T, in, out string, shuffle bool) {
+	t.Helper()
+	ctx := context.Background()
+	src, err := file.Open(ctx, in, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	r, err := src.Read(ctx, connectors.TableRef{}, connectors.ReadOptions{BatchRows: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	var recs []arrow.Record
+	for r.Next() {
+		rec := r.Record()
+		rec.Retain()
+		recs = append(recs, rec)
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if shuffle {
+		for i := range recs {
+			j := (i * 7) % len(recs)
+			recs[i], recs[j] = recs[j], recs[i]
+		}
+	}
+	tbl := array.NewTableFromRecords(r.Schema(), recs)
+	defer tbl.Release()
+	for _, rec := range recs {
+		rec.Release()
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := pqarrow.WriteTable(tbl, f, 64, nil, pqarrow.DefaultWriterProps()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCSVToParquetChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	pq := filepath.Join(dir, "billing.parquet")
+	toParquet(t, demoSrc, pq, true)
+	code, out, errOut := runCLI(t, "diff", demoSrc, pq, "--key", "id", "--format", "json")
+	if code != exitConsistent {
+		t.Fatalf("CSV vs its Parquet copy: exit %d, stderr %s\n%s", code, errOut, out)
+	}
+	r := decodeReport(t, out)
+	if r.Source.Checksum != r.Target.Checksum || r.Source.Rows != r.Target.Rows {
+		t.Errorf("checksums %s vs %s, rows %d vs %d", r.Source.Checksum, r.Target.Checksum, r.Source.Rows, r.Target.Rows)
+	}
+	// The demo diff gives the same report whether the target is CSV or Parquet.
+	tq := filepath.Join(dir, "crm.parquet")
+	toParquet(t, demoTgt, tq, false)
+	_, csvOut, _ := runCLI(t, "diff", demoSrc, demoTgt, "--key", "id", "--map", "plan=tier", "--format", "json")
+	code, pqOut, errOut := runCLI(t, "diff", pq, tq, "--key", "id", "--map", "plan=tier", "--format", "json")
+	if code != exitDifferences {
+		t.Fatalf("Parquet demo: exit %d, stderr %s", code, errOut)
+	}
+	a, b := decodeReport(t, csvOut), decodeReport(t, pqOut)
+	if fmt.Sprint(a.Summary) != fmt.Sprint(b.Summary) || a.Source.Checksum != b.Source.Checksum || a.Target.Checksum != b.Target.Checksum ||
+		fmt.Sprint(a.Differences) != fmt.Sprint(b.Differences) {
+		t.Errorf("CSV and Parquet reports differ:\n%v %s %s\n%v %s %s", a.Summary, a.Source.Checksum, a.Target.Checksum,
+			b.Summary, b.Source.Checksum, b.Target.Checksum)
+	}
+}
+
+// writeCSV writes n generated rows; every 97th row differs when changed is set.
+func writeCSV(t *testing.T, path string, n int, changed bool, reverse bool) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("id,name,amount,at\n")
+	for k := 0; k < n; k++ {
+		i := k
+		if reverse {
+			i = n - 1 - k
+		}
+		amount := fmt.Sprintf("%d.%02d", i%1000, i%100)
+		if changed && i%97 == 0 {
+			amount = "0.01"
+		}
+		if changed && i%89 == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "%d,\"Name, %d\",%s,2026-01-%02dT10:00:00Z\n", i, i, amount, 1+i%28)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSpillingChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.csv"), filepath.Join(dir, "b.csv")
+	writeCSV(t, a, 40000, false, false)
+	writeCSV(t, b, 40000, true, true) // reversed: the hash algorithm runs
+	_, def, _ := runCLI(t, "diff", a, b, "--key", "id", "--format", "json")
+	code, small, errOut := runCLI(t, "diff", a, b, "--key", "id", "--format", "json", "--memory-limit", "1MiB", "--temp-dir", dir)
+	if code != exitDifferences {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var pd, ps struct {
+		Plan struct {
+			Algorithm         string `json:"algorithm"`
+			SpilledPartitions int    `json:"spilled_partitions"`
+		} `json:"plan"`
+	}
+	json.Unmarshal([]byte(def), &pd)
+	json.Unmarshal([]byte(small), &ps)
+	if pd.Plan.Algorithm != "hash" || pd.Plan.SpilledPartitions != 0 || ps.Plan.SpilledPartitions == 0 {
+		t.Fatalf("plans: default %+v, 1MiB %+v", pd.Plan, ps.Plan)
+	}
+	rd, rs := decodeReport(t, def), decodeReport(t, small)
+	if fmt.Sprint(rd.Summary) != fmt.Sprint(rs.Summary) || fmt.Sprint(rd.Differences) != fmt.Sprint(rs.Differences) ||
+		rd.Source.Checksum != rs.Source.Checksum || rd.Target.Checksum != rs.Target.Checksum {
+		t.Errorf("spilling changed the report: %v vs %v", rd.Summary, rs.Summary)
+	}
+	if rd.Summary["changed"] == 0 || rd.Summary["missing"] == 0 {
+		t.Errorf("generated drift not found: %v", rd.Summary)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "reconcile-spill-") {
+			t.Errorf("spill directory %s left behind", e.Name())
 		}
 	}
 }
