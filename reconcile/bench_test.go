@@ -86,7 +86,11 @@ func benchDiff(b *testing.B, ordered bool, n int) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res, err := Diff(context.Background(), Input{Source: src}, Input{Source: tgt}, Options{Key: []string{"id"}, Limit: 100}, nil)
+		algo := Hash
+		if ordered {
+			algo = Merge
+		}
+		res, err := Diff(context.Background(), Input{Source: src}, Input{Source: tgt}, Options{Key: []string{"id"}, Limit: 100, Algorithm: algo}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

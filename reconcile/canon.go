@@ -160,6 +160,31 @@ func AppendDecimal64(b []byte, unscaled int64, scale int32) []byte {
 	if unscaled == 0 {
 		return AppendInt(b, 0)
 	}
+	if scale > 0 && scale < 19 && unscaled != math.MinInt64 {
+		// Fast path: strip trailing zeros arithmetically and write the
+		// digits once.
+		u := unscaled
+		neg := u < 0
+		if neg {
+			u = -u
+		}
+		exp := -int(scale)
+		for u%10 == 0 {
+			u /= 10
+			exp++
+		}
+		var t [32]byte
+		n := 0
+		if neg {
+			t[0] = '-'
+			n = 1
+		}
+		n += len(strconv.AppendUint(t[n:n], uint64(u), 10))
+		t[n] = 'e'
+		n++
+		n += len(strconv.AppendInt(t[n:n], int64(exp), 10))
+		return appendLen(b, tagNumber, t[:n])
+	}
 	neg := unscaled < 0
 	var scratch [24]byte
 	var digits []byte

@@ -199,3 +199,16 @@ func FuzzSplitCells(f *testing.F) {
 		}
 	})
 }
+
+func TestDecimal64FastPathMatchesGeneral(t *testing.T) {
+	for _, c := range []struct {
+		v     int64
+		scale int32
+	}{{1050, 2}, {-1050, 2}, {7, 3}, {-1, 18}, {123456789012345678, 9}, {10, 1}, {-100, 2}, {math.MaxInt64, 4}, {math.MinInt64 + 1, 2}} {
+		fast := AppendDecimal64(nil, c.v, c.scale)
+		general := AppendDecimal(nil, big.NewInt(c.v), c.scale)
+		if !Value(fast).Equal(general) {
+			t.Errorf("AppendDecimal64(%d, %d) = %q, general path %q", c.v, c.scale, fast, general)
+		}
+	}
+}

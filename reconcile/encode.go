@@ -8,6 +8,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/reconhq/reconcile/connectors"
 )
 
 // class is the logical type family of a column: values of one class on both
@@ -31,14 +33,10 @@ var classNames = [...]string{"null", "boolean", "number", "text", "binary", "tim
 
 func (c class) String() string { return classNames[c] }
 
-// MetaLogical is the Arrow field metadata key a connector sets to give a
-// column a logical type Arrow lacks; the value "json" marks a string column
-// holding JSON documents.
-const MetaLogical = "reconcile.logical"
 
 func classOf(f arrow.Field) class {
 	if f.Metadata.Len() > 0 {
-		if i := f.Metadata.FindKey(MetaLogical); i >= 0 && f.Metadata.Values()[i] == "json" {
+		if i := f.Metadata.FindKey(connectors.MetaLogical); i >= 0 && f.Metadata.Values()[i] == connectors.LogicalJSON {
 			return classJSON
 		}
 	}
