@@ -33,7 +33,6 @@ var classNames = [...]string{"null", "boolean", "number", "text", "binary", "tim
 
 func (c class) String() string { return classNames[c] }
 
-
 func classOf(f arrow.Field) class {
 	if f.Metadata.Len() > 0 {
 		if i := f.Metadata.FindKey(connectors.MetaLogical); i >= 0 && f.Metadata.Values()[i] == connectors.LogicalJSON {

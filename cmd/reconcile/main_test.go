@@ -65,6 +65,9 @@ func TestDemoDiff(t *testing.T) {
 	if code != exitDifferences {
 		t.Fatalf("exit %d, want 1; stderr: %s", code, errOut)
 	}
+	if errOut != "" {
+		t.Errorf("stderr is not a terminal, yet something was printed there: %q", errOut)
+	}
 	r := decodeReport(t, out)
 	want := map[string]int64{"matched": 296, "missing": 4, "extra": 3, "changed": 11, "duplicate": 1, "null_key": 0}
 	for k, v := range want {

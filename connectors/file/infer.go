@@ -37,7 +37,6 @@ var kindNames = [...]string{
 
 func (k kind) String() string { return kindNames[k] }
 
-
 // colType is a resolved column type.
 type colType struct {
 	kind  kind
