@@ -264,6 +264,7 @@ type sideState struct {
 	rows        int64
 	checksum    uint64
 	colSums     []uint64
+	digests     [][]uint64 // per column: the cell digests of the current batch
 	progress    *atomic.Int64
 	keyBuf      []byte
 	rowBuf      []byte
@@ -273,7 +274,7 @@ type sideState struct {
 }
 
 func newSideState(side Side, p *plan, opts *Options) *sideState {
-	s := &sideState{side: side, p: p, cols: make([]encCol, len(p.pairs)), colSums: make([]uint64, len(p.pairs)), limit: opts.Limit, memoryLimit: opts.MemoryLimit}
+	s := &sideState{side: side, p: p, cols: make([]encCol, len(p.pairs)), colSums: make([]uint64, len(p.pairs)), digests: make([][]uint64, len(p.pairs)), limit: opts.Limit, memoryLimit: opts.MemoryLimit}
 	for _, c := range p.pairs {
 		if side == SourceSide {
 			s.encs = append(s.encs, c.srcEnc)
@@ -359,13 +360,25 @@ func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 			return fmt.Errorf("read %s: %w", s.side, err)
 		}
 		enc := &s.cols[c]
+		if cap(s.digests[c]) < n {
+			s.digests[c] = make([]uint64, n)
+		}
+		dig := s.digests[c][:n]
 		var sum uint64
-		for i := 0; i < n; i++ {
-			sum += xxhash.Sum64(enc.buf[enc.offs[i]:enc.offs[i+1]])
+		for i := range dig {
+			d := xxhash.Sum64(enc.buf[enc.offs[i]:enc.offs[i+1]])
+			dig[i] = d
+			sum += d
 		}
 		s.colSums[c] += sum
 	}
 	keyPairs := s.p.keyPairs
+	// With a one-column key, the key encoding is that column's cell, so
+	// its digest is the key hash.
+	var keyDigests []uint64
+	if len(keyPairs) == 1 {
+		keyDigests = s.digests[keyPairs[0]][:n]
+	}
 	for i := 0; i < n; i++ {
 		key := s.keyBuf[:0]
 		null := false
@@ -392,7 +405,13 @@ func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 			s.nullKeys = append(s.nullKeys, pc)
 			continue
 		}
-		row, err := fn(xxhash.Sum64(key), key, i)
+		var kh uint64
+		if keyDigests != nil {
+			kh = keyDigests[i]
+		} else {
+			kh = xxhash.Sum64(key)
+		}
+		row, err := fn(kh, key, i)
 		if err != nil {
 			return err
 		}
