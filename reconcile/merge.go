@@ -48,8 +48,14 @@ func (b *encBatch) row(i int) mergeRow {
 // produce reads r, encodes every batch and sends it on out; it closes out
 // when r is exhausted. Batches come back through free for reuse, so a side
 // holds at most a handful of batches.
-func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<- *encBatch, free chan *encBatch) error {
+//
+// The producer checks its side's key order as it goes, so that an input out
+// of order stops a tentative merge at once rather than when the merge
+// reaches the row (which, against a sorted other side, may be most of it).
+func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<- *encBatch, free chan *encBatch, strict bool) error {
 	defer close(out)
+	var last []byte // the last key of the previous batch
+	var seen int64  // rows before this batch, for messages
 	for r.Next() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -77,6 +83,19 @@ func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<-
 		if b.len() == 0 {
 			continue
 		}
+		prev := last
+		for i := 0; i < b.len(); i++ {
+			k := b.row(i).key
+			if prev != nil && compareKeys(prev, k) > 0 {
+				if !strict {
+					return errUnordered
+				}
+				return fmt.Errorf("read %s: rows are not in key order (row %d has a smaller key than the row before it)", s.side, seen+int64(i)+1)
+			}
+			prev = k
+		}
+		last = append(last[:0], prev...)
+		seen += int64(b.len())
 		select {
 		case out <- b:
 		case <-ctx.Done():
@@ -176,8 +195,8 @@ func mergeDiff(ctx context.Context, ss, ts *sideState, sr, tr array.RecordReader
 	sc, tc := make(chan *encBatch, 1), make(chan *encBatch, 1)
 	S := &orderedSide{ctx: gctx, side: SourceSide, in: sc, free: make(chan *encBatch, 2), strict: strict}
 	T := &orderedSide{ctx: gctx, side: TargetSide, in: tc, free: make(chan *encBatch, 2), strict: strict}
-	g.Go(func() error { return produce(gctx, ss, sr, sc, S.free) })
-	g.Go(func() error { return produce(gctx, ts, tr, tc, T.free) })
+	g.Go(func() error { return produce(gctx, ss, sr, sc, S.free, strict) })
+	g.Go(func() error { return produce(gctx, ts, tr, tc, T.free, strict) })
 	err := mergeLoop(S, T, em)
 	if err != nil {
 		cancel()
