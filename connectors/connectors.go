@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 
@@ -186,14 +185,23 @@ func SchemeOf(location string) string {
 }
 
 // Redact hides the password of a URL-shaped location so it can be printed.
-// Anything that does not parse as a URL with user info is returned unchanged.
+// It does not rely on the location parsing as a URL: whatever stands between
+// the first ':' after "scheme://" and the last '@' of the authority is
+// masked, so passwords holding '/', '#', '@' or bad escapes are hidden too.
 func Redact(location string) string {
-	u, err := url.Parse(location)
-	if err != nil || u.User == nil {
+	i := strings.Index(location, "://")
+	if i < 0 {
 		return location
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	rest := location[i+3:]
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return location
 	}
-	return u.String()
+	user := rest[:at]
+	colon := strings.Index(user, ":")
+	if colon < 0 {
+		return location
+	}
+	return location[:i+3] + user[:colon] + ":xxxxx" + rest[at:]
 }

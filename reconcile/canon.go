@@ -105,15 +105,14 @@ func AppendFloat(b []byte, f float64, bits int) []byte {
 	case f == 0:
 		return AppendInt(b, 0)
 	}
-	if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
-		// An integral float: the shortest decimal may still be shorter
-		// than the integer (1e20 is not in int64 range, but 2^62 is).
-		if bits == 32 {
-			s := strconv.FormatFloat(f, 'e', -1, 32)
-			if v, ok := parseDecimal(s); ok {
-				return v.appendTo(b)
-			}
-		}
+	// Integral floats that every decimal spelling reads back exactly are
+	// integers; beyond that (2^53 for float64, 2^24 for float32) the
+	// shortest round-trip decimal decides, as for any other float.
+	exact := float64(1 << 53)
+	if bits == 32 {
+		exact = 1 << 24
+	}
+	if f == math.Trunc(f) && math.Abs(f) <= exact {
 		return AppendInt(b, int64(f))
 	}
 	var scratch [32]byte

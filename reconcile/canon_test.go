@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/big"
 	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow/float16"
 )
 
 func num(t *testing.T, s string) Value {
@@ -40,6 +42,9 @@ func TestCanonicalEquality(t *testing.T) {
 		{"int = text number", AppendInt(nil, 123), num(t, "00123"), true},
 		{"exponent", num(t, "1e3"), AppendInt(nil, 1000), true},
 		{"big float", AppendFloat(nil, 1e20, 64), num(t, "100000000000000000000"), true},
+		{"float 2^62 by shortest decimal", AppendFloat(nil, 1<<62, 64), num(t, "4.611686018427388e18"), true},
+		{"float 2^53 exact", AppendFloat(nil, 1<<53, 64), AppendInt(nil, 1<<53), true},
+		{"float16 0.1", appendFloat16(nil, float16.New(0.1)), num(t, "0.1"), true},
 		{"big decimal", bigDec("123456789012345678901234567890", 0), num(t, "123456789012345678901234567890"), true},
 		{"big decimal scale", bigDec("1234567890123456789012345", 5), num(t, "12345678901234567890.12345"), true},
 		{"uint64 max", AppendUint(nil, math.MaxUint64), num(t, "18446744073709551615"), true},
@@ -210,5 +215,28 @@ func TestDecimal64FastPathMatchesGeneral(t *testing.T) {
 		if !Value(fast).Equal(general) {
 			t.Errorf("AppendDecimal64(%d, %d) = %q, general path %q", c.v, c.scale, fast, general)
 		}
+	}
+}
+
+func TestCompareKeysTotalOrderOnNumbers(t *testing.T) {
+	// In the expected order.
+	texts := []string{"-Inf", "-1e500", "-9223372036854775808", "-3", "-0.5", "0", "1e-500", "0.0001", "1.5", "1.51",
+		"2", "9223372036854775807", "9223372036854775808", "1e20", "1e500", "Inf", "NaN"}
+	var vals []Value
+	for _, s := range texts {
+		vals = append(vals, num(t, s))
+	}
+	for i := range vals {
+		for j := range vals {
+			got := compareKeys(vals[i], vals[j])
+			want := cmp3(i < j, i > j)
+			if got != want {
+				t.Errorf("compareKeys(%s, %s) = %d, want %d", texts[i], texts[j], got, want)
+			}
+		}
+	}
+	// NULL sorts after everything, text byte-wise.
+	if compareKeys(Null, AppendInt(nil, 1)) <= 0 || compareKeys(AppendText(nil, "B"), AppendText(nil, "a")) >= 0 {
+		t.Error("NULL or text ordering wrong")
 	}
 }

@@ -3,11 +3,13 @@ package reconcile
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/float16"
 
 	"github.com/reconhq/reconcile/connectors"
 )
@@ -168,6 +170,18 @@ func (e *columnEncoder) encodeInto(arr arrow.Array, out *encCol) error {
 		return e.encodeInto(ext.Storage(), out)
 	}
 
+	if e.as == classOther || e.own == classOther {
+		// No canonical form on one side: both compare by Arrow's rendering.
+		for i := 0; i < n; i++ {
+			if arr.IsNull(i) {
+				b = append(b, tagNull)
+			} else {
+				b = AppendText(b, arr.ValueStr(i))
+			}
+			offs[i+1] = int32(len(b))
+		}
+		return nil
+	}
 	switch a := arr.(type) {
 	case *array.Int64:
 		vals := a.Int64Values()
@@ -305,7 +319,7 @@ func (e *columnEncoder) appendOne(b []byte, arr arrow.Array, i int) ([]byte, err
 	case *array.Float32:
 		return AppendFloat(b, float64(a.Value(i)), 32), nil
 	case *array.Float16:
-		return AppendFloat(b, float64(a.Value(i).Float32()), 32), nil
+		return appendFloat16(b, a.Value(i)), nil
 	case *array.Decimal256:
 		return AppendDecimal(b, a.Value(i).BigInt(), a.DataType().(*arrow.Decimal256Type).Scale), nil
 	case *array.LargeString:
@@ -419,4 +433,23 @@ func floorMicros(t time.Time) int64 {
 		}
 	}
 	return us
+}
+
+// appendFloat16 encodes a half-precision float by its shortest decimal that
+// reads back as the same half-precision value.
+func appendFloat16(b []byte, v float16.Num) []byte {
+	f := float64(v.Float32())
+	if math.IsNaN(f) || math.IsInf(f, 0) || f == 0 || f == math.Trunc(f) {
+		return AppendFloat(b, f, 32)
+	}
+	for prec := 1; prec <= 8; prec++ {
+		s := strconv.FormatFloat(f, 'e', prec-1, 64)
+		x, err := strconv.ParseFloat(s, 32)
+		if err == nil && float16.New(float32(x)).Uint16() == v.Uint16() {
+			if out, ok := NumberFromText(b, s); ok {
+				return out
+			}
+		}
+	}
+	return AppendFloat(b, f, 32)
 }

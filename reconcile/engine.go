@@ -72,6 +72,9 @@ type Options struct {
 	Progress *Progress
 }
 
+// maxWorkers caps Options.Workers: partitions are the unit of parallelism.
+const maxWorkers = hashPartitions
+
 // DefaultMemoryLimit is the memory budget of the hash algorithm.
 const DefaultMemoryLimit = 512 << 20
 
@@ -97,6 +100,7 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
+	opts.Workers = min(opts.Workers, maxWorkers)
 	if opts.Allocator == nil {
 		opts.Allocator = memory.DefaultAllocator
 	}
@@ -466,7 +470,7 @@ func tryMerge(ctx context.Context, ss, ts *sideState, readSrc, readTgt openFunc,
 	}
 	defer tr.Release()
 	em.holding, em.held, em.heldBytes = true, nil, 0
-	em.maxHeld = max(ss.memoryLimit/4, 1<<20)
+	em.maxHeld = heldLimit(ss.memoryLimit)
 	err = mergeDiff(ctx, ss, ts, sr, tr, em, false)
 	em.holding = false
 	held := em.held
@@ -696,3 +700,8 @@ func readAll(ctx context.Context, s *sideState, r array.RecordReader, fn rowFunc
 	}
 	return ctx.Err()
 }
+
+// heldLimit is how many bytes of changes may be held back to be listed in
+// key order: a quarter of the memory limit, and at least 32 MiB, so that a
+// small limit changes when rows spill but not what is listed.
+func heldLimit(memoryLimit int64) int64 { return max(memoryLimit/4, 32<<20) }

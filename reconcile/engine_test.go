@@ -319,6 +319,9 @@ func TestDiffProperties(t *testing.T) {
 	if abMerge.res.Plan.Algorithm != "merge" {
 		t.Fatalf("algorithm = %s, want merge", abMerge.res.Plan.Algorithm)
 	}
+	if fmt.Sprint(ab.changes) != fmt.Sprint(abMerge.changes) {
+		t.Error("hash and merge list the changes in different orders")
+	}
 	if !slices.Equal(ab.lines(), abMerge.lines()) || ab.res.Summary != abMerge.res.Summary ||
 		ab.res.Source.Checksum != abMerge.res.Source.Checksum {
 		t.Errorf("merge and hash disagree: %+v vs %+v\n%v\n%v", abMerge.res.Summary, ab.res.Summary, abMerge.lines(), ab.lines())
@@ -393,6 +396,18 @@ func TestDiffSchemaDriftAndCoercion(t *testing.T) {
 	}
 	if c.res.Summary.Matched != 1 {
 		t.Errorf("matched = %d, want 1", c.res.Summary.Matched)
+	}
+}
+
+func TestMapTakesTheTargetColumn(t *testing.T) {
+	mem := checkedAlloc(t)
+	srcF := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "plan", Type: arrow.BinaryTypes.String}, {Name: "tier", Type: arrow.BinaryTypes.String}}
+	tgtF := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "tier", Type: arrow.BinaryTypes.String}}
+	src := tbl(t, mem, "s", srcF, [][]any{{1, "gold", "x"}}, 0)
+	tgt := tbl(t, mem, "t", tgtF, [][]any{{1, "gold"}}, 0)
+	c := diff(t, source(t, src, nil), source(t, tgt, nil), Options{Key: []string{"id"}, Map: map[string]string{"plan": "tier"}, Allocator: mem})
+	if len(c.changes) != 0 || !slices.Equal(c.res.Schema.OnlyInSource, []string{"tier"}) || len(c.res.Schema.OnlyInTarget) != 0 {
+		t.Errorf("--map plan=tier with a source tier: changes %v, schema %+v", c.lines(), c.res.Schema)
 	}
 }
 

@@ -51,6 +51,7 @@ type partStore struct {
 	chunks   [][]byte
 	chunkMem int64
 
+	side      Side
 	spillPath string
 	spillFile *os.File
 	spillW    *ipc.Writer
@@ -150,7 +151,7 @@ func newHashDiff(p *plan, opts *Options) *hashDiff {
 	for s := range h.stores {
 		h.stores[s] = make([]*partStore, h.parts)
 		for i := range h.stores[s] {
-			h.stores[s][i] = &partStore{}
+			h.stores[s][i] = &partStore{side: Side(s + 1)}
 		}
 	}
 	return h
@@ -216,35 +217,69 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	// With a limit, list the changes with the smallest keys, in key order;
-	// without one, list every change as its partition finishes.
+	// Changes are listed in key order, as the merge lists them. With a
+	// limit, a heap keeps the smallest keys. Without one, every change is
+	// held (the changes, not the data) and sorted at the end; should they
+	// outgrow a quarter of the budget, the ones held so far are listed
+	// sorted and the rest follow in partition order, which the plan notes.
 	var top *smallest
-	deliver := em.emit
+	var held []pendingChange
+	var heldBytes int64
+	streaming := false
+	deliver := func(pc *pendingChange) error {
+		em.count(pc)
+		switch {
+		case top != nil:
+			top.offer(pc)
+		case streaming:
+			return em.list(pc)
+		default:
+			own := pc.own()
+			held = append(held, own)
+			heldBytes += int64(len(own.key)+len(own.src)+len(own.tgt)) + 96
+			if heldBytes > heldLimit(h.opts.MemoryLimit) {
+				streaming = true
+				em.res.Plan.Note = joinNote(em.res.Plan.Note, "too many differences to list in key order within the memory limit; later ones are listed in partition order")
+				sortChanges(held)
+				for i := range held {
+					if err := em.list(&held[i]); err != nil {
+						return err
+					}
+				}
+				held = nil
+			}
+		}
+		return nil
+	}
 	if em.limit > 0 {
 		top = &smallest{limit: int(em.limit)}
-		deliver = func(pc *pendingChange) error {
-			em.count(pc)
-			top.offer(pc)
-			return nil
-		}
 	}
-	// NULL keys first: they are known once reading is done.
+	if err := h.joinAll(ctx, em, deliver); err != nil {
+		return err
+	}
+	// NULL keys last, as in key order (and as the merge lists them). Rows
+	// past the limit were kept without values: those are only counted.
 	for _, s := range []*sideState{ss, ts} {
 		for i := range s.nullKeys {
-			if err := deliver(&s.nullKeys[i]); err != nil {
+			pc := &s.nullKeys[i]
+			if pc.src == nil && pc.tgt == nil {
+				em.count(pc)
+				continue
+			}
+			if err := deliver(pc); err != nil {
 				return err
 			}
 		}
 		s.nullKeys = nil
 	}
-	if err := h.joinAll(ctx, em, deliver); err != nil {
-		return err
-	}
 	if top != nil {
-		for _, pc := range top.sorted() {
-			if err := em.list(&pc); err != nil {
-				return err
-			}
+		held = top.sorted()
+	} else {
+		sortChanges(held)
+	}
+	for i := range held {
+		if err := em.list(&held[i]); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -336,6 +371,9 @@ func (h *hashDiff) load(st *partStore) (*partStore, error) {
 		hs := rec.Column(0).(*array.Uint64)
 		rows := rec.Column(1).(*array.Binary)
 		for i := 0; i < int(rec.NumRows()); i++ {
+			if out.full() {
+				return nil, fmt.Errorf("spill: one partition of the %s holds more than %d GiB; this version does not split partitions further: raise --memory-limit", st.side, maxChunks>>(30-chunkBits))
+			}
 			out.addRaw(hs.Value(i), rows.Value(i))
 		}
 	}
@@ -343,12 +381,22 @@ func (h *hashDiff) load(st *partStore) (*partStore, error) {
 		return nil, fmt.Errorf("spill: read %s: %w", st.spillPath, err)
 	}
 	for i := range st.hashes {
+		if out.full() {
+			return nil, fmt.Errorf("spill: one partition of the %s holds more than %d GiB; this version does not split partitions further: raise --memory-limit", st.side, maxChunks>>(30-chunkBits))
+		}
 		out.addRaw(st.hashes[i], st.raw(i))
 	}
 	st.spillFile.Close()
 	os.Remove(st.spillPath)
 	st.spillFile, st.spillW = nil, nil
 	return out, nil
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // partResult is the outcome of one partition.
@@ -418,11 +466,13 @@ emit:
 		cancel()
 	}
 	<-dispatched
-	if err := g.Wait(); err != nil {
-		return err
-	}
+	werr := g.Wait()
 	if emitErr != nil {
+		// The workers only saw the cancellation the emitter's error caused.
 		return emitErr
+	}
+	if werr != nil {
+		return werr
 	}
 	return ctx.Err()
 }

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
+	"strconv"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"golang.org/x/sync/errgroup"
@@ -304,9 +304,10 @@ func mergeLoop(S, T *orderedSide, em *emitter) error {
 	}
 }
 
-// compareKeys orders two key encodings cell by cell: NULL first, numbers
-// numerically, text and binary byte-wise, instants, dates and times
-// chronologically. Cells of different kinds order by their tag.
+// compareKeys orders two key encodings cell by cell: numbers numerically
+// (-Inf < finite < +Inf < NaN), text and binary byte-wise, instants, dates
+// and times chronologically, NULL after everything. Cells of different
+// kinds order by their tag.
 func compareKeys(a, b []byte) int {
 	for len(a) > 0 && len(b) > 0 {
 		na, nb := cellLen(a), cellLen(b)
@@ -342,10 +343,10 @@ func compareCell(a, b []byte) int {
 		return compareNumbers(a, b)
 	}
 	if ta == tagNull {
-		return -1
+		return 1
 	}
 	if tb == tagNull {
-		return 1
+		return -1
 	}
 	return cmp3(ta < tb, ta > tb)
 }
@@ -360,48 +361,82 @@ func cmp3(less, greater bool) int {
 	return 0
 }
 
+// numKey is a canonical number taken apart for ordering.
+type numKey struct {
+	rank   int // 0 -Inf, 1 finite, 2 +Inf, 3 NaN
+	neg    bool
+	digits []byte // no leading or trailing zeros; empty for zero
+	exp    int
+}
+
+func toNumKey(v []byte, scratch []byte) (numKey, bool) {
+	if v[0] == tagInt {
+		x := int64(binary.BigEndian.Uint64(v[1:]))
+		k := numKey{rank: 1, neg: x < 0}
+		var u uint64
+		if x < 0 {
+			u = uint64(-(x + 1)) + 1
+		} else {
+			u = uint64(x)
+		}
+		d := decimal{digits: strconv.AppendUint(scratch[:0], u, 10)}.normal()
+		k.digits, k.exp = d.digits, d.exp
+		return k, true
+	}
+	p := Value(v).payload()
+	switch string(p) {
+	case "NaN":
+		return numKey{rank: 3}, true
+	case "Inf":
+		return numKey{rank: 2}, true
+	case "-Inf":
+		return numKey{rank: 0}, true
+	}
+	d, ok := parseDecimalBytes(p)
+	if !ok {
+		return numKey{}, false
+	}
+	d = d.normal()
+	return numKey{rank: 1, neg: d.neg, digits: d.digits, exp: d.exp}, true
+}
+
+// compareNumbers orders two canonical numbers exactly, without converting
+// them to binary floats.
 func compareNumbers(a, b []byte) int {
-	x, xok := numberRat(a)
-	y, yok := numberRat(b)
+	var sa, sb [24]byte
+	x, xok := toNumKey(a, sa[:])
+	y, yok := toNumKey(b, sb[:])
 	if !xok || !yok {
 		return bytes.Compare(a, b)
 	}
-	return x.Cmp(y)
-}
-
-func numberRat(v []byte) (*big.Rat, bool) {
-	if v[0] == tagInt {
-		return new(big.Rat).SetInt64(int64(binary.BigEndian.Uint64(v[1:]))), true
+	if x.rank != y.rank {
+		return cmp3(x.rank < y.rank, x.rank > y.rank)
 	}
-	d, ok := parseDecimalBytes(Value(v).payload())
-	if !ok {
-		return nil, false
+	if x.rank != 1 {
+		return 0
 	}
-	digits := string(d.digits)
-	if digits == "" {
-		digits = "0"
-	}
-	r, ok := new(big.Rat).SetString(digits)
-	if !ok {
-		return nil, false
-	}
-	if d.exp != 0 && d.exp > -400 && d.exp < 400 {
-		p := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs(d.exp))), nil)
-		if d.exp > 0 {
-			r.Mul(r, new(big.Rat).SetInt(p))
-		} else {
-			r.Quo(r, new(big.Rat).SetInt(p))
+	// Signs: negative < zero < positive.
+	sign := func(k numKey) int {
+		switch {
+		case len(k.digits) == 0:
+			return 0
+		case k.neg:
+			return -1
 		}
+		return 1
 	}
-	if d.neg {
-		r.Neg(r)
+	if s1, s2 := sign(x), sign(y); s1 != s2 || s1 == 0 {
+		return cmp3(s1 < s2, s1 > s2)
 	}
-	return r, true
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
+	// Same sign, both non-zero: compare magnitudes, then flip for negatives.
+	mag := 0
+	if ox, oy := len(x.digits)+x.exp, len(y.digits)+y.exp; ox != oy {
+		mag = cmp3(ox < oy, ox > oy)
+	} else {
+		mag = bytes.Compare(x.digits, y.digits)
 	}
-	return x
+	if x.neg {
+		return -mag
+	}
+	return mag
 }

@@ -78,9 +78,14 @@ func buildPlan(src, tgt *connectors.TableInfo, opts *Options) (*plan, error) {
 		mapped[s] = t
 		reverse[t] = s
 	}
+	// tgtName is the target column a source column pairs with, or "" when
+	// its namesake in the target is taken by a --map of another column.
 	tgtName := func(s string) string {
 		if t, ok := mapped[s]; ok {
 			return t
+		}
+		if _, taken := reverse[s]; taken {
+			return ""
 		}
 		return s
 	}

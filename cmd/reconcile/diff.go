@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -81,7 +82,7 @@ Exit codes: 0 consistent, 1 differences found, 2 error.`,
 	f.StringSliceVar(&o.ignore, "ignore", nil, "leave these columns out of the comparison")
 	f.StringVarP(&o.format, "format", "f", "table", "report format: table, json, markdown, html")
 	f.StringVarP(&o.output, "output", "o", "", "write the report to this file instead of stdout")
-	f.Int64Var(&o.limit, "limit", -1, "list at most N differences (counts stay complete); default all for json, 100 otherwise")
+	f.Int64Var(&o.limit, "limit", -1, "list at most N differences, smallest keys first (counts stay complete); 0 lists all; default: all for json, 100 otherwise")
 	f.StringVar(&o.memoryLimit, "memory-limit", "512MiB", "memory for unordered inputs before partitions spill to disk")
 	f.StringVar(&o.tempDir, "temp-dir", "", "directory for spill files (default: the system temp dir)")
 	f.IntVar(&o.workers, "workers", 0, "parallel partition diffs (default: number of CPUs)")
@@ -115,8 +116,8 @@ func (o *diffOptions) validate() (reconcile.Options, connectors.Options, connect
 	if o.limit < -1 {
 		problems = append(problems, fmt.Sprintf("--limit %d: must be 0 or more", o.limit))
 	}
-	if o.workers < 0 {
-		problems = append(problems, fmt.Sprintf("--workers %d: must be 0 or more", o.workers))
+	if o.workers < 0 || o.workers > 1024 {
+		problems = append(problems, fmt.Sprintf("--workers %d: must be between 0 (one per CPU) and 1024", o.workers))
 	}
 	if n, err := parseBytes(o.memoryLimit); err != nil {
 		problems = append(problems, fmt.Sprintf("--memory-limit: %v", err))
@@ -199,6 +200,12 @@ func parseBytes(s string) (int64, error) {
 	if err != nil || f <= 0 {
 		return 0, fmt.Errorf("%q is not a size (say 512MiB or 2GiB)", s)
 	}
+	if f*float64(mult) > 1<<50 {
+		return 0, fmt.Errorf("%q is more than 1 PiB", s)
+	}
+	if f*float64(mult) < 1<<20 {
+		return 0, fmt.Errorf("%q is less than 1MiB", s)
+	}
 	return int64(f * float64(mult)), nil
 }
 
@@ -271,7 +278,10 @@ func runDiff(ctx context.Context, e *env, o *diffOptions, srcLoc, tgtLoc string)
 			return fmt.Errorf("create report: %w", err)
 		}
 		defer func() {
-			if cerr := outFile.Close(); cerr != nil && retErr == nil {
+			// A report that could not be written is an error (exit 2),
+			// whatever the verdict was.
+			var ec *exitCodeError
+			if cerr := outFile.Close(); cerr != nil && (retErr == nil || errors.As(retErr, &ec)) {
 				retErr = fmt.Errorf("write report %s: %w", o.output, cerr)
 			}
 		}()

@@ -26,7 +26,7 @@ type Table struct {
 
 // Source serves one Table. It retains the records until Close.
 type Source struct {
-	mu     sync.Mutex
+	mu     sync.RWMutex // Close takes it to release the records; reads share it
 	t      Table
 	closed bool
 }
@@ -46,6 +46,8 @@ func New(t Table) (*Source, error) {
 
 // Describe implements connectors.Source.
 func (s *Source) Describe(ctx context.Context, ref connectors.TableRef) (*connectors.TableInfo, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
@@ -56,11 +58,9 @@ func (s *Source) Describe(ctx context.Context, ref connectors.TableRef) (*connec
 	return &connectors.TableInfo{Name: s.t.Name, Schema: s.t.Schema, PrimaryKey: slices.Clone(s.t.PrimaryKey), EstimatedRows: rows}, nil
 }
 
+// check reports a closed source or a done context; the caller holds s.mu.
 func (s *Source) check(ctx context.Context) error {
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	if s.closed {
 		return fmt.Errorf("memory table %s: source is closed", s.t.Name)
 	}
 	return ctx.Err()
@@ -68,6 +68,8 @@ func (s *Source) check(ctx context.Context) error {
 
 // Read implements connectors.Source.
 func (s *Source) Read(ctx context.Context, ref connectors.TableRef, opts connectors.ReadOptions) (array.RecordReader, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,43 @@
+package connectors
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRedact(t *testing.T) {
+	cases := map[string]string{
+		"postgres://app:s3cret@db/shop":      "postgres://app:xxxxx@db/shop",
+		"postgres://app:p%zz@db/shop":        "postgres://app:xxxxx@db/shop",
+		"postgres://app:pa/ss@db/shop":       "postgres://app:xxxxx@db/shop",
+		"postgres://app:pa#ss@db/shop?x=1":   "postgres://app:xxxxx@db/shop?x=1",
+		"mysql://root:p@ss@127.0.0.1:3306/x": "mysql://root:xxxxx@127.0.0.1:3306/x",
+		"postgres://app@db/shop":             "postgres://app@db/shop",
+		"billing.csv":                        "billing.csv",
+		"/data/with:colon@and-at.csv":        "/data/with:colon@and-at.csv",
+		"file:///tmp/a.csv":                  "file:///tmp/a.csv",
+	}
+	for in, want := range cases {
+		got := Redact(in)
+		if got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+		for _, secret := range []string{"s3cret", "p%zz", "pa/ss", "pa#ss", "p@ss"} {
+			if strings.Contains(in, secret) && strings.Contains(got, secret) {
+				t.Errorf("Redact(%q) leaks %q", in, secret)
+			}
+		}
+	}
+}
+
+func TestSchemeOf(t *testing.T) {
+	cases := map[string]string{
+		"billing.csv": "file", "/abs/x.parquet": "file", `C:\\data\\x.csv`: "file", "file:///x.csv": "file",
+		"postgres://h/db": "postgres", "MySQL://h/db": "mysql", "snap:/store/x@latest": "snap",
+	}
+	for in, want := range cases {
+		if got := SchemeOf(in); got != want {
+			t.Errorf("SchemeOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
