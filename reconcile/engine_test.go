@@ -399,6 +399,36 @@ func TestDiffSchemaDriftAndCoercion(t *testing.T) {
 	}
 }
 
+func TestDuplicatesOnBothSides(t *testing.T) {
+	mem := checkedAlloc(t)
+	f := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "v", Type: arrow.BinaryTypes.String}}
+	srcRows := [][]any{{1, "a"}, {2, "b"}, {3, "c"}, {4, "d"}, {4, "d"}, {5, "e"}}
+	tgtRows := [][]any{{1, "a"}, {1, "x"}, {2, "b"}, {3, "c"}, {3, "y"}, {3, "c"}, {4, "d"}, {4, "d"}, {5, "E"}, {6, "f"}}
+	want := []string{
+		"changed id=5 v:e→E",
+		"duplicate id=1 side=target count=2",
+		"duplicate id=3 side=target count=3",
+		"duplicate id=4 side=source count=2",
+		"duplicate id=4 side=target count=2",
+		"extra id=6",
+	}
+	for _, tc := range []struct {
+		name string
+		opts Options
+		ord  []string
+	}{
+		{"hash", Options{Algorithm: Hash}, nil},
+		{"hash spilled", Options{Algorithm: Hash, MemoryLimit: 1, TempDir: t.TempDir()}, nil},
+		{"merge", Options{Algorithm: Merge}, []string{"id"}},
+	} {
+		tc.opts.Key, tc.opts.Allocator = []string{"id"}, mem
+		c := diff(t, source(t, tbl(t, mem, "s", f, srcRows, 2), tc.ord), source(t, tbl(t, mem, "t", f, tgtRows, 3), tc.ord), tc.opts)
+		if got := c.lines(); !slices.Equal(got, want) || c.res.Summary.Matched != 1 {
+			t.Errorf("%s: matched %d, changes\n%s\nwant\n%s", tc.name, c.res.Summary.Matched, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
 func TestMapTakesTheTargetColumn(t *testing.T) {
 	mem := checkedAlloc(t)
 	srcF := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "plan", Type: arrow.BinaryTypes.String}, {Name: "tier", Type: arrow.BinaryTypes.String}}
