@@ -144,9 +144,10 @@ type hashDiff struct {
 }
 
 func newHashDiff(p *plan, opts *Options) *hashDiff {
-	// The stores get the memory limit less what is in flight besides
-	// them: a few record batches and their encodings per side.
-	budget := max(opts.MemoryLimit-64<<20, opts.MemoryLimit/2)
+	// The stores get half the memory limit: the rest is for what is in
+	// flight besides them (record batches, their encodings, the partition
+	// being joined) and for the garbage collector's headroom.
+	budget := opts.MemoryLimit / 2
 	h := &hashDiff{p: p, opts: opts, parts: hashPartitions, budget: budget}
 	for s := range h.stores {
 		h.stores[s] = make([]*partStore, h.parts)
