@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -195,17 +194,15 @@ func (s *Source) readCSV(ctx context.Context, p *plan, proj []int, mem memory.Al
 		return nil, &ParseError{File: s.path, Line: 1, Msg: "the header changed since the file was described"}
 	}
 	r := &csvReader{
-		refs:   1,
-		ctx:    ctx,
-		rc:     rc,
-		sc:     sc,
-		file:   s.path,
-		header: header,
-		types:  p.types,
-		proj:   proj,
-		null:   newNullMatcher(s.opts.NullValue),
-		mem:    mem,
-		batch:  batch,
+		textReader: textReader{refs: 1, ctx: ctx, rc: rc},
+		sc:         sc,
+		file:       s.path,
+		header:     header,
+		types:      p.types,
+		proj:       proj,
+		null:       newNullMatcher(s.opts.NullValue),
+		mem:        mem,
+		batch:      batch,
 	}
 	fields := make([]arrow.Field, len(proj))
 	r.builders = make([]*colBuilder, len(proj))
@@ -219,69 +216,20 @@ func (s *Source) readCSV(ctx context.Context, p *plan, proj []int, mem memory.Al
 
 // csvReader is the array.RecordReader of a CSV or TSV file.
 type csvReader struct {
-	refs     int64
-	ctx      context.Context
-	rc       io.Closer
-	sc       *csvScanner
-	file     string
-	header   []string
-	types    []colType
-	proj     []int
-	builders []*colBuilder
-	null     nullMatcher
-	mem      memory.Allocator
-	batch    int
-	schema   *arrow.Schema
-
-	rec  arrow.Record
-	err  error
-	done bool
-}
-
-func (r *csvReader) Retain() { atomic.AddInt64(&r.refs, 1) }
-
-func (r *csvReader) Release() {
-	if atomic.AddInt64(&r.refs, -1) == 0 {
-		if r.rec != nil {
-			r.rec.Release()
-			r.rec = nil
-		}
-		r.finish()
-	}
-}
-
-func (r *csvReader) Schema() *arrow.Schema { return r.schema }
-func (r *csvReader) Record() arrow.Record  { return r.rec }
-func (r *csvReader) Err() error            { return r.err }
-
-// finish stops reading and closes the file.
-func (r *csvReader) finish() {
-	r.done = true
-	if r.rc != nil {
-		r.rc.Close()
-		r.rc = nil
-	}
-}
-
-func (r *csvReader) fail(err error) bool {
-	r.err = err
-	for _, b := range r.builders {
-		b.release()
-	}
-	r.finish()
-	return false
+	textReader
+	sc     *csvScanner
+	file   string
+	header []string
+	types  []colType
+	proj   []int
+	null   nullMatcher
+	mem    memory.Allocator
+	batch  int
 }
 
 func (r *csvReader) Next() bool {
-	if r.rec != nil {
-		r.rec.Release()
-		r.rec = nil
-	}
-	if r.done {
+	if !r.begin() {
 		return false
-	}
-	if err := r.ctx.Err(); err != nil {
-		return r.fail(err)
 	}
 	sc := r.sc
 	ncol := len(r.header)

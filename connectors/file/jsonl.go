@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -382,18 +381,16 @@ func (s *Source) readJSONL(ctx context.Context, p *plan, proj []int, mem memory.
 	}
 	names := fieldNames(p.info.Schema)
 	r := &jsonlReader{
-		refs:  1,
-		ctx:   ctx,
-		rc:    rc,
-		lr:    newLineReader(ctx, rc, s.path, bufSize),
-		file:  s.path,
-		names: names,
-		types: p.types,
-		index: make(map[string]int, len(names)),
-		slot:  make([]int, len(names)),
-		vals:  make([][]byte, len(names)),
-		mem:   mem,
-		batch: batch,
+		textReader: textReader{refs: 1, ctx: ctx, rc: rc},
+		lr:         newLineReader(ctx, rc, s.path, bufSize),
+		file:       s.path,
+		names:      names,
+		types:      p.types,
+		index:      make(map[string]int, len(names)),
+		slot:       make([]int, len(names)),
+		vals:       make([][]byte, len(names)),
+		mem:        mem,
+		batch:      batch,
 	}
 	for i, n := range names {
 		r.index[n] = i
@@ -413,70 +410,22 @@ func (s *Source) readJSONL(ctx context.Context, p *plan, proj []int, mem memory.
 
 // jsonlReader is the array.RecordReader of a JSON Lines file.
 type jsonlReader struct {
-	refs     int64
-	ctx      context.Context
-	rc       io.Closer
-	lr       *lineReader
-	file     string
-	names    []string
-	types    []colType
-	index    map[string]int
-	slot     []int    // column → builder index, -1 when not projected
-	vals     [][]byte // the current line's value per builder
-	builders []*colBuilder
-	mem      memory.Allocator
-	batch    int
-	schema   *arrow.Schema
-	compact  bytes.Buffer
-
-	rec  arrow.Record
-	err  error
-	done bool
-}
-
-func (r *jsonlReader) Retain() { atomic.AddInt64(&r.refs, 1) }
-
-func (r *jsonlReader) Release() {
-	if atomic.AddInt64(&r.refs, -1) == 0 {
-		if r.rec != nil {
-			r.rec.Release()
-			r.rec = nil
-		}
-		r.finish()
-	}
-}
-
-func (r *jsonlReader) Schema() *arrow.Schema { return r.schema }
-func (r *jsonlReader) Record() arrow.Record  { return r.rec }
-func (r *jsonlReader) Err() error            { return r.err }
-
-func (r *jsonlReader) finish() {
-	r.done = true
-	if r.rc != nil {
-		r.rc.Close()
-		r.rc = nil
-	}
-}
-
-func (r *jsonlReader) fail(err error) bool {
-	r.err = err
-	for _, b := range r.builders {
-		b.release()
-	}
-	r.finish()
-	return false
+	textReader
+	lr      *lineReader
+	file    string
+	names   []string
+	types   []colType
+	index   map[string]int
+	slot    []int    // column → builder index, -1 when not projected
+	vals    [][]byte // the current line's value per builder
+	mem     memory.Allocator
+	batch   int
+	compact bytes.Buffer
 }
 
 func (r *jsonlReader) Next() bool {
-	if r.rec != nil {
-		r.rec.Release()
-		r.rec = nil
-	}
-	if r.done {
+	if !r.begin() {
 		return false
-	}
-	if err := r.ctx.Err(); err != nil {
-		return r.fail(err)
 	}
 	rows, size := 0, 0
 	member := func(key, val []byte) error {
