@@ -367,9 +367,9 @@ func startProgress(w io.Writer, p *reconcile.Progress) func() {
 
 func human(n int64) string {
 	switch {
-	case n >= 10_000_000:
+	case n >= 9_950_000:
 		return fmt.Sprintf("%.0fM", float64(n)/1e6)
-	case n >= 1_000_000:
+	case n >= 999_500:
 		return fmt.Sprintf("%.1fM", float64(n)/1e6)
 	case n >= 10_000:
 		return fmt.Sprintf("%.0fk", float64(n)/1e3)

@@ -319,3 +319,11 @@ func TestSpillingChangesNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestHuman(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 9999: "9999", 10_000: "10k", 999_499: "999k", 999_999: "1.0M", 1_250_000: "1.2M", 9_999_999: "10M", 25_000_000: "25M"} {
+		if got := human(n); got != want {
+			t.Errorf("human(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
