@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/reconhq/reconcile/connectors"
 	"github.com/reconhq/reconcile/reconcile"
@@ -43,6 +44,7 @@ type diffOptions struct {
 	progress     string
 	cpuProfile   string
 	memProfile   string
+	command      string // the command line as reports show it
 }
 
 func newDiffCmd(e *env) *cobra.Command {
@@ -72,6 +74,7 @@ Exit codes: 0 consistent, 1 differences found, 2 error.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.nullValueSet = cmd.Flags().Changed("null-value")
+			o.command = commandLine(cmd, args)
 			return runDiff(cmd.Context(), e, o, args[0], args[1])
 		},
 	}
@@ -292,7 +295,7 @@ func runDiff(ctx context.Context, e *env, o *diffOptions, srcLoc, tgtLoc string)
 		Target:  connectors.Redact(displayName(tgtLoc)),
 		Key:     opts.Key,
 		Limit:   limit,
-		Command: "reconcile diff " + connectors.Redact(srcLoc) + " " + connectors.Redact(tgtLoc),
+		Command: o.command,
 	}
 	var w reportWriter
 	switch o.format {
@@ -326,6 +329,41 @@ func runDiff(ctx context.Context, e *env, o *diffOptions, srcLoc, tgtLoc string)
 		return &exitCodeError{code: exitDifferences}
 	}
 	return nil
+}
+
+// commandLine renders the command as given (arguments and the flags that
+// were set), with passwords redacted, for report headers.
+func commandLine(cmd *cobra.Command, args []string) string {
+	parts := []string{cmd.CommandPath()}
+	for _, a := range args {
+		parts = append(parts, shellQuote(connectors.Redact(a)))
+	}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		vals := []string{f.Value.String()}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			vals = sv.GetSlice()
+			if f.Value.Type() != "stringArray" {
+				vals = []string{strings.Join(vals, ",")}
+			}
+		}
+		for _, v := range vals {
+			parts = append(parts, "--"+f.Name, shellQuote(connectors.Redact(v)))
+		}
+	})
+	return strings.Join(parts, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r == '/' || r == '=' || r == ',' || r == ':' || r == '@' ||
+			r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func displayName(loc string) string {

@@ -327,3 +327,13 @@ func TestHuman(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkdownShowsTheCommand(t *testing.T) {
+	code, out, _ := runCLI(t, "diff", demoSrc, demoTgt, "--key", "id", "--map", "plan=tier", "--format", "markdown", "--limit", "3")
+	if code != exitDifferences {
+		t.Fatalf("exit %d", code)
+	}
+	if want := "reconcile diff " + demoSrc + " " + demoTgt + " --format markdown --key id --limit 3 --map plan=tier"; !strings.Contains(out, want) {
+		t.Errorf("markdown report lacks the command line %q:\n%s", want, out)
+	}
+}
