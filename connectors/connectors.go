@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -184,19 +185,30 @@ func SchemeOf(location string) string {
 	return s
 }
 
-// Redact hides the password of a URL-shaped location so it can be printed.
-// It does not rely on the location parsing as a URL: whatever stands between
-// the first ':' after "scheme://" and the last '@' of the authority is
-// masked, so passwords holding '/', '#', '@' or bad escapes are hidden too.
+// Redact hides the passwords of a URL-shaped location so it can be printed:
+// the password of the user info, and password query parameters. It does not
+// rely on the location parsing as a URL, so passwords holding '/', '#', '@'
+// or bad escapes are hidden too; in doubt it hides more, never less.
 func Redact(location string) string {
+	location = passwordParam.ReplaceAllString(location, "${1}xxxxx")
 	i := strings.Index(location, "://")
 	if i < 0 {
 		return location
 	}
 	rest := location[i+3:]
-	at := strings.LastIndex(rest, "@")
+	// The user info ends at the last '@' before the query; an '@' only in
+	// the query is user info too when a ':' precedes it, since the
+	// password itself may hold a '?'.
+	q := strings.IndexByte(rest, '?')
+	if q < 0 {
+		q = len(rest)
+	}
+	at := strings.LastIndex(rest[:q], "@")
 	if at < 0 {
-		return location
+		at = strings.LastIndex(rest, "@")
+		if at < 0 || !strings.Contains(rest[:at], ":") {
+			return location
+		}
 	}
 	user := rest[:at]
 	colon := strings.Index(user, ":")
@@ -205,3 +217,7 @@ func Redact(location string) string {
 	}
 	return location[:i+3] + user[:colon] + ":xxxxx" + rest[at:]
 }
+
+// passwordParam matches password query parameters (libpq's password and
+// sslpassword, and the like).
+var passwordParam = regexp.MustCompile(`(?i)([?&;](?:ssl)?pass(?:word)?=)[^&#;]*`)

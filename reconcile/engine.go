@@ -212,16 +212,16 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 		// by primary key): try a merge that falls back to the hash
 		// algorithm at the first row out of order. Changes are held back
 		// until the merge has finished, so a fallback lists nothing twice.
-		ok, err := tryMerge(ctx, ss, ts, readSrc, readTgt, em)
+		why, err := tryMerge(ctx, ss, ts, readSrc, readTgt, em)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
+		if why == "" {
 			res.Plan.Algorithm = string(Merge)
 			res.Plan.Note = "inputs were in key order"
 			break
 		}
-		res.Plan.Note = "inputs not in key order; switched to hash partitioning"
+		res.Plan.Note = why + "; switched to hash partitioning"
 		res.Summary = Counts{}
 		for i := range res.Columns {
 			res.Columns[i].Changed = 0
@@ -455,18 +455,19 @@ type emitter struct {
 	maxHeld   int64
 }
 
-// tryMerge runs a merge over sources not declared ordered. It returns false
-// (and no error) when an input turns out not to be in key order or too
-// many changes would have to be held back; the caller then starts over.
-func tryMerge(ctx context.Context, ss, ts *sideState, readSrc, readTgt openFunc, em *emitter) (bool, error) {
+// tryMerge runs a merge over sources not declared ordered. It returns why
+// it gave up (and no error) when an input turns out not to be in key order
+// or too many changes would have to be held back; the caller then starts
+// over. An empty reason means the merge completed.
+func tryMerge(ctx context.Context, ss, ts *sideState, readSrc, readTgt openFunc, em *emitter) (fallback string, err error) {
 	sr, err := readSrc(ctx)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	defer sr.Release()
 	tr, err := readTgt(ctx)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	defer tr.Release()
 	em.holding, em.held, em.heldBytes = true, nil, 0
@@ -475,18 +476,21 @@ func tryMerge(ctx context.Context, ss, ts *sideState, readSrc, readTgt openFunc,
 	em.holding = false
 	held := em.held
 	em.held, em.listed = nil, 0
-	if errors.Is(err, errUnordered) || errors.Is(err, errHeldFull) {
-		return false, nil
+	switch {
+	case errors.Is(err, errUnordered):
+		return "inputs not in key order", nil
+	case errors.Is(err, errHeldFull):
+		return "too many differences to hold back during a tentative merge", nil
 	}
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	for i := range held {
 		if err := em.list(&held[i]); err != nil {
-			return false, err
+			return "", err
 		}
 	}
-	return true, nil
+	return "", nil
 }
 
 // emit counts a change and lists it, unless the limit is reached.

@@ -429,6 +429,36 @@ func TestDuplicatesOnBothSides(t *testing.T) {
 	}
 }
 
+func TestNullKeysListLastInBothAlgorithms(t *testing.T) {
+	mem := checkedAlloc(t)
+	f := []arrow.Field{{Name: "a", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, {Name: "b", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "v", Type: arrow.BinaryTypes.String}}
+	srcRows := [][]any{{1, nil, "n"}, {1, 1, "x"}, {2, 5, "x"}, {3, 1, "x"}}
+	tgtRows := [][]any{{1, 1, "y"}, {2, 5, "y"}, {3, 1, "y"}}
+	var listings []string
+	for _, algo := range []Algorithm{Hash, Merge} {
+		for _, limit := range []int64{0, 2} {
+			c := diff(t, source(t, tbl(t, mem, "s", f, srcRows, 0), []string{"a", "b"}), source(t, tbl(t, mem, "t", f, tgtRows, 0), []string{"a", "b"}),
+				Options{Key: []string{"a", "b"}, Algorithm: algo, Limit: limit, Allocator: mem})
+			var keys []string
+			for _, ch := range c.changes {
+				keys = append(keys, ch.Kind.String()+" "+ch.KeyString())
+			}
+			listings = append(listings, fmt.Sprintf("limit %d: %s", limit, strings.Join(keys, "; ")))
+			if c.res.Summary.NullKey != 1 || c.res.Summary.Changed != 3 {
+				t.Errorf("%s limit %d: summary %+v", algo, limit, c.res.Summary)
+			}
+		}
+	}
+	want := []string{
+		"limit 0: changed a=1, b=1; changed a=2, b=5; changed a=3, b=1; null_key a=1, b=NULL",
+		"limit 2: changed a=1, b=1; changed a=2, b=5",
+	}
+	if !slices.Equal(listings[:2], want) || !slices.Equal(listings[2:], want) {
+		t.Errorf("listings (hash, then merge):\n%s\nwant each\n%s", strings.Join(listings, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func TestMapTakesTheTargetColumn(t *testing.T) {
 	mem := checkedAlloc(t)
 	srcF := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "plan", Type: arrow.BinaryTypes.String}, {Name: "tier", Type: arrow.BinaryTypes.String}}

@@ -258,21 +258,6 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 	if err := h.joinAll(ctx, em, deliver); err != nil {
 		return err
 	}
-	// NULL keys last, as in key order (and as the merge lists them). Rows
-	// past the limit were kept without values: those are only counted.
-	for _, s := range []*sideState{ss, ts} {
-		for i := range s.nullKeys {
-			pc := &s.nullKeys[i]
-			if pc.src == nil && pc.tgt == nil {
-				em.count(pc)
-				continue
-			}
-			if err := deliver(pc); err != nil {
-				return err
-			}
-		}
-		s.nullKeys = nil
-	}
 	if top != nil {
 		held = top.sorted()
 	} else {
@@ -282,6 +267,22 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 		if err := em.list(&held[i]); err != nil {
 			return err
 		}
+	}
+	// Rows with a NULL in the key come last, source then target, in arrival
+	// order, as the merge lists them. Those kept without values (past the
+	// limit) are only counted.
+	for _, s := range []*sideState{ss, ts} {
+		for i := range s.nullKeys {
+			pc := &s.nullKeys[i]
+			if pc.src == nil && pc.tgt == nil {
+				em.count(pc)
+				continue
+			}
+			if err := em.emit(pc); err != nil {
+				return err
+			}
+		}
+		s.nullKeys = nil
 	}
 	return nil
 }
@@ -373,7 +374,7 @@ func (h *hashDiff) load(st *partStore) (*partStore, error) {
 		rows := rec.Column(1).(*array.Binary)
 		for i := 0; i < int(rec.NumRows()); i++ {
 			if out.full() {
-				return nil, fmt.Errorf("spill: one partition of the %s holds more than %d GiB; this version does not split partitions further: raise --memory-limit", st.side, maxChunks>>(30-chunkBits))
+				return nil, fmt.Errorf("spill: one partition of the %s holds about 4 GiB, the most this version keeps per partition; raise --memory-limit so fewer rows spill", st.side)
 			}
 			out.addRaw(hs.Value(i), rows.Value(i))
 		}
@@ -383,7 +384,7 @@ func (h *hashDiff) load(st *partStore) (*partStore, error) {
 	}
 	for i := range st.hashes {
 		if out.full() {
-			return nil, fmt.Errorf("spill: one partition of the %s holds more than %d GiB; this version does not split partitions further: raise --memory-limit", st.side, maxChunks>>(30-chunkBits))
+			return nil, fmt.Errorf("spill: one partition of the %s holds about 4 GiB, the most this version keeps per partition; raise --memory-limit so fewer rows spill", st.side)
 		}
 		out.addRaw(st.hashes[i], st.raw(i))
 	}

@@ -52,8 +52,15 @@ func (b *encBatch) row(i int) mergeRow {
 // The producer checks its side's key order as it goes, so that an input out
 // of order stops a tentative merge at once rather than when the merge
 // reaches the row (which, against a sorted other side, may be most of it).
-func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<- *encBatch, free chan *encBatch, strict bool) error {
-	defer close(out)
+func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<- *encBatch, free chan *encBatch, strict bool) (err error) {
+	// Closing out tells the merge this side is complete, so it is closed
+	// only on a clean end: after a failure the merge must see the
+	// cancellation, never a short input.
+	defer func() {
+		if err == nil {
+			close(out)
+		}
+	}()
 	var last []byte // the last key of the previous batch
 	var seen int64  // rows before this batch, for messages
 	for r.Next() {

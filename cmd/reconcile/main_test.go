@@ -152,6 +152,7 @@ func TestErrorsExitTwo(t *testing.T) {
 		{"one argument", []string{"diff", demoSrc}, "SOURCE and TARGET"},
 		{"unknown extension", []string{"diff", "../../go.mod", demoTgt, "--key", "id"}, "format"},
 		{"bad memory limit", []string{"diff", demoSrc, demoTgt, "--key", "id", "--memory-limit", "lots"}, "memory-limit"},
+		{"NaN memory limit", []string{"diff", demoSrc, demoTgt, "--key", "id", "--memory-limit", "NaNMiB"}, "memory-limit"},
 	}
 	for _, c := range cases {
 		code, out, errOut := runCLI(t, c.args...)

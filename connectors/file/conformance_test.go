@@ -149,12 +149,16 @@ func TestConformance(t *testing.T) {
 	formats := map[string]func(t *testing.T, f connectortest.Fixture, dir string) connectors.Source{
 		"csv": func(t *testing.T, f connectortest.Fixture, dir string) connectors.Source {
 			p := filepath.Join(dir, "fixture.csv")
-			os.WriteFile(p, []byte(csvText(f)), 0o644)
+			if err := os.WriteFile(p, []byte(csvText(f)), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			return open(t, p, connectors.Options{NullValue: &null})
 		},
 		"jsonl": func(t *testing.T, f connectortest.Fixture, dir string) connectors.Source {
 			p := filepath.Join(dir, "fixture.jsonl")
-			os.WriteFile(p, []byte(jsonlText(t, f)), 0o644)
+			if err := os.WriteFile(p, []byte(jsonlText(t, f)), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			return open(t, p, connectors.Options{Types: map[string]string{"at": "timestamp"}})
 		},
 		"parquet": func(t *testing.T, f connectortest.Fixture, dir string) connectors.Source {
