@@ -12,70 +12,23 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/reconhq/reconcile/connectors"
 	memsrc "github.com/reconhq/reconcile/connectors/memory"
+	"github.com/reconhq/reconcile/internal/arrowtest"
 )
 
-// tbl builds an in-memory table from rows of Go values; nil is NULL.
-// Supported column types: int64, float64, string, bool, decimal128(p,s)
-// (values as strings), timestamp[us] (values as time.Time), date32 (values
-// as time.Time).
+// tbl builds an in-memory table from rows of Go values (see
+// arrowtest.Records), in batches of batch rows.
 func tbl(t testing.TB, mem memory.Allocator, name string, fields []arrow.Field, rows [][]any, batch int) memsrc.Table {
 	t.Helper()
 	schema := arrow.NewSchema(fields, nil)
-	out := memsrc.Table{Name: name, Schema: schema}
-	if batch <= 0 {
-		batch = len(rows) + 1
+	recs, err := arrowtest.Records(mem, schema, rows, batch)
+	if err != nil {
+		t.Fatal(err)
 	}
-	b := array.NewRecordBuilder(mem, schema)
-	defer b.Release()
-	flush := func() {
-		rec := b.NewRecord()
-		out.Records = append(out.Records, rec)
-	}
-	for i, row := range rows {
-		for c, v := range row {
-			fb := b.Field(c)
-			if v == nil {
-				fb.AppendNull()
-				continue
-			}
-			switch fb := fb.(type) {
-			case *array.Int64Builder:
-				fb.Append(int64(v.(int)))
-			case *array.Float64Builder:
-				fb.Append(v.(float64))
-			case *array.StringBuilder:
-				fb.Append(v.(string))
-			case *array.BooleanBuilder:
-				fb.Append(v.(bool))
-			case *array.Decimal128Builder:
-				dt := fields[c].Type.(*arrow.Decimal128Type)
-				n, err := decimal128.FromString(v.(string), dt.Precision, dt.Scale)
-				if err != nil {
-					t.Fatal(err)
-				}
-				fb.Append(n)
-			case *array.TimestampBuilder:
-				fb.Append(arrow.Timestamp(v.(time.Time).UnixMicro()))
-			case *array.Date32Builder:
-				fb.Append(arrow.Date32FromTime(v.(time.Time)))
-			default:
-				t.Fatalf("tbl: unsupported builder %T", fb)
-			}
-		}
-		if (i+1)%batch == 0 {
-			flush()
-		}
-	}
-	if len(rows)%batch != 0 || len(rows) == 0 {
-		flush()
-	}
-	return out
+	return memsrc.Table{Name: name, Schema: schema, Records: recs}
 }
 
 // checkedAlloc returns an allocator that fails the test if any Arrow

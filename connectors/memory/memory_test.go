@@ -2,16 +2,14 @@ package memory_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/reconhq/reconcile/connectors"
 	"github.com/reconhq/reconcile/connectors/connectortest"
 	memsrc "github.com/reconhq/reconcile/connectors/memory"
+	"github.com/reconhq/reconcile/internal/arrowtest"
 )
 
 // FixtureTable builds the conformance fixture as Arrow records, one record
@@ -36,37 +34,15 @@ func FixtureTable(t *testing.T, f connectortest.Fixture) memsrc.Table {
 		fields = append(fields, arrow.Field{Name: c.Name, Type: dt, Nullable: true})
 	}
 	schema := arrow.NewSchema(fields, nil)
-	b := array.NewRecordBuilder(memory.NewGoAllocator(), schema)
-	defer b.Release()
-	tbl := memsrc.Table{Name: "fixture", Schema: schema, PrimaryKey: []string{f.Columns[0].Name}}
+	rows := make([][]any, len(f.Rows))
 	for i, row := range f.Rows {
-		for c, v := range row {
-			fb := b.Field(c)
-			if v == nil {
-				fb.AppendNull()
-				continue
-			}
-			switch fb := fb.(type) {
-			case *array.Int64Builder:
-				fb.Append(v.(int64))
-			case *array.Decimal128Builder:
-				n, err := decimal128.FromString(v.(string), 20, 2)
-				if err != nil {
-					t.Fatal(err)
-				}
-				fb.Append(n)
-			case *array.TimestampBuilder:
-				fb.Append(arrow.Timestamp(v.(time.Time).UnixMicro()))
-			case *array.BooleanBuilder:
-				fb.Append(v.(bool))
-			case *array.StringBuilder:
-				fb.Append(v.(string))
-			}
-		}
-		if i%2 == 1 || i == len(f.Rows)-1 {
-			tbl.Records = append(tbl.Records, b.NewRecord())
-		}
+		rows[i] = append([]any(nil), row...)
 	}
+	recs, err := arrowtest.Records(memory.NewGoAllocator(), schema, rows, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := memsrc.Table{Name: "fixture", Schema: schema, Records: recs, PrimaryKey: []string{f.Columns[0].Name}}
 	return tbl
 }
 
