@@ -240,3 +240,23 @@ func TestCompareKeysTotalOrderOnNumbers(t *testing.T) {
 		t.Error("NULL or text ordering wrong")
 	}
 }
+
+func TestSchemaDrift(t *testing.T) {
+	compared := SchemaDiff{TypeMismatch: []TypeMismatch{{Column: "joined", SourceType: "date32", TargetType: "utf8", Compared: true}}}
+	if compared.Drifted() || compared.Empty() {
+		t.Error("a type difference compared by logical value is reported but is not drift")
+	}
+	for _, s := range []SchemaDiff{
+		{OnlyInSource: []string{"a"}},
+		{OnlyInTarget: []string{"b"}},
+		{TypeMismatch: []TypeMismatch{{Column: "flag", Compared: false}}},
+	} {
+		if !s.Drifted() {
+			t.Errorf("%+v is drift", s)
+		}
+	}
+	r := Result{Schema: compared}
+	if !r.Consistent() {
+		t.Error("no differences and only a compared type difference: not consistent")
+	}
+}

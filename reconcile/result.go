@@ -175,9 +175,27 @@ type SchemaDiff struct {
 	TypeMismatch []TypeMismatch
 }
 
-// Drifted reports whether the schemas differ at all.
+// Drifted reports whether the schemas differ in a way that makes the two
+// sides disagree.
+//
+// A column typed differently on the two sides but compared by logical value
+// is reported and is not drift: its values decide. Columns on one side only
+// and type pairs left uncompared are drift.
 func (s SchemaDiff) Drifted() bool {
-	return len(s.OnlyInSource)+len(s.OnlyInTarget)+len(s.TypeMismatch) > 0
+	if len(s.OnlyInSource)+len(s.OnlyInTarget) > 0 {
+		return true
+	}
+	for _, m := range s.TypeMismatch {
+		if !m.Compared {
+			return true
+		}
+	}
+	return false
+}
+
+// Empty reports whether there is nothing at all to say about the schemas.
+func (s SchemaDiff) Empty() bool {
+	return len(s.OnlyInSource)+len(s.OnlyInTarget)+len(s.TypeMismatch) == 0
 }
 
 // ColumnDrift counts changed rows per compared column.

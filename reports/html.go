@@ -144,7 +144,7 @@ func (h *HTML) Finish(res *reconcile.Result, runErr error) error {
 		Plan:          planText(r.Plan),
 		Total:         thousands(r.Summary.Differences()),
 		Schema:        r.Schema,
-		SchemaDrifted: r.Schema.Drifted(),
+		SchemaDrifted: !r.Schema.Empty(),
 		Rows:          h.rows,
 		NoCounts:      noCounts,
 	}

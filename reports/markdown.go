@@ -128,7 +128,7 @@ func mdTotals(b *bytes.Buffer, o outcome) {
 		b.WriteByte('\n')
 	}
 
-	if s := r.Schema; s.Drifted() {
+	if s := r.Schema; !s.Empty() {
 		b.WriteString("## Schema drift\n\n")
 		if len(s.OnlyInSource) > 0 {
 			fmt.Fprintf(b, "- Only in source: %s\n", codeList(s.OnlyInSource))

@@ -179,7 +179,7 @@ func tableTotals(b *bytes.Buffer, o outcome) error {
 	}
 
 	// Schema drift.
-	if s := r.Schema; s.Drifted() {
+	if s := r.Schema; !s.Empty() {
 		b.WriteString("\nschema drift\n")
 		if len(s.OnlyInSource) > 0 {
 			fmt.Fprintf(b, "  only in source: %s\n", strings.Join(s.OnlyInSource, ", "))

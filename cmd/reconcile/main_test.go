@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -336,5 +337,63 @@ func TestMarkdownShowsTheCommand(t *testing.T) {
 	}
 	if want := "reconcile diff " + demoSrc + " " + demoTgt + " --format markdown --key id --limit 3 --map plan=tier"; !strings.Contains(out, want) {
 		t.Errorf("markdown report lacks the command line %q:\n%s", want, out)
+	}
+}
+
+// TestFormatFlags checks that every format flag reaches the connector: the
+// same three customers in six spellings all agree with the CSV.
+func TestFormatFlags(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	gz := func(name, content string) string {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write([]byte(content))
+		zw.Close()
+		return write(name, b.String())
+	}
+	base := write("base.csv", "id,name,amount,joined\n1,\"Lee, Ann\",10.50,2026-01-01\n2,Bo,,2026-02-01\n3,Cy,7,2026-03-01\n")
+	cases := []struct {
+		name   string
+		target string
+		flags  []string
+	}{
+		{"semicolons", write("semi.txt", "id;name;amount;joined\n1;Lee, Ann;10.5;2026-01-01\n2;Bo;;2026-02-01\n3;Cy;7.00;2026-03-01\n"),
+			[]string{"--target-format", "csv", "--delimiter", ";"}},
+		{"tsv", write("t.tsv", "id\tname\tamount\tjoined\n1\tLee, Ann\t10.5\t2026-01-01\n2\tBo\t\t2026-02-01\n3\tCy\t7\t2026-03-01\n"), nil},
+		{"gzip", gz("g.csv.gz", "id,name,amount,joined\n3,Cy,7,2026-03-01\n2,Bo,,2026-02-01\n1,\"Lee, Ann\",10.5,2026-01-01\n"), nil},
+		{"jsonl", write("j.jsonl", `{"id":1,"name":"Lee, Ann","amount":10.5,"joined":"2026-01-01"}`+"\n"+
+			`{"id":2,"name":"Bo","amount":null,"joined":"2026-02-01"}`+"\n"+`{"id":3,"name":"Cy","amount":7,"joined":"2026-03-01"}`+"\n"),
+			nil},
+		{"ignore", write("i.csv", "id,name,amount,joined,extra\n1,\"Lee, Ann\",10.5,2026-01-01,x\n2,Bo,,2026-02-01,y\n3,Cy,7,2026-03-01,z\n"),
+			[]string{"--ignore", "extra"}},
+		{"type", write("ty.csv", "id,name,amount,joined\n001,\"Lee, Ann\",10.5,2026-01-01\n002,Bo,,2026-02-01\n003,Cy,7,2026-03-01\n"),
+			[]string{"--type", "id=integer"}},
+	}
+	semiBase := write("base.ssv", strings.ReplaceAll(strings.ReplaceAll(
+		"id,name,amount,joined\n1,Lee Ann,10.50,2026-01-01\n2,Bo,,2026-02-01\n3,Cy,7,2026-03-01\n", ",", ";"), "Lee Ann", "Lee, Ann"))
+	for _, c := range cases {
+		src, srcFlags := base, []string{}
+		if c.name == "semicolons" { // --delimiter applies to both sides
+			src, srcFlags = semiBase, []string{"--source-format", "csv"}
+		}
+		// A blank amount is NULL on every side, so NULL = NULL.
+		args := append([]string{"diff", src, c.target, "--key", "id", "--null-value", "", "--format", "json"}, append(srcFlags, c.flags...)...)
+		code, out, errOut := runCLI(t, args...)
+		if code != exitConsistent {
+			t.Errorf("%s: exit %d, stderr %s\n%s", c.name, code, errOut, out)
+		}
+	}
+	// Without --null-value the blank is the empty string, which differs
+	// from the JSON null.
+	code, _, errOut := runCLI(t, "diff", base, cases[3].target, "--key", "id", "--format", "json")
+	if code != exitDifferences {
+		t.Errorf("blank vs null without --null-value: exit %d (%s), want 1", code, errOut)
 	}
 }
