@@ -100,22 +100,14 @@ func (s *Source) readParquet(ctx context.Context, p *plan, proj []int, mem memor
 		pf.Close()
 		return newProjReader(ctx, p.info.Schema, proj, batch, func() (arrow.Record, error) { return nil, io.EOF }, nil, s.badFile), nil
 	}
-	idx := make([]int, len(proj))
-	for k, fi := range proj {
-		idx[k] = pos[fi]
-	}
-	if fast, ok := planFast(pf, fr, uniq, p.info.Schema); ok && !s.noFastParquet {
-		fields := make([]arrow.Field, len(uniq))
-		for k, fi := range uniq {
-			fields[k] = p.info.Schema.Field(fi)
-		}
-		fr := &fastReader{pf: pf, cols: fast, schema: arrow.NewSchema(fields, nil), mem: mem, batch: int64(batch)}
-		return newProjReader(ctx, fr.schema, idx, batch, fr.next, func() { fr.close(); pf.Close() }, s.badFile), nil
-	}
 	rr, err := fr.GetRecordReader(ctx, cols, nil)
 	if err != nil {
 		pf.Close()
 		return nil, s.badFile(err)
+	}
+	idx := make([]int, len(proj))
+	for k, fi := range proj {
+		idx[k] = pos[fi]
 	}
 	next := func() (arrow.Record, error) {
 		if rr.Next() {

@@ -84,8 +84,6 @@ type Source struct {
 	mu     sync.Mutex
 	closed bool
 	plan   *plan // cached by the first successful Describe or Read
-
-	noFastParquet bool // tests: read Parquet through pqarrow only
 }
 
 // plan is what Describe learned: the schema and how to read each column.
