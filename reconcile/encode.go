@@ -142,11 +142,13 @@ func (e *columnEncoder) encode(arr arrow.Array, out *encCol) error {
 }
 
 func (e *columnEncoder) encodeInto(arr arrow.Array, out *encCol) error {
+	if ext, ok := arr.(array.ExtensionArray); ok {
+		return e.encodeInto(ext.Storage(), out)
+	}
 	n := arr.Len()
 	b := out.buf
 	offs := out.offs
 	hasNulls := arr.NullN() > 0
-	done := func() { out.buf = b }
 	defer func() { out.buf = b }()
 
 	if d, ok := arr.(*array.Dictionary); ok {
@@ -162,12 +164,6 @@ func (e *columnEncoder) encodeInto(arr arrow.Array, out *encCol) error {
 			offs[i+1] = int32(len(b))
 		}
 		return nil
-	}
-	if ext, ok := arr.(array.ExtensionArray); ok {
-		b2 := out.buf
-		_ = b2
-		done()
-		return e.encodeInto(ext.Storage(), out)
 	}
 
 	if e.as == classOther || e.own == classOther {
