@@ -545,7 +545,9 @@ func (e *emitter) list(pc *pendingChange) error {
 
 // smallest keeps the limit changes with the smallest keys, so that a capped
 // listing from the hash algorithm shows the same changes, in the same key
-// order, as the merge algorithm.
+// order, as the merge algorithm. It keeps the changes it is offered as they
+// are: the hash algorithm's changes already own their bytes (joinPartition
+// copies them out of partition storage, NULL-key rows are copied when read).
 type smallest struct {
 	limit int
 	h     []pendingChange // max-heap by key
@@ -558,11 +560,11 @@ func (s *smallest) offer(pc *pendingChange) {
 		if compareKeys(pc.key, s.h[0].key) >= 0 {
 			return
 		}
-		s.h[0] = pc.own()
+		s.h[0] = *pc
 		s.down(0)
 		return
 	}
-	s.h = append(s.h, pc.own())
+	s.h = append(s.h, *pc)
 	for i := len(s.h) - 1; i > 0; {
 		parent := (i - 1) / 2
 		if !s.less(i, parent) {

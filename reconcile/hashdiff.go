@@ -235,9 +235,8 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 		case streaming:
 			return em.list(pc)
 		default:
-			own := pc.own()
-			held = append(held, own)
-			heldBytes += int64(len(own.key)+len(own.src)+len(own.tgt)) + 96
+			held = append(held, *pc) // partition changes own their bytes
+			heldBytes += int64(len(pc.key)+len(pc.src)+len(pc.tgt)) + 96
 			if heldBytes > heldLimit(h.opts.MemoryLimit) {
 				streaming = true
 				em.res.Plan.Note = joinNote(em.res.Plan.Note, "too many differences to list in key order within the memory limit; later ones are listed in partition order")
