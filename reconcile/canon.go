@@ -356,19 +356,15 @@ func (d decimal) appendTo(b []byte) []byte {
 		for _, c := range d.digits {
 			u = u*10 + uint64(c-'0')
 		}
-		fits := true
 		for i := 0; i < d.exp; i++ {
 			u *= 10
 		}
-		if d.neg {
-			if u <= 1<<63 {
-				return AppendInt(b, int64(-u))
-			}
-			fits = false
-		} else if u <= math.MaxInt64 {
+		if d.neg && u <= 1<<63 {
+			return AppendInt(b, int64(-u))
+		}
+		if !d.neg && u <= math.MaxInt64 {
 			return AppendInt(b, int64(u))
 		}
-		_ = fits
 	}
 	var scratch [64]byte
 	t := scratch[:0]

@@ -192,12 +192,10 @@ func parseBytes(s string) (int64, error) {
 	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
 	mult := int64(1)
 	for _, u := range units {
-		if strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(u.suffix)) && len(t) > len(u.suffix) {
-			if strings.HasSuffix(t, u.suffix) || strings.EqualFold(u.suffix, t[len(t)-len(u.suffix):]) {
-				t = strings.TrimSpace(t[:len(t)-len(u.suffix)])
-				mult = u.mult
-				break
-			}
+		if len(t) > len(u.suffix) && strings.EqualFold(t[len(t)-len(u.suffix):], u.suffix) {
+			t = strings.TrimSpace(t[:len(t)-len(u.suffix)])
+			mult = u.mult
+			break
 		}
 	}
 	f, err := strconv.ParseFloat(t, 64)

@@ -7,7 +7,7 @@
 //	func TestConformance(t *testing.T) {
 //		connectortest.Run(t, func(t *testing.T, f connectortest.Fixture) (connectors.Source, connectors.TableRef) {
 //			path := writeTheFixtureSomehow(t, f)
-//			src, err := file.Open(context.Background(), path, connectors.Options{})
+//			src, err := file.Open(t.Context(), path, connectors.Options{})
 //			...
 //			return src, connectors.TableRef{}
 //		})
@@ -87,7 +87,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Describe", func(t *testing.T) {
 		src, ref := h(t, f)
 		defer src.Close()
-		info, err := src.Describe(context.Background(), ref)
+		info, err := src.Describe(t.Context(), ref)
 		if err != nil {
 			t.Fatalf("Describe: %v", err)
 		}
@@ -124,7 +124,7 @@ func Run(t *testing.T, h Harness) {
 		if want := render(f, cols); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("projected rows =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		_, err := src.Read(context.Background(), ref, connectors.ReadOptions{Columns: []string{"id", "no_such_column"}})
+		_, err := src.Read(t.Context(), ref, connectors.ReadOptions{Columns: []string{"id", "no_such_column"}})
 		if !errors.Is(err, connectors.ErrColumnNotFound) {
 			t.Errorf("Read of an unknown column: err = %v, want ErrColumnNotFound", err)
 		}
@@ -132,7 +132,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("CancelIsNeverAShortRead", func(t *testing.T) {
 		src, ref := h(t, f)
 		defer src.Close()
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		r, err := src.Read(ctx, ref, connectors.ReadOptions{BatchRows: 1})
 		cancel() // before the first Next: a reader must notice
 		if err != nil {
@@ -159,11 +159,11 @@ func Run(t *testing.T, h Harness) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := src.Describe(context.Background(), ref); err != nil {
+				if _, err := src.Describe(t.Context(), ref); err != nil {
 					errs[i] = err
 					return
 				}
-				r, err := src.Read(context.Background(), ref, connectors.ReadOptions{})
+				r, err := src.Read(t.Context(), ref, connectors.ReadOptions{})
 				if err != nil {
 					errs[i] = err
 					return
@@ -201,7 +201,7 @@ func Run(t *testing.T, h Harness) {
 		if !ok {
 			t.Skip("the source has no OrderedReader capability")
 		}
-		r, err := or.ReadOrdered(context.Background(), ref, []string{"id"}, connectors.ReadOptions{Columns: []string{"id"}})
+		r, err := or.ReadOrdered(t.Context(), ref, []string{"id"}, connectors.ReadOptions{Columns: []string{"id"}})
 		if err != nil {
 			t.Fatalf("ReadOrdered: %v", err)
 		}
@@ -243,7 +243,7 @@ func columnNames(f Fixture) []string {
 // fixture columns named cols (all columns when nil).
 func readAll(t *testing.T, src connectors.Source, ref connectors.TableRef, opts connectors.ReadOptions, cols []string) []string {
 	t.Helper()
-	r, err := src.Read(context.Background(), ref, opts)
+	r, err := src.Read(t.Context(), ref, opts)
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}

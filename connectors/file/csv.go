@@ -253,16 +253,5 @@ func (r *csvReader) Next() bool {
 		rows += n
 		size += sc.bytes
 	}
-	if rows == 0 {
-		return false
-	}
-	cols := make([]arrow.Array, len(r.builders))
-	for k, b := range r.builders {
-		cols[k] = b.finish()
-	}
-	r.rec = array.NewRecord(r.schema, cols, int64(rows))
-	for _, c := range cols {
-		c.Release()
-	}
-	return true
+	return r.emit(rows)
 }

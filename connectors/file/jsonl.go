@@ -465,18 +465,7 @@ func (r *jsonlReader) Next() bool {
 		rows++
 		size += len(line)
 	}
-	if rows == 0 {
-		return false
-	}
-	cols := make([]arrow.Array, len(r.builders))
-	for k, b := range r.builders {
-		cols[k] = b.finish()
-	}
-	r.rec = array.NewRecord(r.schema, cols, int64(rows))
-	for _, c := range cols {
-		c.Release()
-	}
-	return true
+	return r.emit(rows)
 }
 
 // appendValue converts one JSON value to the column's type.

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
 // textReader is the record-reader life cycle the CSV and JSON Lines readers
@@ -71,6 +72,23 @@ func (r *textReader) begin() bool {
 	}
 	if err := r.ctx.Err(); err != nil {
 		return r.fail(err)
+	}
+	return true
+}
+
+// emit turns the builders' rows into the current record; it returns false
+// when there were none (the end of the input).
+func (r *textReader) emit(rows int) bool {
+	if rows == 0 {
+		return false
+	}
+	cols := make([]arrow.Array, len(r.builders))
+	for k, b := range r.builders {
+		cols[k] = b.finish()
+	}
+	r.rec = array.NewRecord(r.schema, cols, int64(rows))
+	for _, c := range cols {
+		c.Release()
 	}
 	return true
 }
