@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -29,9 +30,13 @@ var (
 // MetaLogical is the Arrow field metadata key a connector sets to give a
 // column a logical type Arrow lacks. LogicalJSON marks a string column that
 // holds JSON documents; the engine compares them as canonical JSON.
+// LogicalDecimal marks a string column that holds exact decimal numbers as
+// text ("-12.340", "1e-7", "NaN", "Infinity"), for precisions Arrow's
+// decimal types cannot hold; the engine compares them as numbers.
 const (
-	MetaLogical = "reconcile.logical"
-	LogicalJSON = "json"
+	MetaLogical    = "reconcile.logical"
+	LogicalJSON    = "json"
+	LogicalDecimal = "decimal"
 )
 
 // TableRef names what to read from a source. File sources hold one table and
@@ -65,6 +70,20 @@ type TableInfo struct {
 	// Notes are facts a report should show, e.g. a column read as text
 	// because its type has no canonical form.
 	Notes []string
+	// Consistency is the point in time every read of this source observes,
+	// when the source reads from a snapshot; nil otherwise (files).
+	Consistency *Consistency
+}
+
+// Consistency identifies the snapshot a database source reads from.
+type Consistency struct {
+	// Time is the source's clock when the snapshot was taken.
+	Time time.Time
+	// Position is the source's log position at the snapshot (a PostgreSQL
+	// WAL LSN, a MySQL GTID set), empty when unknown.
+	Position string
+	// Snapshot is the source's identifier of the shared snapshot, if any.
+	Snapshot string
 }
 
 // Column returns the index of the named column in the schema, or -1.
@@ -104,7 +123,9 @@ type Source interface {
 
 // OrderedReader is an optional capability: a source that can deliver rows
 // sorted by the given key columns in the engine's canonical key order
-// (numbers numerically, text byte-wise, NULLs first). The engine then diffs
+// (numbers numerically, text and binary byte-wise, instants, dates and
+// times chronologically, false before true, NULLs last, composite keys
+// column by column). The engine then diffs
 // with a streaming merge whose memory is bounded by one batch.
 type OrderedReader interface {
 	ReadOrdered(ctx context.Context, ref TableRef, key []string, opts ReadOptions) (array.RecordReader, error)
@@ -125,6 +146,10 @@ type Options struct {
 	Types map[string]string
 	// Allocator is the default allocator for reads that do not name one.
 	Allocator memory.Allocator
+	// StatementTimeout and LockTimeout bound each statement a database
+	// source runs and each lock it waits for; 0 means the connector's default.
+	StatementTimeout time.Duration
+	LockTimeout      time.Duration
 }
 
 // Opener opens a source at a location (a URL or a path).

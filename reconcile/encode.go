@@ -37,8 +37,17 @@ func (c class) String() string { return classNames[c] }
 
 func classOf(f arrow.Field) class {
 	if f.Metadata.Len() > 0 {
-		if i := f.Metadata.FindKey(connectors.MetaLogical); i >= 0 && f.Metadata.Values()[i] == connectors.LogicalJSON {
-			return classJSON
+		if i := f.Metadata.FindKey(connectors.MetaLogical); i >= 0 {
+			switch f.Metadata.Values()[i] {
+			case connectors.LogicalJSON:
+				return classJSON
+			case connectors.LogicalDecimal:
+				// Exact decimals held as text: the String encoder reads
+				// each value as the class "number".
+				if id := f.Type.ID(); id == arrow.STRING || id == arrow.LARGE_STRING {
+					return classNumber
+				}
+			}
 		}
 	}
 	return classOfType(f.Type)

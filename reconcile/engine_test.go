@@ -457,3 +457,38 @@ func TestDiffErrors(t *testing.T) {
 		t.Errorf("unordered merge input: %v", err)
 	}
 }
+
+// A text column marked as exact decimals compares as numbers: with a
+// Decimal128 column, with another decimal-text column, and as a key in
+// numeric order.
+func TestLogicalDecimalComparesAsNumber(t *testing.T) {
+	mem := checkedAlloc(t)
+	dec := arrow.NewMetadata([]string{connectors.MetaLogical}, []string{connectors.LogicalDecimal})
+	srcF := []arrow.Field{
+		{Name: "k", Type: arrow.BinaryTypes.String, Metadata: dec},
+		{Name: "a", Type: arrow.BinaryTypes.String, Metadata: dec, Nullable: true},
+		{Name: "b", Type: arrow.BinaryTypes.String, Metadata: dec, Nullable: true},
+	}
+	tgtF := []arrow.Field{
+		{Name: "k", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "a", Type: &arrow.Decimal128Type{Precision: 10, Scale: 3}, Nullable: true},
+		{Name: "b", Type: arrow.BinaryTypes.String, Metadata: dec, Nullable: true},
+	}
+	for _, ordered := range [][]string{nil, {"k"}} {
+		src := tbl(t, mem, "s", srcF, [][]any{
+			{"2", "10.50", "NaN"}, {"10", "-0.000", "123456789012345678901234567890123456789012.5"}, {"30", "1", "1e3"},
+		}, 0)
+		tgt := tbl(t, mem, "t", tgtF, [][]any{
+			{2, "10.5", "NaN"}, {10, "0", "123456789012345678901234567890123456789012.50"}, {30, "1.001", "1000.0"},
+		}, 0)
+		c := diff(t, source(t, src, ordered), source(t, tgt, ordered), Options{Key: []string{"k"}, Allocator: mem})
+		if got, want := c.lines(), []string{"changed k=30 a:1→1.001"}; !slices.Equal(got, want) {
+			t.Errorf("ordered=%v: changes = %v, want %v", ordered != nil, got, want)
+		}
+		for _, m := range c.res.Schema.TypeMismatch {
+			if m.Column != "k" || m.SourceType != "decimal" {
+				t.Errorf("unexpected type mismatch %+v", m)
+			}
+		}
+	}
+}

@@ -40,8 +40,11 @@ func columnNames(s *arrow.Schema) []string {
 }
 
 func typeName(f arrow.Field) string {
-	if classOf(f) == classJSON && f.Type.ID() == arrow.STRING {
+	switch id := f.Type.ID(); {
+	case classOf(f) == classJSON && id == arrow.STRING:
 		return "json"
+	case classOf(f) == classNumber && (id == arrow.STRING || id == arrow.LARGE_STRING):
+		return "decimal"
 	}
 	return f.Type.String()
 }
