@@ -12,9 +12,10 @@
 //     differing columns and both values), Duplicate (per key and side, with
 //     its count) or matched; rows with a NULL in the key are NullKey.
 //   - Per side: row count, an order-independent checksum (sum mod 2^64 of
-//     the xxhash of each row's encoding over the key and compared columns,
-//     ordered by source name) and per-column checksums (sum of cell
-//     digests). Row order, column order and file format do not change them.
+//     the row digests; a row digest folds the xxhash of each cell's
+//     encoding over the key and compared columns, ordered by source name)
+//     and per-column checksums (sum of cell digests). Row order, column
+//     order and file format do not change them.
 //   - Memory is bounded: sources that read in key order
 //     (connectors.OrderedReader) are diffed by a streaming merge; others are
 //     hash-partitioned, and partitions spill to disk (Arrow IPC) past

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/float16"
 
 	"github.com/reconhq/reconcile/connectors"
@@ -225,13 +226,7 @@ func (e *columnEncoder) encodeInto(arr arrow.Array, out *encCol) error {
 			if hasNulls && a.IsNull(i) {
 				b = append(b, tagNull)
 			} else {
-				v := a.Value(i)
-				lo, hi := v.LowBits(), v.HighBits()
-				if (hi == 0 && lo <= math.MaxInt64) || (hi == -1 && lo > math.MaxInt64) {
-					b = AppendDecimal64(b, int64(lo), scale)
-				} else {
-					b = AppendDecimal(b, v.BigInt(), scale)
-				}
+				b = appendDecimal128At(b, a.Value(i), scale)
 			}
 			offs[i+1] = int32(len(b))
 		}
@@ -284,6 +279,19 @@ func (e *columnEncoder) encodeInto(arr arrow.Array, out *encCol) error {
 		offs[i+1] = int32(len(b))
 	}
 	return nil
+}
+
+// appendDecimal128 appends value i of a (not NULL).
+func appendDecimal128(b []byte, a *array.Decimal128, i int) []byte {
+	return appendDecimal128At(b, a.Value(i), a.DataType().(*arrow.Decimal128Type).Scale)
+}
+
+func appendDecimal128At(b []byte, v decimal128.Num, scale int32) []byte {
+	lo, hi := v.LowBits(), v.HighBits()
+	if (hi == 0 && lo <= math.MaxInt64) || (hi == -1 && lo > math.MaxInt64) {
+		return AppendDecimal64(b, int64(lo), scale)
+	}
+	return AppendDecimal(b, v.BigInt(), scale)
 }
 
 func toMicros(v int64, unit arrow.TimeUnit) int64 {

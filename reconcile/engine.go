@@ -269,6 +269,11 @@ type sideState struct {
 	checksum    uint64
 	colSums     []uint64
 	digests     [][]uint64 // per column: the cell digests of the current batch
+	rowDigests  []uint64   // the row digests of the current batch
+	rec         arrow.Record
+	lazy        bool   // encode only what the digests and keys need
+	isKey       []bool // per column
+	encoded     []bool // per column: the current batch's cells are in cols
 	progress    *atomic.Int64
 	keyBuf      []byte
 	rowBuf      []byte
@@ -279,7 +284,10 @@ type sideState struct {
 
 func newSideState(side Side, p *plan, opts *Options) *sideState {
 	s := &sideState{side: side, p: p, cols: make([]encCol, len(p.pairs)), colSums: make([]uint64, len(p.pairs)), digests: make([][]uint64, len(p.pairs)), limit: opts.Limit, memoryLimit: opts.MemoryLimit}
-	for _, c := range p.pairs {
+	s.isKey = make([]bool, len(p.pairs))
+	s.encoded = make([]bool, len(p.pairs))
+	for i, c := range p.pairs {
+		s.isKey[i] = c.isKey
 		if side == SourceSide {
 			s.encs = append(s.encs, c.srcEnc)
 		} else {
@@ -305,17 +313,39 @@ func (s *sideState) fill(st *SideStats) {
 }
 
 // rowFunc receives one row with a non-NULL key: its key hash, its key
-// encoding (valid only during the call) and its index in the batch. It must
-// append the row encoding to its own storage with sideState.appendRow and
-// return the appended bytes, which the caller checksums.
-type rowFunc func(keyHash uint64, key []byte, i int) (row []byte, err error)
+// encoding (valid only during the call) and its index in the batch.
+type rowFunc func(keyHash uint64, key []byte, i int) error
 
 // appendRow appends the row encoding of row i of the current batch.
 func (s *sideState) appendRow(dst []byte, i int) []byte {
+	if s.lazy {
+		return s.appendRowLazy(dst, i)
+	}
 	return s.appendRowN(dst, i, s.rowLen(i))
 }
 
-// appendRowN is appendRow for a row whose length n is known.
+// appendRowLazy encodes row i from the current record, for the columns the
+// batch did not encode.
+func (s *sideState) appendRowLazy(dst []byte, i int) []byte {
+	for c := range s.cols {
+		if s.encoded[c] {
+			col := &s.cols[c]
+			dst = append(dst, col.buf[col.offs[i]:col.offs[i+1]]...)
+			continue
+		}
+		var err error
+		dst, err = s.encs[c].appendCell(dst, s.rec.Column(c), i)
+		if err != nil {
+			// encode succeeded on the same value kinds; keep the row
+			// distinct rather than lose it.
+			dst = appendLen(dst, tagInvalid, []byte(err.Error()))
+		}
+	}
+	return dst
+}
+
+// appendRowN is appendRow for a row whose length n is known, when every
+// column of the batch is encoded.
 func (s *sideState) appendRowN(dst []byte, i, n int) []byte {
 	pos := len(dst)
 	dst = slices.Grow(dst, n)[:pos+n]
@@ -339,7 +369,7 @@ func (s *sideState) appendRowN(dst []byte, i, n int) []byte {
 	return dst
 }
 
-// rowLen is the length of the row encoding of row i.
+// rowLen is the length of the row encoding of row i (all columns encoded).
 func (s *sideState) rowLen(i int) int {
 	n := 0
 	for c := range s.cols {
@@ -348,34 +378,57 @@ func (s *sideState) rowLen(i int) int {
 	return n
 }
 
-// batch encodes one record batch, updates the statistics, records NULL-key
-// rows and calls fn for every other row.
+// batch digests one record batch, updates the statistics, records NULL-key
+// rows and calls fn for every other row. Afterwards s.rowDigests and
+// s.digests hold the batch's row and cell digests. Key columns are always
+// encoded; other columns are encoded only when the side is not lazy or
+// when their digests cannot be computed from the Arrow values directly.
 func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 	if int(rec.NumCols()) != len(s.encs) {
 		return fmt.Errorf("read %s: batch has %d columns, expected %d", s.side, rec.NumCols(), len(s.encs))
 	}
 	n := int(rec.NumRows())
+	s.rec = rec
+	if cap(s.rowDigests) < n {
+		s.rowDigests = make([]uint64, n)
+	}
+	rd := s.rowDigests[:n]
+	for i := range rd {
+		rd[i] = rowSeed
+	}
 	for c := range s.encs {
 		col := rec.Column(c)
 		if col.Len() != n {
 			return fmt.Errorf("read %s: column %s has %d rows in a batch of %d", s.side, s.encs[c].name, col.Len(), n)
 		}
-		if err := s.encs[c].encode(col, &s.cols[c]); err != nil {
-			return fmt.Errorf("read %s: %w", s.side, err)
-		}
-		enc := &s.cols[c]
 		if cap(s.digests[c]) < n {
 			s.digests[c] = make([]uint64, n)
 		}
 		dig := s.digests[c][:n]
+		s.encoded[c] = !s.lazy || s.isKey[c] || !s.encs[c].digestFast(col, dig)
+		if s.encoded[c] {
+			if err := s.encs[c].encode(col, &s.cols[c]); err != nil {
+				return fmt.Errorf("read %s: %w", s.side, err)
+			}
+			enc := &s.cols[c]
+			for i := range dig {
+				dig[i] = xxhash.Sum64(enc.buf[enc.offs[i]:enc.offs[i+1]])
+			}
+		}
 		var sum uint64
-		for i := range dig {
-			d := xxhash.Sum64(enc.buf[enc.offs[i]:enc.offs[i+1]])
-			dig[i] = d
+		for i, d := range dig {
 			sum += d
+			rd[i] = rowFold(rd[i], d)
 		}
 		s.colSums[c] += sum
 	}
+	var sum uint64
+	for i, h := range rd {
+		h = rowFinish(h)
+		rd[i] = h
+		sum += h
+	}
+	s.checksum += sum
 	keyPairs := s.p.keyPairs
 	// With a one-column key, the key encoding is that column's cell, so
 	// its digest is the key hash.
@@ -396,10 +449,9 @@ func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 		}
 		s.keyBuf = key
 		if null {
-			row := s.appendRow(nil, i)
-			s.checksum += xxhash.Sum64(row)
 			pc := pendingChange{kind: NullKey, side: s.side, key: clone(key)}
 			if s.limit == 0 || int64(len(s.nullKeys)) < s.limit {
+				row := s.appendRow(nil, i)
 				if s.side == SourceSide {
 					pc.src = row
 				} else {
@@ -415,11 +467,9 @@ func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 		} else {
 			kh = xxhash.Sum64(key)
 		}
-		row, err := fn(kh, key, i)
-		if err != nil {
+		if err := fn(kh, key, i); err != nil {
 			return err
 		}
-		s.checksum += xxhash.Sum64(row)
 	}
 	s.rows += int64(n)
 	if s.progress != nil {
@@ -494,6 +544,10 @@ func tryMerge(ctx context.Context, ss, ts *sideState, readSrc, readTgt openFunc,
 }
 
 // emit counts a change and lists it, unless the limit is reached.
+// listing reports whether the next change emitted will be listed, so a
+// caller can skip building the values of one that would only be counted.
+func (e *emitter) listing() bool { return e.limit <= 0 || e.listed < e.limit }
+
 func (e *emitter) emit(pc *pendingChange) error {
 	e.count(pc)
 	if e.limit > 0 && e.listed >= e.limit {

@@ -85,8 +85,8 @@ func (s *partStore) room(n int) []byte {
 	return s.chunks[last]
 }
 
-// addRow stores row i of side's current batch and returns its payload.
-func (s *partStore) addRow(h uint64, key []byte, side *sideState, i int) []byte {
+// addRow stores row i of side's current batch.
+func (s *partStore) addRow(h uint64, key []byte, side *sideState, i int) {
 	plen := side.rowLen(i)
 	var hdr [2 * binary.MaxVarintLen64]byte
 	hn := binary.PutUvarint(hdr[:], uint64(len(key)))
@@ -94,11 +94,9 @@ func (s *partStore) addRow(h uint64, key []byte, side *sideState, i int) []byte 
 	c := s.room(hn + len(key) + plen)
 	c = append(c, hdr[:hn]...)
 	c = append(c, key...)
-	start := len(c)
 	c = side.appendRowN(c, i, plen)
 	s.chunks[len(s.chunks)-1] = c
 	s.hashes = append(s.hashes, h)
-	return c[start:]
 }
 
 // addRaw stores a row in its stored form (from a spill file).
@@ -187,27 +185,27 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 			// Memory is accounted in steps, not per row, to keep the
 			// shared counter off the hot path.
 			var pending int64
-			err = readAll(gctx, s, r, func(hash uint64, key []byte, i int) ([]byte, error) {
+			err = readAll(gctx, s, r, func(hash uint64, key []byte, i int) error {
 				part := h.partOf(hash)
 				st := stores[part]
 				if st.full() {
 					if err := h.spill(st, s.side, part); err != nil {
-						return nil, err
+						return err
 					}
 				}
 				before := st.memBytes()
-				row := st.addRow(hash, key, s, i)
+				st.addRow(hash, key, s, i)
 				pending += st.memBytes() - before
 				if pending > 256<<10 {
 					used := h.inMem.Add(pending)
 					pending = 0
 					if used > h.budget {
 						if err := h.spillLargest(stores, s.side); err != nil {
-							return nil, err
+							return err
 						}
 					}
 				}
-				return row, nil
+				return nil
 			})
 			h.inMem.Add(pending)
 			return err

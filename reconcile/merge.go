@@ -9,43 +9,110 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"golang.org/x/sync/errgroup"
 )
 
 // The merge algorithm: both sides arrive sorted by key; a single pass
 // walks them in step, so memory is bounded by a few batches per side. Each
-// side is read and encoded by its own goroutine; the merge runs in the
-// caller's.
+// side is read and digested by its own goroutine; the merge runs in the
+// caller's. Rows are compared by their digests; the values of a row are
+// encoded only when a report lists it.
 
 // errUnordered reports that an input not declared ordered turned out not to
 // be in key order; the caller falls back to the hash algorithm.
 var errUnordered = errors.New("input is not in key order")
 
-type mergeRow struct {
-	key, payload []byte
-}
-
-// encBatch is one encoded batch handed from a reader goroutine to the
-// merge: row i is key arena[starts[2i]:starts[2i+1]] and payload
-// arena[starts[2i+1]:starts[2i+2]] (the last row ends at len(arena)).
+// encBatch is one digested batch handed from a reader goroutine to the
+// merge. Row r (a row of the record with a non-NULL key) has its key
+// encoding in keys, its row digest and cell digests, and its index in rec,
+// from which the merge encodes the values of the few rows a report shows.
 type encBatch struct {
-	arena  []byte
-	starts []int32
+	keys    []byte
+	keyEnds []int32 // row r's key is keys[keyEnds[r]:keyEnds[r+1]]
+	idx     []int32
+	digest  []uint64     // by record row
+	cells   [][]uint64   // per column, by record row
+	rec     arrow.Record // retained while the batch is in use
+	encs    []columnEncoder
 }
 
-func (b *encBatch) len() int { return len(b.starts) / 2 }
+func (b *encBatch) len() int { return len(b.idx) }
 
-func (b *encBatch) row(i int) mergeRow {
-	end := len(b.arena)
-	if 2*i+2 < len(b.starts) {
-		end = int(b.starts[2*i+2])
+func (b *encBatch) key(r int) []byte {
+	end := b.keyEnds[r+1]
+	return b.keys[b.keyEnds[r]:end:end]
+}
+
+// values appends the row encoding of row r.
+func (b *encBatch) values(dst []byte, r int) ([]byte, error) {
+	i := int(b.idx[r])
+	for c := range b.encs {
+		var err error
+		if dst, err = b.encs[c].appendCell(dst, b.rec.Column(c), i); err != nil {
+			return nil, fmt.Errorf("encode column %s: %w", b.encs[c].name, err)
+		}
 	}
-	k, p := b.starts[2*i], b.starts[2*i+1]
-	return mergeRow{key: b.arena[k:p:p], payload: b.arena[p:end:end]}
+	return dst, nil
 }
 
-// produce reads r, encodes every batch and sends it on out; it closes out
+func (b *encBatch) releaseRecord() {
+	if b.rec != nil {
+		b.rec.Release()
+		b.rec = nil
+	}
+}
+
+// mergeRow is one row under the merge: row r of batch b, or detached (its
+// key, digests and values copied out) once that batch may be recycled.
+type mergeRow struct {
+	key     []byte
+	b       *encBatch
+	r       int
+	digest  uint64   // when detached
+	cells   []uint64 // when detached
+	payload []byte   // when detached
+}
+
+func (m *mergeRow) rowDigest() uint64 {
+	if m.b == nil {
+		return m.digest
+	}
+	return m.b.digest[m.b.idx[m.r]]
+}
+
+func (m *mergeRow) cell(c int) uint64 {
+	if m.b == nil {
+		return m.cells[c]
+	}
+	return m.b.cells[c][m.b.idx[m.r]]
+}
+
+func (m *mergeRow) values() ([]byte, error) {
+	if m.b == nil {
+		return m.payload, nil
+	}
+	return m.b.values(nil, m.r)
+}
+
+func (m *mergeRow) detach() error {
+	if m.b == nil {
+		return nil
+	}
+	p, err := m.values()
+	if err != nil {
+		return err
+	}
+	cells := make([]uint64, len(m.b.cells))
+	for c := range cells {
+		cells[c] = m.cell(c)
+	}
+	m.digest, m.cells, m.payload, m.key, m.b = m.rowDigest(), cells, p, clone(m.key), nil
+	return nil
+}
+
+// produce reads r, digests every batch and sends it on out; it closes out
 // when r is exhausted. Batches come back through free for reuse, so a side
 // holds at most a handful of batches.
 //
@@ -61,6 +128,13 @@ func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<-
 			close(out)
 		}
 	}()
+	// The merge goroutine encodes listed rows with its own copy of the
+	// encoders (their scratch space belongs to this goroutine).
+	encs := make([]columnEncoder, len(s.encs))
+	for i, e := range s.encs {
+		encs[i] = columnEncoder{name: e.name, own: e.own, as: e.as}
+	}
+	nc := len(s.encs)
 	var last []byte // the last key of the previous batch
 	var seen int64  // rows before this batch, for messages
 	for r.Next() {
@@ -71,28 +145,35 @@ func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<-
 		select {
 		case b = <-free:
 		default:
-			b = &encBatch{}
+			b = &encBatch{encs: encs, cells: make([][]uint64, nc)}
 		}
-		b.arena, b.starts = b.arena[:0], b.starts[:0]
-		err := s.batch(r.Record(), func(_ uint64, key []byte, i int) ([]byte, error) {
-			start := len(b.arena)
-			b.arena = append(b.arena, key...)
-			b.arena = s.appendRow(b.arena, i)
-			b.starts = append(b.starts, int32(start), int32(start+len(key)))
-			return b.arena[start+len(key):], nil
+		b.keys, b.keyEnds, b.idx = b.keys[:0], append(b.keyEnds[:0], 0), b.idx[:0]
+		rec := r.Record()
+		err := s.batch(rec, func(_ uint64, key []byte, i int) error {
+			b.keys = append(b.keys, key...)
+			b.keyEnds = append(b.keyEnds, int32(len(b.keys)))
+			b.idx = append(b.idx, int32(i))
+			return nil
 		})
 		if err != nil {
 			return err
 		}
-		if len(b.arena) > math.MaxInt32 {
-			return fmt.Errorf("read %s: a batch of %d bytes is too large; use smaller batches", s.side, len(b.arena))
+		if len(b.keys) > math.MaxInt32 {
+			return fmt.Errorf("read %s: a batch of %d key bytes is too large; use smaller batches", s.side, len(b.keys))
 		}
 		if b.len() == 0 {
 			continue
 		}
+		// The batch takes the digest vectors; the side gets the batch's
+		// old ones to fill next.
+		n := int(rec.NumRows())
+		b.digest, s.rowDigests = s.rowDigests[:n], b.digest[:0]
+		for c := range b.cells {
+			b.cells[c], s.digests[c] = s.digests[c][:n], b.cells[c][:0]
+		}
 		prev := last
 		for i := 0; i < b.len(); i++ {
-			k := b.row(i).key
+			k := b.key(i)
 			if prev != nil && compareKeys(prev, k) > 0 {
 				if !strict {
 					return errUnordered
@@ -103,9 +184,12 @@ func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<-
 		}
 		last = append(last[:0], prev...)
 		seen += int64(b.len())
+		rec.Retain()
+		b.rec = rec
 		select {
 		case out <- b:
 		case <-ctx.Done():
+			b.releaseRecord()
 			return ctx.Err()
 		}
 	}
@@ -121,74 +205,101 @@ type orderedSide struct {
 	in     <-chan *encBatch
 	free   chan *encBatch
 	cur    *encBatch
-	row    mergeRow
 	pos    int
 	eof    bool
 	index  int64 // rows consumed, for error messages
 	strict bool  // the source promised key order: a violation is an error
+	nc     int   // columns
 }
 
-func (o *orderedSide) peek() (*mergeRow, error) {
-	for o.cur == nil || o.pos >= o.cur.len() {
-		if o.eof {
-			return nil, nil
-		}
-		if o.cur != nil {
-			select {
-			case o.free <- o.cur:
-			default:
+func (o *orderedSide) recycle() {
+	if o.cur == nil {
+		return
+	}
+	o.cur.releaseRecord()
+	select {
+	case o.free <- o.cur:
+	default:
+	}
+	o.cur = nil
+}
+
+// drain releases what the merge still holds of this side once both
+// producers have stopped.
+func (o *orderedSide) drain() {
+	o.recycle()
+	for {
+		select {
+		case b, ok := <-o.in:
+			if !ok {
+				return
 			}
-			o.cur = nil
+			b.releaseRecord()
+		default:
+			return
 		}
+	}
+}
+
+// peek makes the next row current (o.cur, o.pos) and reports whether
+// there is one.
+func (o *orderedSide) peek() (bool, error) {
+	for o.cur == nil || o.pos >= len(o.cur.idx) {
+		if o.eof {
+			return false, nil
+		}
+		o.recycle()
 		select {
 		case b, ok := <-o.in:
 			if !ok {
 				o.eof = true
-				return nil, nil
+				return false, nil
 			}
 			o.cur, o.pos = b, 0
 		case <-o.ctx.Done():
-			return nil, o.ctx.Err()
+			return false, o.ctx.Err()
 		}
 	}
-	o.row = o.cur.row(o.pos)
-	return &o.row, nil
+	return true, nil
 }
 
-// run consumes every row with the current key and returns a copy of the
-// first one and the number of rows.
-func (o *orderedSide) run() (key, payload []byte, n int64, err error) {
-	first, err := o.peek()
-	if err != nil || first == nil {
-		return nil, nil, 0, err
+// key is the key of the current row.
+func (o *orderedSide) key() []byte { return o.cur.key(o.pos) }
+
+// run consumes every row with the current key and returns the first one
+// and the number of rows.
+func (o *orderedSide) run() (first mergeRow, n int64, err error) {
+	if ok, err := o.peek(); err != nil || !ok {
+		return mergeRow{}, 0, err
 	}
-	// The first row is copied only when the run reaches the end of its
+	// The first row is detached only when the run reaches the end of its
 	// batch, which may then be recycled by the reader goroutine.
-	key, payload = first.key, first.payload
-	copied := false
+	first = mergeRow{key: o.key(), b: o.cur, r: o.pos}
 	for {
 		o.pos++
 		o.index++
 		n++
-		if !copied && o.pos >= o.cur.len() {
-			key, payload, copied = clone(key), clone(payload), true
+		if o.pos >= len(o.cur.idx) {
+			if err := first.detach(); err != nil {
+				return mergeRow{}, 0, err
+			}
 		}
-		next, err := o.peek()
+		ok, err := o.peek()
 		if err != nil {
-			return nil, nil, 0, err
+			return mergeRow{}, 0, err
 		}
-		if next == nil {
-			return key, payload, n, nil
+		if !ok {
+			return first, n, nil
 		}
-		c := compareKeys(next.key, key)
+		c := compareKeys(o.key(), first.key)
 		if c < 0 {
 			if !o.strict {
-				return nil, nil, 0, errUnordered
+				return mergeRow{}, 0, errUnordered
 			}
-			return nil, nil, 0, fmt.Errorf("read %s: rows are not in key order (row %d has a smaller key than the row before it)", o.side, o.index+1)
+			return mergeRow{}, 0, fmt.Errorf("read %s: rows are not in key order (row %d has a smaller key than the row before it)", o.side, o.index+1)
 		}
 		if c > 0 {
-			return key, payload, n, nil
+			return first, n, nil
 		}
 	}
 }
@@ -200,15 +311,21 @@ func mergeDiff(ctx context.Context, ss, ts *sideState, sr, tr array.RecordReader
 	defer cancel()
 	g, gctx := errgroup.WithContext(mctx)
 	sc, tc := make(chan *encBatch, 1), make(chan *encBatch, 1)
-	S := &orderedSide{ctx: gctx, side: SourceSide, in: sc, free: make(chan *encBatch, 2), strict: strict}
-	T := &orderedSide{ctx: gctx, side: TargetSide, in: tc, free: make(chan *encBatch, 2), strict: strict}
+	nc := len(ss.encs)
+	S := &orderedSide{ctx: gctx, side: SourceSide, in: sc, free: make(chan *encBatch, 2), strict: strict, nc: nc}
+	T := &orderedSide{ctx: gctx, side: TargetSide, in: tc, free: make(chan *encBatch, 2), strict: strict, nc: nc}
+	ss.lazy, ts.lazy = true, true
+	defer func() { ss.lazy, ts.lazy = false, false }()
 	g.Go(func() error { return produce(gctx, ss, sr, sc, S.free, strict) })
 	g.Go(func() error { return produce(gctx, ts, tr, tc, T.free, strict) })
 	err := mergeLoop(S, T, em)
 	if err != nil {
 		cancel()
 	}
-	if werr := g.Wait(); werr != nil && !(err != nil && errors.Is(werr, context.Canceled)) {
+	werr := g.Wait()
+	S.drain()
+	T.drain()
+	if werr != nil && !(err != nil && errors.Is(werr, context.Canceled)) {
 		return werr
 	}
 	if err != nil {
@@ -225,6 +342,27 @@ func mergeDiff(ctx context.Context, ss, ts *sideState, sr, tr array.RecordReader
 	return nil
 }
 
+// emitRun reports the rows of one key found on one side only (Missing or
+// Extra), or a duplicated key.
+func emitRun(em *emitter, kind Kind, side Side, row *mergeRow, n int64) error {
+	pc := pendingChange{kind: kind, key: row.key}
+	if n > 1 {
+		pc = pendingChange{kind: Duplicate, side: side, count: n, key: row.key}
+	}
+	if em.listing() {
+		v, err := row.values()
+		if err != nil {
+			return err
+		}
+		if side == SourceSide {
+			pc.src = v
+		} else {
+			pc.tgt = v
+		}
+	}
+	return em.emit(&pc)
+}
+
 func mergeLoop(S, T *orderedSide, em *emitter) error {
 	for {
 		a, err := S.peek()
@@ -235,77 +373,80 @@ func mergeLoop(S, T *orderedSide, em *emitter) error {
 		if err != nil {
 			return err
 		}
-		if a == nil && b == nil {
+		if !a && !b {
 			return nil
 		}
 		c := 0
 		switch {
-		case b == nil:
+		case !b:
 			c = -1
-		case a == nil:
+		case !a:
 			c = 1
 		default:
-			c = compareKeys(a.key, b.key)
+			c = compareKeys(S.key(), T.key())
 		}
 		if c < 0 {
-			key, row, n, err := S.run()
+			row, n, err := S.run()
 			if err != nil {
 				return err
 			}
-			pc := pendingChange{kind: Missing, key: key, src: row}
-			if n > 1 {
-				pc = pendingChange{kind: Duplicate, side: SourceSide, count: n, key: key, src: row}
-			}
-			if err := em.emit(&pc); err != nil {
+			if err := emitRun(em, Missing, SourceSide, &row, n); err != nil {
 				return err
 			}
 			continue
 		}
 		if c > 0 {
-			key, row, n, err := T.run()
+			row, n, err := T.run()
 			if err != nil {
 				return err
 			}
-			pc := pendingChange{kind: Extra, key: key, tgt: row}
-			if n > 1 {
-				pc = pendingChange{kind: Duplicate, side: TargetSide, count: n, key: key, tgt: row}
-			}
-			if err := em.emit(&pc); err != nil {
+			if err := emitRun(em, Extra, TargetSide, &row, n); err != nil {
 				return err
 			}
 			continue
 		}
 		// Same key on both sides.
-		key, srow, sn, err := S.run()
+		srow, sn, err := S.run()
 		if err != nil {
 			return err
 		}
-		_, trow, tn, err := T.run()
+		trow, tn, err := T.run()
 		if err != nil {
 			return err
 		}
 		if sn > 1 {
-			if err := em.emit(&pendingChange{kind: Duplicate, side: SourceSide, count: sn, key: key, src: srow}); err != nil {
+			if err := emitRun(em, Duplicate, SourceSide, &srow, sn); err != nil {
 				return err
 			}
 		}
 		if tn > 1 {
-			if err := em.emit(&pendingChange{kind: Duplicate, side: TargetSide, count: tn, key: key, tgt: trow}); err != nil {
+			if err := emitRun(em, Duplicate, TargetSide, &trow, tn); err != nil {
 				return err
 			}
 		}
 		if sn > 1 || tn > 1 {
 			continue
 		}
-		if bytes.Equal(srow, trow) {
+		if srow.rowDigest() == trow.rowDigest() {
 			em.res.Summary.Matched++
 			continue
 		}
-		cols, err := changedColumns(srow, trow)
-		if err != nil {
-			return err
+		var cols []int
+		for c := range S.nc {
+			if srow.cell(c) != trow.cell(c) {
+				cols = append(cols, c)
+			}
 		}
-		if err := em.emit(&pendingChange{kind: Changed, key: key, src: srow, tgt: trow, cols: cols}); err != nil {
+		pc := pendingChange{kind: Changed, key: srow.key, cols: cols}
+		if em.listing() {
+			if pc.src, err = srow.values(); err != nil {
+				return err
+			}
+			if pc.tgt, err = trow.values(); err != nil {
+				return err
+			}
+		}
+		if err := em.emit(&pc); err != nil {
 			return err
 		}
 	}
@@ -316,6 +457,11 @@ func mergeLoop(S, T *orderedSide, em *emitter) error {
 // and times chronologically, NULL after everything. Cells of different
 // kinds order by their tag.
 func compareKeys(a, b []byte) int {
+	if len(a) == 9 && len(b) == 9 && a[0] == tagInt && b[0] == tagInt {
+		// A one-column integer key, the commonest case.
+		x, y := int64(binary.BigEndian.Uint64(a[1:])), int64(binary.BigEndian.Uint64(b[1:]))
+		return cmp3(x < y, x > y)
+	}
 	for len(a) > 0 && len(b) > 0 {
 		na, nb := cellLen(a), cellLen(b)
 		if na < 0 || nb < 0 {

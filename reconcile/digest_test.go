@@ -1,0 +1,134 @@
+package reconcile
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/cespare/xxhash/v2"
+)
+
+func TestHashSpecialisationsMatchXXHash(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	vals := []uint64{0, 1, math.MaxUint64, 1 << 63, 0xff, 0x0102030405060708}
+	for range 1000 {
+		vals = append(vals, r.Uint64())
+	}
+	for _, v := range vals {
+		for _, tag := range []byte{tagInt, tagTimestamp, tagTime, 0, 0xff} {
+			b := []byte{tag, 0, 0, 0, 0, 0, 0, 0, 0}
+			for k := range 8 {
+				b[1+k] = byte(v >> (56 - 8*k))
+			}
+			if got, want := hash9(tag, v), xxhash.Sum64(b); got != want {
+				t.Fatalf("hash9(%q, %#x) = %#x, want %#x", tag, v, got, want)
+			}
+			v32 := uint32(v)
+			b5 := []byte{tag, byte(v32 >> 24), byte(v32 >> 16), byte(v32 >> 8), byte(v32)}
+			if got, want := hash5(tag, v32), xxhash.Sum64(b5); got != want {
+				t.Fatalf("hash5(%q, %#x) = %#x, want %#x", tag, v32, got, want)
+			}
+		}
+	}
+}
+
+// For every column type, the per-row encoder (used for the rows a report
+// shows) writes what the column encoder writes, and the fast digests equal
+// xxhash of those bytes.
+func TestCellEncodingAndDigestsAgree(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	type colCase struct {
+		typ     arrow.DataType
+		json    string
+		own, as class
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	ints := []string{"null", "0", "-1", "1", "127", "-128"}
+	for range 200 {
+		ints = append(ints, fmt.Sprint(r.IntN(200)-100))
+	}
+	intJSON := "[" + strings.Join(ints, ",") + "]"
+	floats := "[0, -0.0, 1.5, -2.25, 1e300, 3.0, 9007199254740992, 9007199254740993, 1e-7, null, 123456.789, -5e-324]"
+	cases := []colCase{
+		{arrow.PrimitiveTypes.Int8, intJSON, classNumber, classNumber},
+		{arrow.PrimitiveTypes.Int16, intJSON, classNumber, classNumber},
+		{arrow.PrimitiveTypes.Int32, intJSON, classNumber, classNumber},
+		{arrow.PrimitiveTypes.Int64, `[null, 9223372036854775807, -9223372036854775808, 0, 42]`, classNumber, classNumber},
+		{arrow.PrimitiveTypes.Uint8, `[0, 255, null]`, classNumber, classNumber},
+		{arrow.PrimitiveTypes.Uint16, `[0, 65535, null]`, classNumber, classNumber},
+		{arrow.PrimitiveTypes.Uint32, `[0, 4294967295, null]`, classNumber, classNumber},
+		{arrow.PrimitiveTypes.Uint64, `[0, 18446744073709551615, null]`, classNumber, classNumber},
+		{arrow.PrimitiveTypes.Float64, floats, classNumber, classNumber},
+		{arrow.PrimitiveTypes.Float32, floats, classNumber, classNumber},
+		{&arrow.Decimal128Type{Precision: 38, Scale: 2}, `["1.50", "-0.01", "0", null, "12345678901234567890123456.78", "100.00"]`, classNumber, classNumber},
+		{&arrow.Decimal256Type{Precision: 50, Scale: 3}, `["1.500", null, "-7"]`, classNumber, classNumber},
+		{&arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}, `["2026-01-01T00:00:00", null, "1960-05-05T01:02:03"]`, classTimestamp, classTimestamp},
+		{&arrow.TimestampType{Unit: arrow.Millisecond}, `["2026-01-01T00:00:00.123", null]`, classTimestamp, classTimestamp},
+		{&arrow.TimestampType{Unit: arrow.Microsecond}, `["2026-01-01T00:00:00.123456", null]`, classTimestamp, classTimestamp},
+		{&arrow.TimestampType{Unit: arrow.Nanosecond}, `["2026-01-01T00:00:00.123456789", "1969-12-31T23:59:59.999999999", null]`, classTimestamp, classTimestamp},
+		{arrow.FixedWidthTypes.Date32, `["2026-01-01", "1900-02-28", null]`, classDate, classDate},
+		{arrow.FixedWidthTypes.Date32, `["2026-01-01", "1900-02-28", null]`, classDate, classTimestamp},
+		{arrow.FixedWidthTypes.Date64, `["2026-01-01", null]`, classDate, classDate},
+		{arrow.FixedWidthTypes.Time64us, `["12:34:56.789012", null]`, classTime, classTime},
+		{arrow.FixedWidthTypes.Time32ms, `["12:34:56.789", null]`, classTime, classTime},
+		{arrow.FixedWidthTypes.Boolean, `[true, false, null, true]`, classBool, classBool},
+		{arrow.BinaryTypes.String, `["a", "", null, "ünïcode", "10.50", "exactly-twenty-nine-bytes-lon", "exactly-thirty-bytes-long-text", "` + strings.Repeat("long ", 40) + `"]`, classText, classText},
+		{arrow.BinaryTypes.String, `["1", "10.50", null, "abc", "1e3"]`, classText, classNumber},
+		{arrow.BinaryTypes.String, `["2026-01-01T10:00:00Z", "x", null]`, classText, classTimestamp},
+		{arrow.BinaryTypes.LargeString, `["a", null]`, classText, classText},
+		{arrow.BinaryTypes.Binary, `["AAEC", null, "` + strings.Repeat("QUJD", 50) + `"]`, classBinary, classBinary},
+		{arrow.PrimitiveTypes.Int64, `[1, null, -5]`, classNumber, classOther},
+	}
+	for _, c := range cases {
+		arr, _, err := array.FromJSON(mem, c.typ, strings.NewReader(c.json))
+		if err != nil {
+			t.Fatalf("%s: %v", c.typ, err)
+		}
+		checkCells(t, fmt.Sprintf("%s as %s", c.typ, c.as), &columnEncoder{name: "c", own: c.own, as: c.as}, arr)
+		arr.Release()
+	}
+	// Dictionary-encoded text.
+	db := array.NewDictionaryBuilder(mem, &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int16, ValueType: arrow.BinaryTypes.String}).(*array.BinaryDictionaryBuilder)
+	for _, s := range []string{"x", "y", "x", "", "y"} {
+		if err := db.AppendString(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.AppendNull()
+	dict := db.NewArray()
+	db.Release()
+	checkCells(t, "dictionary", &columnEncoder{name: "d", own: classText, as: classText}, dict)
+	dict.Release()
+}
+
+func checkCells(t *testing.T, name string, e *columnEncoder, arr arrow.Array) {
+	t.Helper()
+	var col encCol
+	if err := e.encode(arr, &col); err != nil {
+		t.Fatalf("%s: encode: %v", name, err)
+	}
+	for i := 0; i < arr.Len(); i++ {
+		got, err := e.appendCell(nil, arr, i)
+		if err != nil {
+			t.Fatalf("%s row %d: appendCell: %v", name, i, err)
+		}
+		if !bytes.Equal(got, col.cell(i)) {
+			t.Errorf("%s row %d: appendCell %q, encode %q", name, i, got, col.cell(i))
+		}
+	}
+	dst := make([]uint64, arr.Len())
+	if e.digestFast(arr, dst) {
+		for i := range dst {
+			if want := xxhash.Sum64(col.cell(i)); dst[i] != want {
+				t.Errorf("%s row %d: fast digest %#x, want %#x (cell %q)", name, i, dst[i], want, col.cell(i))
+			}
+		}
+	}
+}
