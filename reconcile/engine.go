@@ -133,6 +133,8 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 	res := &Result{Key: p.key, Schema: p.schema}
 	res.Source.Name = nameOr(src.Name, srcInfo.Name)
 	res.Target.Name = nameOr(tgt.Name, tgtInfo.Name)
+	describeSide(&res.Source, src.Table, srcInfo)
+	describeSide(&res.Target, tgt.Table, tgtInfo)
 	for _, c := range p.pairs {
 		res.Compared = append(res.Compared, c.src)
 		if !c.isKey {
@@ -250,6 +252,15 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 	res.Listed = em.listed
 	res.Plan.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// describeSide records what the source says about how it was read.
+func describeSide(st *SideStats, ref connectors.TableRef, info *connectors.TableInfo) {
+	if ref.Name != "" || ref.Query != "" {
+		st.Table = ref.String()
+	}
+	st.Snapshot = info.Consistency
+	st.Notes = info.Notes
 }
 
 func nameOr(a, b string) string {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/reconhq/reconcile/connectors"
 )
 
 // Kind classifies one difference.
@@ -149,9 +151,18 @@ type ColumnChecksum struct {
 // SideStats describes what was read from one side.
 type SideStats struct {
 	Name string
-	Rows int64
-	// Checksum is the sum mod 2^64 of the xxhash of each row's canonical
-	// encoding over the key and compared columns, ordered by source name.
+	// Table is what was read from a database source: a table name, or
+	// "query"; empty for a file.
+	Table string
+	// Snapshot is the point in time a database source was read at, when
+	// the source says.
+	Snapshot *connectors.Consistency
+	// Notes are the source's remarks on how it read the data (a column
+	// compared by its text output, ...).
+	Notes []string
+	Rows  int64
+	// Checksum is the sum mod 2^64 of the row digests (a row digest folds
+	// the digests of the key and compared columns, ordered by source name).
 	Checksum uint64
 	// Columns holds the per-column checksums (sum of cell digests), ordered
 	// by source name.

@@ -57,6 +57,7 @@ type htmlPage struct {
 	Error, Headline, Class         string
 	Exit                           int
 	Sides                          []htmlSide
+	Notes                          []string
 	Key, Plan                      string
 	Summary                        []htmlCount
 	Total                          string
@@ -70,7 +71,7 @@ type htmlPage struct {
 	NoCounts                       string
 }
 
-type htmlSide struct{ Label, Name, Rows, Checksum string }
+type htmlSide struct{ Label, Name, Rows, Checksum, Table, Snapshot string }
 
 type htmlCount struct{ Label, Count string }
 
@@ -137,9 +138,10 @@ func (h *HTML) Finish(res *reconcile.Result, runErr error) error {
 		Exit:     o.exitCode,
 		Class:    o.verdict,
 		Sides: []htmlSide{
-			{"source", src, thousands(r.Source.Rows), checksum(r.Source.Checksum)},
-			{"target", dst, thousands(r.Target.Rows), checksum(r.Target.Checksum)},
+			{"source", src, thousands(r.Source.Rows), checksum(r.Source.Checksum), r.Source.Table, snapshotText(r.Source)},
+			{"target", dst, thousands(r.Target.Rows), checksum(r.Target.Checksum), r.Target.Table, snapshotText(r.Target)},
 		},
+		Notes:         sideNotes(r),
 		Key:           strings.Join(keyColumns(h.m, r), ", "),
 		Plan:          planText(r.Plan),
 		Total:         thousands(r.Summary.Differences()),

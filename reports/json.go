@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/reconhq/reconcile/reconcile"
 )
@@ -143,12 +144,31 @@ func sideObject(name string, s reconcile.SideStats) object {
 	for _, c := range s.Columns {
 		cols = append(cols, member{c.Name, checksum(c.Checksum)})
 	}
-	return object{
-		{"name", name},
-		{"rows", s.Rows},
-		{"checksum", checksum(s.Checksum)},
-		{"columns", cols},
+	o := object{{"name", name}}
+	if s.Table != "" {
+		o = append(o, member{"table", s.Table})
 	}
+	if c := s.Snapshot; c != nil {
+		snap := object{}
+		if !c.Time.IsZero() {
+			snap = append(snap, member{"time", c.Time.UTC().Format(time.RFC3339Nano)})
+		}
+		if c.Position != "" {
+			snap = append(snap, member{"position", c.Position})
+		}
+		if c.Snapshot != "" {
+			snap = append(snap, member{"id", c.Snapshot})
+		}
+		o = append(o, member{"snapshot", snap})
+	}
+	if len(s.Notes) > 0 {
+		o = append(o, member{"notes", s.Notes})
+	}
+	return append(o,
+		member{"rows", s.Rows},
+		member{"checksum", checksum(s.Checksum)},
+		member{"columns", cols},
+	)
 }
 
 func schemaObject(s reconcile.SchemaDiff) object {

@@ -67,8 +67,22 @@ func (md *Markdown) Finish(res *reconcile.Result, runErr error) error {
 	if !o.noResult {
 		fmt.Fprintf(&b, "| rows | %s | %s |\n", thousands(r.Source.Rows), thousands(r.Target.Rows))
 		fmt.Fprintf(&b, "| checksum | `%s` | `%s` |\n", checksum(r.Source.Checksum), checksum(r.Target.Checksum))
+		if r.Source.Table != "" || r.Target.Table != "" {
+			fmt.Fprintf(&b, "| table | %s | %s |\n", mdEscape(r.Source.Table), mdEscape(r.Target.Table))
+		}
+		if ss, ts := snapshotText(r.Source), snapshotText(r.Target); ss != "" || ts != "" {
+			fmt.Fprintf(&b, "| snapshot | %s | %s |\n", mdEscape(ss), mdEscape(ts))
+		}
 	}
 	b.WriteByte('\n')
+	if !o.noResult {
+		if notes := sideNotes(r); len(notes) > 0 {
+			for _, n := range notes {
+				fmt.Fprintf(&b, "- Note: %s\n", mdEscape(n))
+			}
+			b.WriteByte('\n')
+		}
+	}
 	fmt.Fprintf(&b, "Key: %s", codeList(keyColumns(md.m, r)))
 	if p := planText(r.Plan); p != "" {
 		fmt.Fprintf(&b, " · Plan: %s", p)

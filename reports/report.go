@@ -100,6 +100,37 @@ func names(m Meta, res *reconcile.Result) (src, dst string) {
 	return src, dst
 }
 
+// snapshotText renders the point in time a side was read at, or "".
+func snapshotText(s reconcile.SideStats) string {
+	c := s.Snapshot
+	if c == nil {
+		return ""
+	}
+	var parts []string
+	if !c.Time.IsZero() {
+		parts = append(parts, c.Time.UTC().Format("2006-01-02T15:04:05.000000Z"))
+	}
+	if c.Position != "" {
+		parts = append(parts, "log position "+c.Position)
+	}
+	if len(parts) == 0 && c.Snapshot != "" {
+		parts = append(parts, c.Snapshot)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sideNotes lists both sides' notes, each prefixed with its side.
+func sideNotes(r *reconcile.Result) []string {
+	var out []string
+	for _, n := range r.Source.Notes {
+		out = append(out, "source: "+n)
+	}
+	for _, n := range r.Target.Notes {
+		out = append(out, "target: "+n)
+	}
+	return out
+}
+
 func keyColumns(m Meta, res *reconcile.Result) []string {
 	if len(res.Key) > 0 {
 		return res.Key

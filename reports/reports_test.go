@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reconhq/reconcile/connectors"
 	"github.com/reconhq/reconcile/reconcile"
 )
 
@@ -135,7 +136,19 @@ func abortedRun() run {
 	return r
 }
 
-var runs = map[string]func() run{"full": fullRun, "consistent": consistentRun, "failed": failedRun, "aborted": abortedRun}
+// databaseRun is a consistent run between two database tables: each side
+// says which table and snapshot it read, and notes how it read a column.
+func databaseRun() run {
+	r := consistentRun()
+	r.meta.Source, r.meta.Target = "postgres://app:xxxxx@primary/shop", "postgres://app@replica/shop"
+	r.res.Source.Table, r.res.Target.Table = "public.orders", "public.orders"
+	r.res.Source.Snapshot = &connectors.Consistency{Time: time.Date(2026, 11, 26, 2, 0, 0, 123456000, time.UTC), Position: "0/16B3748", Snapshot: "00000003-0000001B-1"}
+	r.res.Target.Snapshot = &connectors.Consistency{Time: time.Date(2026, 11, 26, 2, 0, 0, 98000, time.UTC), Position: "0/16B3740"}
+	r.res.Target.Notes = []string{"column geo (point) is compared by its text output"}
+	return r
+}
+
+var runs = map[string]func() run{"full": fullRun, "consistent": consistentRun, "failed": failedRun, "aborted": abortedRun, "database": databaseRun}
 
 // writer is what every format provides.
 type writer interface {

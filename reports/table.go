@@ -107,12 +107,27 @@ func (t *Table) Finish(res *reconcile.Result, runErr error) error {
 			fmt.Fprintf(&b, "%s  %s  ", label, name+strings.Repeat(" ", nameW-utf8.RuneCountInString(name)))
 		}
 		fmt.Fprintf(&b, "%*s rows  checksum %s\n", rowsW, thousands(s.Rows), checksum(s.Checksum))
+		var facts []string
+		if s.Table != "" {
+			facts = append(facts, "table "+oneLine(s.Table))
+		}
+		if snap := snapshotText(s); snap != "" {
+			facts = append(facts, "snapshot "+snap)
+		}
+		if len(facts) > 0 {
+			fmt.Fprintf(&b, "        %s\n", strings.Join(facts, " · "))
+		}
 	}
 	side("source", src, r.Source)
 	side("target", dst, r.Target)
 	fmt.Fprintf(&b, "key     %s\n", strings.Join(keyColumns(t.m, r), ", "))
 	if p := planText(r.Plan); p != "" {
 		fmt.Fprintf(&b, "plan    %s\n", p)
+	}
+	if !o.noResult {
+		for _, n := range sideNotes(r) {
+			fmt.Fprintf(&b, "note    %s\n", oneLine(n))
+		}
 	}
 
 	if o.noResult {
