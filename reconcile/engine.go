@@ -176,34 +176,39 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 	ropts := func(cols []string) connectors.ReadOptions {
 		return connectors.ReadOptions{Columns: cols, Allocator: opts.Allocator, BatchRows: opts.BatchRows}
 	}
-	readSrc := func(ctx context.Context) (array.RecordReader, error) {
-		r, err := src.Source.Read(ctx, src.Table, ropts(p.srcColumns))
-		if err != nil {
-			return nil, fmt.Errorf("read source: %w", err)
-		}
-		return r, nil
+	tkey := make([]string, len(p.keyPairs))
+	for i, k := range p.keyPairs {
+		tkey[i] = p.pairs[k].tgt
 	}
-	readTgt := func(ctx context.Context) (array.RecordReader, error) {
-		r, err := tgt.Source.Read(ctx, tgt.Table, ropts(p.tgtColumns))
-		if err != nil {
-			return nil, fmt.Errorf("read target: %w", err)
+	// A side that can read in key order always does: a tentative merge
+	// then needs only the other side to be sorted.
+	readSide := func(name string, in Input, ord connectors.OrderedReader, key, cols []string) openFunc {
+		return func(ctx context.Context) (array.RecordReader, error) {
+			var r array.RecordReader
+			var err error
+			if ord != nil {
+				r, err = ord.ReadOrdered(ctx, in.Table, key, ropts(cols))
+			} else {
+				r, err = in.Source.Read(ctx, in.Table, ropts(cols))
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", name, err)
+			}
+			return r, nil
 		}
-		return r, nil
 	}
+	readSrc := readSide("source", src, so, p.key, p.srcColumns)
+	readTgt := readSide("target", tgt, to, tkey, p.tgtColumns)
 	switch {
 	case algo == Merge:
-		sr, err := so.ReadOrdered(ctx, src.Table, p.key, ropts(p.srcColumns))
+		sr, err := readSrc(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("read source: %w", err)
+			return nil, err
 		}
 		defer sr.Release()
-		tkey := make([]string, len(p.keyPairs))
-		for i, k := range p.keyPairs {
-			tkey[i] = p.pairs[k].tgt
-		}
-		tr, err := to.ReadOrdered(ctx, tgt.Table, tkey, ropts(p.tgtColumns))
+		tr, err := readTgt(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("read target: %w", err)
+			return nil, err
 		}
 		defer tr.Release()
 		if err := mergeDiff(ctx, ss, ts, sr, tr, em, true); err != nil {
