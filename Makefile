@@ -1,4 +1,4 @@
-.PHONY: bench bench-files
+.PHONY: bench bench-files bench-postgres
 
 # Go micro-benchmarks of every package.
 bench:
@@ -8,3 +8,8 @@ bench:
 # 2M-row pair, CSV and Parquet (see scripts/README.md; env ROWS, RUNS, WORK, SHUFFLE).
 bench-files:
 	bash scripts/bench-files.sh
+
+# End-to-end benchmark between two PostgreSQL databases built with pgbench
+# (scales 10 and 50), against psql's \copy of each side (env SCALES, RUNS, PGADMIN).
+bench-postgres:
+	bash scripts/bench-postgres.sh
