@@ -39,6 +39,18 @@ const (
 	LogicalDecimal = "decimal"
 )
 
+// MetaInvalid is the Arrow field metadata key a connector sets, with the
+// value InvalidMin, on a date, timestamp or time column whose source can
+// hold values no Arrow value represents (MySQL's zero dates such as
+// 0000-00-00). The connector stores such a value as the smallest value of
+// the column's storage type (math.MinInt32 for date32, math.MinInt64 for
+// the 64-bit types); the engine reports it as an invalid value, which is
+// never equal to a valid one.
+const (
+	MetaInvalid = "reconcile.invalid"
+	InvalidMin  = "min"
+)
+
 // TableRef names what to read from a source. File sources hold one table and
 // ignore Name; database sources need Name or Query.
 type TableRef struct {

@@ -101,7 +101,7 @@ func rowFinish(h uint64) uint64 { return xxAvalanche(h) }
 // encoding is a fixed-width machine number read as its own class, and
 // reports whether it did; other columns go through encode and xxhash.
 func (e *columnEncoder) digestFast(arr arrow.Array, dst []uint64) bool {
-	if e.own != e.as && !(e.own == classDate && e.as == classTimestamp) {
+	if e.invalidMin || e.own != e.as && !(e.own == classDate && e.as == classTimestamp) {
 		return false
 	}
 	nulls := arr.NullN() > 0
@@ -214,6 +214,9 @@ func (e *columnEncoder) appendCell(b []byte, arr arrow.Array, i int) ([]byte, er
 	if arr.IsNull(i) {
 		return append(b, tagNull), nil
 	}
+	if e.invalidMin && invalidAt(arr, i) {
+		return append(b, invalidValue...), nil
+	}
 	if d, ok := arr.(*array.Dictionary); ok {
 		return e.appendCell(b, d.Dictionary(), d.GetValueIndex(i))
 	}
@@ -237,6 +240,9 @@ func (e *columnEncoder) appendCell(b []byte, arr arrow.Array, i int) ([]byte, er
 		}
 		return AppendDate(b, int32(a.Value(i))), nil
 	case *array.Boolean:
+		if e.as == classNumber {
+			return AppendInt(b, int64(boolInt(a.Value(i)))), nil
+		}
 		return AppendBool(b, a.Value(i)), nil
 	}
 	return e.appendOne(b, arr, i)

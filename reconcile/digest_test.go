@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/reconhq/reconcile/connectors"
 )
 
 func TestHashSpecialisationsMatchXXHash(t *testing.T) {
@@ -79,6 +81,7 @@ func TestCellEncodingAndDigestsAgree(t *testing.T) {
 		{arrow.FixedWidthTypes.Time64us, `["12:34:56.789012", null]`, classTime, classTime},
 		{arrow.FixedWidthTypes.Time32ms, `["12:34:56.789", null]`, classTime, classTime},
 		{arrow.FixedWidthTypes.Boolean, `[true, false, null, true]`, classBool, classBool},
+		{arrow.FixedWidthTypes.Boolean, `[true, false, null, true]`, classBool, classNumber},
 		{arrow.BinaryTypes.String, `["a", "", null, "ünïcode", "10.50", "exactly-twenty-nine-bytes-lon", "exactly-thirty-bytes-long-text", "` + strings.Repeat("long ", 40) + `"]`, classText, classText},
 		{arrow.BinaryTypes.String, `["1", "10.50", null, "abc", "1e3"]`, classText, classNumber},
 		{arrow.BinaryTypes.String, `["2026-01-01T10:00:00Z", "x", null]`, classText, classTimestamp},
@@ -92,6 +95,16 @@ func TestCellEncodingAndDigestsAgree(t *testing.T) {
 			t.Fatalf("%s: %v", c.typ, err)
 		}
 		checkCells(t, fmt.Sprintf("%s as %s", c.typ, c.as), &columnEncoder{name: "c", own: c.own, as: c.as}, arr)
+		arr.Release()
+	}
+	// Storage minimums marking unrepresentable values.
+	for _, typ := range []arrow.DataType{arrow.FixedWidthTypes.Date32, arrow.FixedWidthTypes.Timestamp_us} {
+		arr, _, err := array.FromJSON(mem, typ, strings.NewReader(`["2026-01-01", null, "1970-01-01"]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newColumnEncoder(arrow.Field{Name: "d", Type: typ, Metadata: arrow.NewMetadata([]string{connectors.MetaInvalid}, []string{connectors.InvalidMin})}, classOfType(typ), classOfType(typ))
+		checkCells(t, "invalid "+typ.String(), &e, arr)
 		arr.Release()
 	}
 	// Dictionary-encoded text.

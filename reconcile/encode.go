@@ -98,6 +98,10 @@ func pairPlan(s, t class) (srcAs, tgtAs class, ok bool) {
 		return t, t, true
 	case t == classText && s != classOther:
 		return s, s, true
+	case s == classBool && t == classNumber, s == classNumber && t == classBool:
+		// MySQL's tinyint(1) against a true boolean: false and true read
+		// as 0 and 1, and any other number differs from both.
+		return classNumber, classNumber, true
 	case s == classDate && t == classTimestamp:
 		return classTimestamp, classTimestamp, true
 	case s == classTimestamp && t == classDate:
@@ -133,8 +137,41 @@ type columnEncoder struct {
 	name string
 	own  class
 	as   class
-	dict encCol // scratch for dictionary-encoded columns
+	// invalidMin: the smallest value of the storage type marks a value the
+	// source could not represent (connectors.MetaInvalid).
+	invalidMin bool
+	dict       encCol // scratch for dictionary-encoded columns
 }
+
+// newColumnEncoder returns the encoder of field f read as class as.
+func newColumnEncoder(f arrow.Field, own, as class) columnEncoder {
+	e := columnEncoder{name: f.Name, own: own, as: as}
+	if i := f.Metadata.FindKey(connectors.MetaInvalid); i >= 0 && f.Metadata.Values()[i] == connectors.InvalidMin {
+		e.invalidMin = true
+	}
+	return e
+}
+
+// invalidAt reports whether value i of arr is the storage minimum that
+// marks an unrepresentable value.
+func invalidAt(arr arrow.Array, i int) bool {
+	switch a := arr.(type) {
+	case *array.Date32:
+		return a.Value(i) == math.MinInt32
+	case *array.Date64:
+		return a.Value(i) == math.MinInt64
+	case *array.Timestamp:
+		return a.Value(i) == math.MinInt64
+	case *array.Time64:
+		return a.Value(i) == math.MinInt64
+	case *array.Time32:
+		return a.Value(i) == math.MinInt32
+	}
+	return false
+}
+
+// invalidValue is the encoding of a value the source could not represent.
+var invalidValue = appendLen(nil, tagInvalid, []byte("a value the source cannot represent (e.g. a zero date)"))
 
 func (e *columnEncoder) encode(arr arrow.Array, out *encCol) error {
 	n := arr.Len()
@@ -176,6 +213,16 @@ func (e *columnEncoder) encodeInto(arr arrow.Array, out *encCol) error {
 		return nil
 	}
 
+	if e.invalidMin {
+		for i := 0; i < n; i++ {
+			var err error
+			if b, err = e.appendCell(b, arr, i); err != nil {
+				return err
+			}
+			offs[i+1] = int32(len(b))
+		}
+		return nil
+	}
 	if e.as == classOther || e.own == classOther {
 		// No canonical form on one side: both compare by Arrow's rendering.
 		for i := 0; i < n; i++ {
@@ -258,6 +305,8 @@ func (e *columnEncoder) encodeInto(arr arrow.Array, out *encCol) error {
 		for i := 0; i < n; i++ {
 			if hasNulls && a.IsNull(i) {
 				b = append(b, tagNull)
+			} else if e.as == classNumber {
+				b = AppendInt(b, int64(boolInt(a.Value(i))))
 			} else {
 				b = AppendBool(b, a.Value(i))
 			}
@@ -292,6 +341,13 @@ func appendDecimal128At(b []byte, v decimal128.Num, scale int32) []byte {
 		return AppendDecimal64(b, int64(lo), scale)
 	}
 	return AppendDecimal(b, v.BigInt(), scale)
+}
+
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 func toMicros(v int64, unit arrow.TimeUnit) int64 {

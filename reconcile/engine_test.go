@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -489,6 +490,38 @@ func TestLogicalDecimalComparesAsNumber(t *testing.T) {
 			if m.Column != "k" || m.SourceType != "decimal" {
 				t.Errorf("unexpected type mismatch %+v", m)
 			}
+		}
+	}
+}
+
+// A boolean column compares with a number column as 0 and 1 (MySQL's
+// tinyint(1)); a value marked invalid (a zero date) differs from every
+// valid value and equals another invalid one.
+func TestBooleanAsNumberAndInvalidValues(t *testing.T) {
+	mem := checkedAlloc(t)
+	inv := arrow.NewMetadata([]string{connectors.MetaInvalid}, []string{connectors.InvalidMin})
+	srcF := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "flag", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+		{Name: "day", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+	}
+	tgtF := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "flag", Type: arrow.PrimitiveTypes.Int8, Nullable: true},
+		{Name: "day", Type: arrow.FixedWidthTypes.Date32, Nullable: true, Metadata: inv},
+	}
+	day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	zero := arrow.Date32(math.MinInt32)
+	for _, ordered := range [][]string{nil, {"id"}} {
+		src := tbl(t, mem, "s", srcF, [][]any{{1, true, day}, {2, false, day}, {3, true, day}, {4, nil, nil}}, 0)
+		tgt := tbl(t, mem, "t", tgtF, [][]any{{1, int8(1), day}, {2, int8(0), zero}, {3, int8(2), day}, {4, nil, nil}}, 0)
+		c := diff(t, source(t, src, ordered), source(t, tgt, ordered), Options{Key: []string{"id"}, Allocator: mem})
+		want := []string{
+			"changed id=2 day:2026-01-01→<invalid: a value the source cannot represent (e.g. a zero date)>",
+			"changed id=3 flag:1→2",
+		}
+		if got := c.lines(); !slices.Equal(got, want) {
+			t.Errorf("ordered=%v: changes = %q, want %q", ordered != nil, got, want)
 		}
 	}
 }

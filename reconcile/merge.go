@@ -132,7 +132,7 @@ func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<-
 	// encoders (their scratch space belongs to this goroutine).
 	encs := make([]columnEncoder, len(s.encs))
 	for i, e := range s.encs {
-		encs[i] = columnEncoder{name: e.name, own: e.own, as: e.as}
+		encs[i] = columnEncoder{name: e.name, own: e.own, as: e.as, invalidMin: e.invalidMin}
 	}
 	nc := len(s.encs)
 	var last []byte // the last key of the previous batch

@@ -174,8 +174,8 @@ func buildPlan(src, tgt *connectors.TableInfo, opts *Options) (*plan, error) {
 		}
 		p.pairs = append(p.pairs, colPair{
 			src: f.Name, tgt: tf.Name, isKey: isKey[f.Name], order: len(p.pairs),
-			srcEnc: columnEncoder{name: f.Name, own: sc, as: sAs},
-			tgtEnc: columnEncoder{name: tf.Name, own: tc, as: tAs},
+			srcEnc: newColumnEncoder(f, sc, sAs),
+			tgtEnc: newColumnEncoder(tf, tc, tAs),
 		})
 	}
 	pairedTargets := map[string]bool{}

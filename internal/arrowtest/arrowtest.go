@@ -14,9 +14,10 @@ import (
 
 // Records builds records of at most batch rows (all rows in one record
 // when batch <= 0; one empty record for no rows). A nil value is NULL.
-// Values by column type: int64 (int or int64), float64, string, bool,
-// decimal128 (the value as text, "10.50"), timestamp[us] and date32
-// (time.Time). The caller releases the records.
+// Values by column type: int64 (int or int64), int8 (int or int8), float64,
+// string, bool, decimal128 (the value as text, "10.50"), timestamp[us]
+// (time.Time) and date32 (time.Time or arrow.Date32). The caller releases
+// the records.
 func Records(mem memory.Allocator, schema *arrow.Schema, rows [][]any, batch int) ([]arrow.Record, error) {
 	if batch <= 0 {
 		batch = len(rows) + 1
@@ -64,6 +65,15 @@ func appendValue(fb array.Builder, dt arrow.DataType, v any) error {
 		default:
 			return fmt.Errorf("want an int, got %T", v)
 		}
+	case *array.Int8Builder:
+		switch x := v.(type) {
+		case int:
+			fb.Append(int8(x))
+		case int8:
+			fb.Append(x)
+		default:
+			return fmt.Errorf("want an int or int8, got %T", v)
+		}
 	case *array.Float64Builder:
 		fb.Append(v.(float64))
 	case *array.StringBuilder:
@@ -80,7 +90,14 @@ func appendValue(fb array.Builder, dt arrow.DataType, v any) error {
 	case *array.TimestampBuilder:
 		fb.Append(arrow.Timestamp(v.(time.Time).UnixMicro()))
 	case *array.Date32Builder:
-		fb.Append(arrow.Date32FromTime(v.(time.Time)))
+		switch x := v.(type) {
+		case time.Time:
+			fb.Append(arrow.Date32FromTime(x))
+		case arrow.Date32:
+			fb.Append(x)
+		default:
+			return fmt.Errorf("want a time.Time or arrow.Date32, got %T", v)
+		}
 	default:
 		return fmt.Errorf("unsupported builder %T", fb)
 	}
