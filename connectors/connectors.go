@@ -134,7 +134,8 @@ type Source interface {
 }
 
 // OrderedReader is an optional capability: a source that can deliver rows
-// sorted by the given key columns in the engine's canonical key order
+// sorted by the given key columns (rows with equal keys in no particular
+// order) in the engine's canonical key order
 // (numbers numerically, text and binary byte-wise, instants, dates and
 // times chronologically, false before true, NULLs last, composite keys
 // column by column). The engine then diffs
@@ -222,12 +223,14 @@ func SchemeOf(location string) string {
 	return s
 }
 
-// Redact hides the passwords of a URL-shaped location so it can be printed:
-// the password of the user info, and password query parameters. It does not
+// Redact hides the passwords of a location so it can be printed: the
+// password of a URL's user info, password query parameters, and password
+// settings of a keyword/value connection string (password=secret). It does not
 // rely on the location parsing as a URL, so passwords holding '/', '#', '@'
 // or bad escapes are hidden too; in doubt it hides more, never less.
 func Redact(location string) string {
 	location = passwordParam.ReplaceAllString(location, "${1}xxxxx")
+	location = passwordKeyword.ReplaceAllString(location, "${1}${2}xxxxx")
 	i := strings.Index(location, "://")
 	if i < 0 {
 		return location
@@ -258,3 +261,7 @@ func Redact(location string) string {
 // passwordParam matches password query parameters (libpq's password and
 // sslpassword, and the like).
 var passwordParam = regexp.MustCompile(`(?i)([?&;](?:ssl)?pass(?:word)?=)[^&#;]*`)
+
+// passwordKeyword matches password settings of a keyword/value connection
+// string: password=secret, password = 'se cret', sslpassword=...
+var passwordKeyword = regexp.MustCompile(`(?i)(^|\s)((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']*)`)

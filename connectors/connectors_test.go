@@ -7,22 +7,26 @@ import (
 
 func TestRedact(t *testing.T) {
 	cases := map[string]string{
-		"postgres://app:s3cret@db/shop":      "postgres://app:xxxxx@db/shop",
-		"postgres://app:p%zz@db/shop":        "postgres://app:xxxxx@db/shop",
-		"postgres://app:pa/ss@db/shop":       "postgres://app:xxxxx@db/shop",
-		"postgres://app:pa#ss@db/shop?x=1":   "postgres://app:xxxxx@db/shop?x=1",
-		"mysql://root:p@ss@127.0.0.1:3306/x": "mysql://root:xxxxx@127.0.0.1:3306/x",
-		"postgres://app@db/shop":             "postgres://app@db/shop",
-		"billing.csv":                        "billing.csv",
-		"/data/with:colon@and-at.csv":        "/data/with:colon@and-at.csv",
-		"file:///tmp/a.csv":                  "file:///tmp/a.csv",
+		"postgres://app:s3cret@db/shop":                         "postgres://app:xxxxx@db/shop",
+		"postgres://app:p%zz@db/shop":                           "postgres://app:xxxxx@db/shop",
+		"postgres://app:pa/ss@db/shop":                          "postgres://app:xxxxx@db/shop",
+		"postgres://app:pa#ss@db/shop?x=1":                      "postgres://app:xxxxx@db/shop?x=1",
+		"mysql://root:p@ss@127.0.0.1:3306/x":                    "mysql://root:xxxxx@127.0.0.1:3306/x",
+		"postgres://app@db/shop":                                "postgres://app@db/shop",
+		"billing.csv":                                           "billing.csv",
+		"/data/with:colon@and-at.csv":                           "/data/with:colon@and-at.csv",
+		"file:///tmp/a.csv":                                     "file:///tmp/a.csv",
+		"host=db user=app password=s3cret dbname=shop":          "host=db user=app password=xxxxx dbname=shop",
+		"host=db password = 'pa/ss word' dbname=shop":           "host=db password = xxxxx dbname=shop",
+		"sslpassword=p%zz host=db":                              "sslpassword=xxxxx host=db",
+		"postgres://app@db/shop?sslmode=require&password=pa#ss": "postgres://app@db/shop?sslmode=require&password=xxxxx#ss",
 	}
 	for in, want := range cases {
 		got := Redact(in)
 		if got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
-		for _, secret := range []string{"s3cret", "p%zz", "pa/ss", "pa#ss", "p@ss"} {
+		for _, secret := range []string{"s3cret", "p%zz", "pa/ss", "pa#ss", "p@ss", "pa/ss word"} {
 			if strings.Contains(in, secret) && strings.Contains(got, secret) {
 				t.Errorf("Redact(%q) leaks %q", in, secret)
 			}

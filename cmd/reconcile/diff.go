@@ -211,15 +211,23 @@ func (o *diffOptions) validate() (reconcile.Options, connectors.Options, connect
 		}
 		tgt.Types[tcol] = typ
 	}
-	if len(problems) > 0 {
-		return opts, src, tgt, fmt.Errorf("%s", strings.Join(problems, "\n"))
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		errs[i] = errors.New(p)
 	}
-	return opts, src, tgt, nil
+	return opts, src, tgt, errors.Join(errs...)
 }
 
-// refs builds the table references of the two sides from the flags.
-func (o *diffOptions) refs() (src, tgt connectors.TableRef, err error) {
-	side := func(name, table, query, where string) (connectors.TableRef, error) {
+// refs builds the table references of the two sides from the flags. The
+// shared --table names the table of the database sides; a file holds one.
+func (o *diffOptions) refs(srcLoc, tgtLoc string) (src, tgt connectors.TableRef, err error) {
+	side := func(name, loc, table, query, where string) (connectors.TableRef, error) {
+		if connectors.SchemeOf(loc) == "file" {
+			if table != "" {
+				return connectors.TableRef{}, fmt.Errorf("--%s-table: the %s is a file, which holds one table", name, name)
+			}
+			return connectors.TableRef{Query: query, Where: where}, nil
+		}
 		ref := connectors.TableRef{Name: o.table, Where: o.where}
 		if table != "" {
 			ref.Name = table
@@ -235,8 +243,8 @@ func (o *diffOptions) refs() (src, tgt connectors.TableRef, err error) {
 		}
 		return ref, nil
 	}
-	src, err1 := side("source", o.sourceTable, o.sourceQuery, o.sourceWhere)
-	tgt, err2 := side("target", o.targetTable, o.targetQuery, o.targetWhere)
+	src, err1 := side("source", srcLoc, o.sourceTable, o.sourceQuery, o.sourceWhere)
+	tgt, err2 := side("target", tgtLoc, o.targetTable, o.targetQuery, o.targetWhere)
 	return src, tgt, errors.Join(err1, err2)
 }
 
@@ -302,7 +310,7 @@ type reportWriter interface {
 
 func runDiff(ctx context.Context, e *env, o *diffOptions, srcLoc, tgtLoc string) (retErr error) {
 	opts, srcOpts, tgtOpts, err := o.validate()
-	srcRef, tgtRef, rerr := o.refs()
+	srcRef, tgtRef, rerr := o.refs(srcLoc, tgtLoc)
 	if err = errors.Join(err, rerr, o.checkFileSides(srcLoc, tgtLoc)); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/reconhq/reconcile/connectors"
 	"github.com/reconhq/reconcile/connectors/file"
+	"github.com/reconhq/reconcile/connectors/postgres"
 )
 
 // Exit codes are API.
@@ -53,6 +54,11 @@ type env struct {
 func newRegistry() *connectors.Registry {
 	reg := connectors.NewRegistry()
 	reg.Register("file", file.Open)
+	openPostgres := func(ctx context.Context, location string, opts connectors.Options) (connectors.Source, error) {
+		return postgres.Open(ctx, location, opts)
+	}
+	reg.Register("postgres", openPostgres)
+	reg.Register("postgresql", openPostgres)
 	return reg
 }
 
@@ -75,16 +81,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func printError(w io.Writer, err error) {
-	msg := err.Error()
-	lines := strings.Split(msg, "\n")
-	if len(lines) == 1 {
-		fmt.Fprintf(w, "reconcile: %s\n", msg)
+	problems := flatten(err)
+	if len(problems) == 1 {
+		fmt.Fprintf(w, "reconcile: %s\n", indentRest(problems[0].Error(), "  "))
 		return
 	}
-	fmt.Fprintf(w, "reconcile: %d problems:\n", len(lines))
-	for _, l := range lines {
-		fmt.Fprintf(w, "  - %s\n", l)
+	fmt.Fprintf(w, "reconcile: %d problems:\n", len(problems))
+	for _, p := range problems {
+		fmt.Fprintf(w, "  - %s\n", indentRest(p.Error(), "    "))
 	}
+}
+
+// flatten lists the problems of an errors.Join tree.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			if e != nil {
+				out = append(out, flatten(e)...)
+			}
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// indentRest indents every line of a message but the first.
+func indentRest(msg, indent string) string {
+	return strings.ReplaceAll(strings.TrimRight(msg, "\n"), "\n", "\n"+indent)
 }
 
 func newRootCmd(e *env) *cobra.Command {

@@ -37,7 +37,12 @@ type jsonReport struct {
 	Columns     map[string]struct{ Changed int64 } `json:"columns"`
 	Differences []map[string]any                   `json:"differences"`
 	Source      struct {
-		Name     string            `json:"name"`
+		Name     string `json:"name"`
+		Table    string `json:"table"`
+		Snapshot *struct {
+			Time     string `json:"time"`
+			Position string `json:"position"`
+		} `json:"snapshot"`
 		Rows     int64             `json:"rows"`
 		Checksum string            `json:"checksum"`
 		Columns  map[string]string `json:"columns"`
@@ -154,6 +159,13 @@ func TestErrorsExitTwo(t *testing.T) {
 		{"unknown extension", []string{"diff", "../../go.mod", demoTgt, "--key", "id"}, "format"},
 		{"bad memory limit", []string{"diff", demoSrc, demoTgt, "--key", "id", "--memory-limit", "lots"}, "memory-limit"},
 		{"NaN memory limit", []string{"diff", demoSrc, demoTgt, "--key", "id", "--memory-limit", "NaNMiB"}, "memory-limit"},
+		{"table of a file", []string{"diff", demoSrc, demoTgt, "--key", "id", "--source-table", "t"}, "--source-table: the source is a file"},
+		{"filter on a file", []string{"diff", demoSrc, demoTgt, "--key", "id", "--where", "id > 1"}, "--where applies to both sides"},
+		{"query on a file", []string{"diff", demoSrc, demoTgt, "--key", "id", "--target-query", "select 1"}, "the target is a file"},
+		{"table and query", []string{"diff", "postgres://u@127.0.0.1:1/db", demoTgt, "--key", "id", "--source-table", "t", "--source-query", "select 1"}, "give one or the other"},
+		{"several problems", []string{"diff", demoSrc, demoTgt, "--key", "id", "--format", "xml", "--limit", "-3"}, "2 problems:\n  - --format"},
+		{"unknown scheme", []string{"diff", "oracle://u@h/db", demoTgt, "--key", "id"}, `no connector for scheme "oracle"`},
+		{"password redacted", []string{"diff", "postgres://u:hunter2@127.0.0.1:1/db", demoTgt, "--table", "t"}, "u:xxxxx@127.0.0.1:1"},
 	}
 	for _, c := range cases {
 		code, out, errOut := runCLI(t, c.args...)
@@ -162,6 +174,9 @@ func TestErrorsExitTwo(t *testing.T) {
 		}
 		if !strings.Contains(errOut, c.want) {
 			t.Errorf("%s: stderr %q does not mention %q", c.name, errOut, c.want)
+		}
+		if strings.Contains(out+errOut, "hunter2") {
+			t.Errorf("%s: a password leaked:\n%s%s", c.name, out, errOut)
 		}
 		if strings.Contains(out, "consistent") || strings.Contains(out, "verdict: ") {
 			t.Errorf("%s: printed a verdict on error:\n%s", c.name, out)

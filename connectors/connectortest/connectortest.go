@@ -268,7 +268,7 @@ func readAll(t *testing.T, src connectors.Source, ref connectors.TableRef, opts 
 		for i := 0; i < int(rec.NumRows()); i++ {
 			var cells []string
 			for c := range cols {
-				cells = append(cells, cell(rec.Column(c), i, types[cols[c]]))
+				cells = append(cells, cell(rec.Schema().Field(c), rec.Column(c), i, types[cols[c]]))
 			}
 			out = append(out, strings.Join(cells, " | "))
 		}
@@ -281,17 +281,22 @@ func readAll(t *testing.T, src connectors.Source, ref connectors.TableRef, opts 
 
 // cell renders one Arrow value by logical value, whatever Arrow type the
 // connector chose for it.
-func cell(a arrow.Array, i int, typ string) string {
+func cell(f arrow.Field, a arrow.Array, i int, typ string) string {
 	if a.IsNull(i) {
 		return "NULL"
 	}
 	switch typ {
 	case "integer", "decimal":
 		// A number must arrive as a number: text that looks like one would
-		// compare as text ("10.50" ≠ "10.5").
+		// compare as text ("10.50" ≠ "10.5"), unless the field says it
+		// holds exact decimals.
 		switch a.DataType().ID() {
 		case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
 			arrow.FLOAT32, arrow.FLOAT64, arrow.DECIMAL128, arrow.DECIMAL256:
+		case arrow.STRING, arrow.LARGE_STRING:
+			if v, ok := f.Metadata.GetValue(connectors.MetaLogical); !ok || v != connectors.LogicalDecimal {
+				return "text without the decimal logical type: " + a.DataType().String()
+			}
 		default:
 			return "not a number type: " + a.DataType().String()
 		}

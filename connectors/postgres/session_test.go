@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/testdb"
+)
+
+// show returns the settings of a connection of the source, one "name=value"
+// each.
+func show(t *testing.T, src *Source, control bool, names ...string) string {
+	t.Helper()
+	var got []string
+	run := func(sql string) string {
+		var v string
+		conn := src.control
+		if !control {
+			l, err := src.acquire(t.Context(), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.release(true)
+			conn = l.conn
+		}
+		if err := conn.QueryRow(t.Context(), sql).Scan(&v); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return v
+	}
+	for _, n := range names {
+		got = append(got, n+"="+run("SHOW "+n))
+	}
+	return strings.Join(got, " ")
+}
+
+func TestSessionSettings(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	testdb.Exec(t, dsn, `CREATE SEQUENCE seq`, `CREATE TABLE t (id int)`, `INSERT INTO t VALUES (1)`)
+	names := []string{"statement_timeout", "lock_timeout", "application_name", "TimeZone", "DateStyle", "IntervalStyle",
+		"extra_float_digits", "standard_conforming_strings", "idle_in_transaction_session_timeout",
+		"default_transaction_read_only", "transaction_isolation", "transaction_read_only"}
+	src, err := Open(t.Context(), dsn, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	const want = "statement_timeout=1h lock_timeout=10s application_name=reconcile TimeZone=UTC DateStyle=ISO, YMD IntervalStyle=iso_8601 " +
+		"extra_float_digits=3 standard_conforming_strings=on idle_in_transaction_session_timeout=0 " +
+		"default_transaction_read_only=on transaction_isolation=repeatable read transaction_read_only=on"
+	for _, control := range []bool{true, false} {
+		if got := show(t, src, control, names...); got != want {
+			t.Errorf("control=%v:\n got %s\nwant %s", control, got, want)
+		}
+	}
+
+	// The connection string's settings stand, unless Options sets them.
+	custom, err := Open(t.Context(), testdb.WithParams(dsn, "application_name=nightly&statement_timeout=5000&lock_timeout=2000"), connectors.Options{LockTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer custom.Close()
+	if got, want := show(t, custom, false, "application_name", "statement_timeout", "lock_timeout"), "application_name=nightly statement_timeout=5s lock_timeout=3s"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+
+	// Reads cannot write, not even through a filter.
+	_, err = src.Describe(t.Context(), connectors.TableRef{Name: "t", Where: "nextval('seq') > 0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := src.Read(t.Context(), connectors.TableRef{Name: "t", Where: "nextval('seq') > 0"}, connectors.ReadOptions{})
+	if err == nil {
+		for rr.Next() {
+		}
+		err = rr.Err()
+		rr.Release()
+	}
+	if err == nil || !strings.Contains(err.Error(), "read-only transaction") {
+		t.Errorf("a writing filter: %v", err)
+	}
+}
