@@ -264,4 +264,6 @@ var passwordParam = regexp.MustCompile(`(?i)([?&;](?:ssl)?pass(?:word)?=)[^&#;]*
 
 // passwordKeyword matches password settings of a keyword/value connection
 // string: password=secret, password = 'se cret', sslpassword=...
-var passwordKeyword = regexp.MustCompile(`(?i)(^|\s)((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']*)`)
+// A value is quoted ('...' with \' and \\ escapes) or runs to the next
+// unescaped space; a quote inside an unquoted value is data.
+var passwordKeyword = regexp.MustCompile(`(?i)(^|\s)((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|(?:[^\s\\]|\\.)*\\?)`)

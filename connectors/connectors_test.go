@@ -26,7 +26,7 @@ func TestRedact(t *testing.T) {
 		if got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
-		for _, secret := range []string{"s3cret", "p%zz", "pa/ss", "pa#ss", "p@ss", "pa/ss word"} {
+		for _, secret := range []string{"s3cret", "p%zz", "pa/ss", "pa#ss", "p@ss", "pa/ss word", "SECRET", "secret"} {
 			if strings.Contains(in, secret) && strings.Contains(got, secret) {
 				t.Errorf("Redact(%q) leaks %q", in, secret)
 			}
