@@ -27,6 +27,26 @@
 //     sentinel errors (ErrTableNotFound, ErrColumnNotFound, ErrUnsupported,
 //     ErrBadInput) where one applies, and never print a password (Redact).
 //
+// A database connector also reads from one snapshot per Source (all of its
+// reads see one point in time, which TableInfo.Consistency reports), honours
+// Options.StatementTimeout and LockTimeout, treats TableRef.Where and Query
+// as the only raw SQL it runs, and quotes every identifier it writes.
+//
+// Arrow lacks some logical types; a connector marks them in field metadata
+// and the engine compares accordingly: MetaLogical=LogicalJSON on a string
+// column of JSON documents (compared as canonical JSON),
+// MetaLogical=LogicalDecimal on a string column of exact decimals that no
+// Arrow decimal holds (compared as numbers), and MetaInvalid=InvalidMin on a
+// temporal column whose storage minimum marks a value the source cannot
+// represent (a zero date; never equal to a valid value).
+//
+// An Opener returns connectors.Source; a connector's own Open may return
+// its concrete type, and main wraps it:
+//
+//	reg.Register("postgres", func(ctx context.Context, loc string, o connectors.Options) (connectors.Source, error) {
+//		return postgres.Open(ctx, loc, o)
+//	})
+//
 // Optional capabilities, such as OrderedReader, are separate interfaces the
 // engine detects with a type assertion; it never branches on a driver's
 // name. End each driver with compile-time checks:
