@@ -144,6 +144,14 @@ type OrderedReader interface {
 	ReadOrdered(ctx context.Context, ref TableRef, key []string, opts ReadOptions) (array.RecordReader, error)
 }
 
+// Noter is an optional capability: a source whose reads can give rise to
+// remarks a report must show, such as a connection lost mid-scan and the
+// rest read from a later snapshot. The engine adds the notes to the side's
+// statistics once the reads are done.
+type Noter interface {
+	Notes() []string
+}
+
 // Options carry per-source settings from the command line or a config file.
 // A connector uses the ones that apply to it and ignores the rest.
 type Options struct {

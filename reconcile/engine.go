@@ -254,6 +254,8 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 	}
 	ss.fill(&res.Source)
 	ts.fill(&res.Target)
+	addNotes(&res.Source, src.Source)
+	addNotes(&res.Target, tgt.Source)
 	res.Listed = em.listed
 	res.Plan.Elapsed = time.Since(start)
 	return res, nil
@@ -266,6 +268,24 @@ func describeSide(st *SideStats, ref connectors.TableRef, info *connectors.Table
 	}
 	st.Snapshot = info.Consistency
 	st.Notes = info.Notes
+}
+
+// addNotes appends what a source noted while it was read, once each.
+func addNotes(st *SideStats, src connectors.Source) {
+	n, ok := src.(connectors.Noter)
+	if !ok {
+		return
+	}
+	seen := map[string]bool{}
+	for _, s := range st.Notes {
+		seen[s] = true
+	}
+	for _, s := range n.Notes() {
+		if !seen[s] {
+			seen[s] = true
+			st.Notes = append(st.Notes, s)
+		}
+	}
 }
 
 func nameOr(a, b string) string {

@@ -525,3 +525,22 @@ func TestBooleanAsNumberAndInvalidValues(t *testing.T) {
 		}
 	}
 }
+
+// noting is a source that remarks on how it was read (connectors.Noter).
+type noting struct {
+	connectors.Source
+	notes []string
+}
+
+func (n noting) Notes() []string { return n.notes }
+
+func TestNotesOfTheSourcesReachTheResult(t *testing.T) {
+	mem := checkedAlloc(t)
+	rows := [][]any{{1, "a@x", "1.00", true}}
+	src := noting{source(t, tbl(t, mem, "s", custFields, rows, 0), nil), []string{"connection lost after key 7; resumed from a later snapshot", "connection lost after key 7; resumed from a later snapshot"}}
+	tgt := source(t, tbl(t, mem, "t", custFields, rows, 0), nil)
+	c := diff(t, src, tgt, Options{Key: []string{"id"}, Allocator: mem})
+	if want := []string{"connection lost after key 7; resumed from a later snapshot"}; !slices.Equal(c.res.Source.Notes, want) || c.res.Target.Notes != nil {
+		t.Errorf("notes: source %q, target %q; want %q once on the source", c.res.Source.Notes, c.res.Target.Notes, want)
+	}
+}

@@ -73,17 +73,19 @@ reported as schema drift.
 
 SOURCE and TARGET are files or database URLs. Formats of files come from the
 extension: .csv .tsv .jsonl .ndjson .parquet .arrow .ipc .feather, and .gz
-variants of the text formats. A PostgreSQL URL (postgres://user@host/db, with
-libpq's conventions: PGPASSWORD, ~/.pgpass, sslmode, ...) needs --table or a
-query; its primary key is the default key. Each database side is read in one
-read-only snapshot. --where and the queries are the only SQL you pass; they run
-as given, inside that read-only transaction.
+variants of the text formats. A database URL (postgres://user@host/db with
+libpq's conventions: PGPASSWORD, ~/.pgpass, sslmode, ...; mysql://user@host/db
+or mariadb://..., with MYSQL_PWD) needs --table or a query; its primary key is
+the default key. Each database side is read in one read-only snapshot. --where
+and the queries are the only SQL you pass; they run as given, inside that
+read-only transaction.
 
 Exit codes: 0 consistent, 1 differences found, 2 error.`,
 		Example: `  reconcile diff billing.csv crm_export.csv --key id --map plan=tier
   reconcile diff orders.parquet orders_replica.csv --key order_id --format json --output diff.json
   reconcile diff postgres://app@primary/shop postgres://app@replica/shop --table public.orders
   reconcile diff postgres://app@primary/shop exports/orders.parquet --table public.orders --key order_id
+  reconcile diff mysql://app@legacy/shop postgres://app@new/shop --table orders
   reconcile diff "$BILLING_DB" "$CRM_DB" --source-table billing.customers --target-table crm.accounts \
       --map plan=tier --where "created_at < now() - interval '1 day'"`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -122,8 +124,8 @@ Exit codes: 0 consistent, 1 differences found, 2 error.`,
 	f.StringVar(&o.where, "where", "", "SQL filter applied on both database sides (raw SQL, run read-only)")
 	f.StringVar(&o.sourceWhere, "source-where", "", "SQL filter for the source side only (overrides --where)")
 	f.StringVar(&o.targetWhere, "target-where", "", "SQL filter for the target side only (overrides --where)")
-	f.DurationVar(&o.stmtTimeout, "statement-timeout", 0, "longest a database statement may run, e.g. 30m (default: the connector's, 1h for PostgreSQL)")
-	f.DurationVar(&o.lockTimeout, "lock-timeout", 0, "longest a database read may wait for a lock (default: the connector's, 10s for PostgreSQL)")
+	f.DurationVar(&o.stmtTimeout, "statement-timeout", 0, "longest a database statement may run, e.g. 30m (default 1h)")
+	f.DurationVar(&o.lockTimeout, "lock-timeout", 0, "longest a database read may wait for a lock (default 10s)")
 	f.StringVar(&o.progress, "progress", "auto", "progress line on stderr: auto (when stderr is a terminal), always, never")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file")
 	_ = f.MarkHidden("cpuprofile")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/reconhq/reconcile/connectors"
 	"github.com/reconhq/reconcile/connectors/file"
+	"github.com/reconhq/reconcile/connectors/mysql"
 	"github.com/reconhq/reconcile/connectors/postgres"
 )
 
@@ -54,11 +55,26 @@ type env struct {
 func newRegistry() *connectors.Registry {
 	reg := connectors.NewRegistry()
 	reg.Register("file", file.Open)
+	// The drivers return their concrete types; a nil one must not become
+	// a non-nil connectors.Source.
 	openPostgres := func(ctx context.Context, location string, opts connectors.Options) (connectors.Source, error) {
-		return postgres.Open(ctx, location, opts)
+		s, err := postgres.Open(ctx, location, opts)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 	reg.Register("postgres", openPostgres)
 	reg.Register("postgresql", openPostgres)
+	openMySQL := func(ctx context.Context, location string, opts connectors.Options) (connectors.Source, error) {
+		s, err := mysql.Open(ctx, location, opts)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	reg.Register("mysql", openMySQL)
+	reg.Register("mariadb", openMySQL)
 	return reg
 }
 

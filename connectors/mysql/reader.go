@@ -1,0 +1,458 @@
+package mysql
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync/atomic"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/reconhq/reconcile/connectors"
+)
+
+// Read streams the table (in primary key order when it has one, so that a
+// lost connection can resume) as record batches. The caller owns the
+// reader and must Release it. The read runs on the Source's one
+// connection: it starts once the reader before it has ended.
+func (s *Source) Read(ctx context.Context, ref connectors.TableRef, opts connectors.ReadOptions) (array.RecordReader, error) {
+	return s.read(ctx, ref, nil, opts)
+}
+
+// ReadOrdered streams the rows sorted by key in the engine's key order
+// (see the package documentation).
+func (s *Source) ReadOrdered(ctx context.Context, ref connectors.TableRef, key []string, opts connectors.ReadOptions) (array.RecordReader, error) {
+	if len(key) == 0 {
+		return nil, fmt.Errorf("read %s: an ordered read needs at least one key column: %w", refName(ref), connectors.ErrUnsupported)
+	}
+	return s.read(ctx, ref, key, opts)
+}
+
+func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string, opts connectors.ReadOptions) (array.RecordReader, error) {
+	name := refName(ref)
+	p, err := s.plan(ctx, ref)
+	if err != nil {
+		return nil, err // "describe <name>: ..."
+	}
+	var errs []error
+	var out []int
+	if opts.Columns == nil {
+		for i := range p.cols {
+			out = append(out, i)
+		}
+	}
+	for _, c := range opts.Columns {
+		i := p.column(c)
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("read %s: column %q not found (columns: %s): %w", name, c, p.columnNames(), connectors.ErrColumnNotFound))
+			continue
+		}
+		out = append(out, i)
+	}
+	var keys []int
+	seen := map[string]bool{}
+	for _, k := range key {
+		i := p.column(k)
+		switch {
+		case i < 0:
+			errs = append(errs, fmt.Errorf("read %s: key column %q not found (columns: %s): %w", name, k, p.columnNames(), connectors.ErrColumnNotFound))
+		case seen[k]:
+			errs = append(errs, fmt.Errorf("read %s: key column %q is listed twice: %w", name, k, connectors.ErrUnsupported))
+		case p.cols[i].unordered != "":
+			errs = append(errs, fmt.Errorf("read %s: key column %q (%s) cannot be read in key order: %s: %w",
+				name, k, p.cols[i].typeName, p.cols[i].unordered, connectors.ErrUnsupported))
+		default:
+			keys = append(keys, i)
+		}
+		seen[k] = true
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	// Read in primary key order when no key is given, and break ties of a
+	// given key by the primary key: the order then names every row, and a
+	// read resumed after a lost connection goes on exactly after the last
+	// row handed on. The engine sees rows sorted by its key either way.
+	var pk []int
+	for _, k := range p.info.PrimaryKey {
+		i := p.column(k)
+		if i < 0 || p.cols[i].unordered != "" {
+			pk = nil
+			break
+		}
+		if !slices.Contains(keys, i) {
+			pk = append(pk, i)
+		}
+	}
+	keys = append(keys, pk...)
+	mem := opts.Allocator
+	if mem == nil {
+		mem = s.opts.Allocator
+	}
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	batch := opts.BatchRows
+	if batch <= 0 {
+		batch = DefaultBatchRows
+	}
+	fields := make([]arrow.Field, len(out))
+	for i, c := range out {
+		fields[i] = p.cols[c].field
+	}
+	sc := &scan{
+		s:      s,
+		plan:   p,
+		name:   name,
+		schema: arrow.NewSchema(fields, nil),
+		keys:   keys,
+		nOut:   len(out),
+		batch:  batch,
+		out:    make(chan arrow.Record, 1),
+		done:   make(chan struct{}),
+	}
+	// The SELECT reads the output columns, then key columns not among them.
+	sc.fields = append(sc.fields, out...)
+	for _, k := range keys {
+		pos := slices.Index(sc.fields, k)
+		if pos < 0 {
+			pos = len(sc.fields)
+			sc.fields = append(sc.fields, k)
+		}
+		sc.keyPos = append(sc.keyPos, pos)
+	}
+	reserve := min(batch, 1024)
+	for _, c := range out {
+		sc.decs = append(sc.decs, newColDec(mem, &p.cols[c], reserve))
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	r := &reader{ctx: ctx, cancel: cancel, scan: sc}
+	r.refs.Store(1)
+	go sc.run(sctx)
+	return r, nil
+}
+
+// scan is the goroutine side of a read: it waits for the connection, runs
+// the SELECT, retrying after lost connections, and hands batches to the
+// reader through out.
+type scan struct {
+	s      *Source
+	plan   *tablePlan
+	name   string
+	schema *arrow.Schema
+	fields []int // plan columns in SELECT order: the output, then extra key columns
+	nOut   int
+	keys   []int // plan columns of the key, in order; nil for an unordered read
+	keyPos []int // positions in fields of the key columns
+	decs   []*colDec
+	batch  int
+	rows   int // rows in the builders
+
+	out  chan arrow.Record
+	done chan struct{}
+	err  error // set before out and done close
+
+	ctx      context.Context
+	cur      keyState // the key of the last row appended to the builders
+	handed   keyState // the key of the last row handed on
+	progress bool     // a batch was handed on during this attempt
+}
+
+func (sc *scan) run(ctx context.Context) {
+	sc.ctx = ctx
+	err := sc.loop(ctx)
+	for _, d := range sc.decs {
+		d.b.Release()
+	}
+	sc.err = err
+	close(sc.out)
+	close(sc.done)
+}
+
+func (sc *scan) loop(ctx context.Context) error {
+	s := sc.s
+	if err := s.take(ctx); err != nil {
+		return fmt.Errorf("read %s: %w", sc.name, err)
+	}
+	defer s.give()
+	failures := 0
+	for {
+		sc.progress = false
+		err := sc.attempt(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("read %s: %w", sc.name, ctx.Err())
+		}
+		err = s.scrub(err)
+		if s.isClosed() || errors.Is(err, errClosed) {
+			return fmt.Errorf("read %s: %w; %s", sc.name, errClosed, sc.unread())
+		}
+		if isTimeout(err) {
+			return fmt.Errorf("read %s: statement timeout exceeded; %s: %w", sc.name, sc.unread(), err)
+		}
+		if !connectionLost(err) {
+			if sc.handed.set {
+				return fmt.Errorf("read %s: %s: %w", sc.name, sc.unread(), err)
+			}
+			return fmt.Errorf("read %s: %w", sc.name, err)
+		}
+		if len(sc.keys) == 0 {
+			return fmt.Errorf("read %s: the connection was lost during a read in no particular order (no primary key and no key given), which cannot resume; %s: %w",
+				sc.name, sc.unread(), err)
+		}
+		if sc.progress {
+			failures = 0
+		}
+		failures++
+		if failures >= s.conf.Attempts {
+			return fmt.Errorf("read %s: the connection was lost, or could not be opened again, %d times in a row; %s: %w", sc.name, failures, sc.unread(), err)
+		}
+		if err := sleep(ctx, s.conf.backoff(failures)); err != nil {
+			return fmt.Errorf("read %s: %w", sc.name, err)
+		}
+	}
+}
+
+func (s *Source) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// unread describes the rows not read, for an error.
+func (sc *scan) unread() string {
+	if !sc.handed.set {
+		return "no rows were handed on"
+	}
+	return "the rows after key " + describeKey(sc.plan, sc.keys, &sc.handed) + " were not read"
+}
+
+// attempt runs the SELECT once, resuming after the last key handed on.
+func (sc *scan) attempt(ctx context.Context) error {
+	s := sc.s
+	ss, fresh, cause, err := s.ensure(ctx)
+	if err != nil {
+		return err
+	}
+	if fresh {
+		r := Resume{Table: sc.name, Cause: causeText(s.scrub(cause)), Snapshot: ss.snap}
+		if sc.handed.set {
+			r.After = describeKey(sc.plan, sc.keys, &sc.handed)
+		}
+		s.addResume(r)
+	}
+	// Rows of a batch not handed on are read again.
+	for _, d := range sc.decs {
+		d.b.NewArray().Release()
+	}
+	sc.rows = 0
+	sc.cur.copyFrom(&sc.handed)
+	var resume *resumePoint
+	if sc.handed.set {
+		if resume, err = sc.resumePoint(); err != nil {
+			return err
+		}
+	}
+	sql, args := sc.plan.selectSQL(sc.fields, sc.keys, resume)
+	stop := s.watch(ctx, ss)
+	rows, err := ss.query(ss.ctx, sql, args)
+	if err == nil {
+		err = sc.stream(rows)
+		if err != nil && ctx.Err() == nil && !connectionLost(err) {
+			// Stop the rest of the statement rather than read it to the end.
+			s.killQuery(ss.id)
+		}
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+	}
+	stop()
+	if err == nil && sc.rows > 0 {
+		err = sc.emit()
+	}
+	if err != nil && sessionGone(err) && ctx.Err() == nil {
+		s.drop(ss, err)
+	} else if err != nil && ctx.Err() != nil && !ss.usable() {
+		s.drop(ss, err)
+	}
+	return err
+}
+
+// usable reports whether the connection survived a stopped statement.
+func (ss *session) usable() bool {
+	v, ok := ss.conn.(driver.Validator)
+	return !ok || v.IsValid()
+}
+
+func (sc *scan) resumePoint() (*resumePoint, error) {
+	r := &resumePoint{null: make([]bool, len(sc.keys)), vals: make([]any, len(sc.keys))}
+	for i, k := range sc.keys {
+		c := &sc.handed.cells[i]
+		if c.null {
+			r.null[i] = true
+			continue
+		}
+		v, err := c.param(&sc.plan.cols[k])
+		if err != nil {
+			return nil, err
+		}
+		r.vals[i] = v
+	}
+	return r, nil
+}
+
+// stream decodes the rows of the result set into the builders, handing on
+// a record every batch rows. After a resume it first skips the rows of the
+// last key already handed on.
+func (sc *scan) stream(rows driver.Rows) error {
+	dest := make([]driver.Value, len(sc.fields))
+	var skip int64
+	if sc.handed.set {
+		skip = sc.handed.count
+	}
+	keyed := len(sc.keys) > 0
+	for {
+		if err := rows.Next(dest); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if keyed {
+			if skip > 0 {
+				if sc.handed.equal(dest, sc.keyPos) {
+					skip--
+					continue
+				}
+				skip = 0
+			}
+			if sc.cur.equal(dest, sc.keyPos) {
+				sc.cur.count++
+			} else {
+				sc.cur.assign(dest, sc.keyPos)
+			}
+		}
+		for i, d := range sc.decs {
+			if err := d.append(dest[i]); err != nil {
+				err = valueError(d.cp, dest[i], err)
+				if keyed {
+					return fmt.Errorf("at key %s: %w", describeKey(sc.plan, sc.keys, &sc.cur), err)
+				}
+				return err
+			}
+		}
+		sc.rows++
+		if sc.rows >= sc.batch {
+			if err := sc.emit(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// emit hands the builders' rows to the reader as one record.
+func (sc *scan) emit() error {
+	cols := make([]arrow.Array, sc.nOut)
+	for i, d := range sc.decs {
+		cols[i] = d.b.NewArray()
+		d.reserve(sc.batch, cols[i])
+	}
+	rec := array.NewRecord(sc.schema, cols, int64(sc.rows))
+	for _, c := range cols {
+		c.Release()
+	}
+	sc.rows = 0
+	select {
+	case sc.out <- rec:
+		sc.handed.copyFrom(&sc.cur)
+		sc.progress = true
+		return nil
+	case <-sc.ctx.Done():
+		rec.Release()
+		return sc.ctx.Err()
+	}
+}
+
+// reader is the consumer side: an array.RecordReader over the batches the
+// scan hands on.
+type reader struct {
+	refs   atomic.Int64
+	ctx    context.Context // the caller's
+	cancel context.CancelFunc
+	scan   *scan
+
+	rec      arrow.Record
+	err      error
+	finished bool
+}
+
+func (r *reader) Retain()               { r.refs.Add(1) }
+func (r *reader) Schema() *arrow.Schema { return r.scan.schema }
+func (r *reader) Record() arrow.Record  { return r.rec }
+func (r *reader) Err() error            { return r.err }
+
+func (r *reader) Release() {
+	if r.refs.Add(-1) == 0 {
+		r.dropRecord()
+		r.stop()
+		r.finished = true
+	}
+}
+
+func (r *reader) dropRecord() {
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
+}
+
+// stop ends the scan (killing its statement) and frees what it holds.
+func (r *reader) stop() {
+	r.cancel()
+	for rec := range r.scan.out {
+		rec.Release()
+	}
+	<-r.scan.done
+}
+
+func (r *reader) Next() bool {
+	r.dropRecord()
+	if r.finished {
+		return false
+	}
+	if err := r.ctx.Err(); err != nil {
+		return r.fail(err)
+	}
+	select {
+	case rec, ok := <-r.scan.out:
+		if ok {
+			r.rec = rec
+			return true
+		}
+		<-r.scan.done
+		r.finished = true
+		r.err = r.scan.err
+		r.cancel()
+		return false
+	case <-r.ctx.Done():
+		return r.fail(r.ctx.Err())
+	}
+}
+
+func (r *reader) fail(err error) bool {
+	r.stop()
+	r.finished = true
+	if r.scan.err != nil && !errors.Is(r.scan.err, err) {
+		r.err = r.scan.err
+	} else {
+		r.err = fmt.Errorf("read %s: %w", r.scan.name, err)
+	}
+	return false
+}
