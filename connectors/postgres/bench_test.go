@@ -111,7 +111,7 @@ func BenchmarkReadPgbench(b *testing.B) {
 		mem := memory.DefaultAllocator
 		cpu0 := cpuTime()
 		for b.Loop() {
-			d := newDecoder(mem, p, all, 4, []int{0}, DefaultBatchRows)
+			d := newDecoder(mem, p, all, 4, []int{0}, true, DefaultBatchRows)
 			n := 0
 			d.emit = func() error {
 				n += d.rows

@@ -341,6 +341,12 @@ func TestPasswordsNeverLeak(t *testing.T) {
 		"postgres://postgres:" + secret + "@127.0.0.1:notaport/db",
 		"postgres://postgres:" + secret + "@127.0.0.1:1/db?sslmode=nonsense",
 		"host=127.0.0.1 port=x password=" + secret,
+		// An escaped space and a quote inside an unquoted value are part
+		// of the password, as libpq and pgx read it.
+		`host=127.0.0.1 port=1 user=postgres password=` + secret + `\ PARTTWO dbname=db connect_timeout=2`,
+		`host=127.0.0.1 port=1 user=postgres password=` + secret + `'PARTTWO dbname=db connect_timeout=2`,
+		`host=127.0.0.1 port=1 user=postgres password='` + secret + `\' PARTTWO' dbname=db connect_timeout=2`,
+		`host=127.0.0.1 port=x password=` + secret + `\ PARTTWO`,
 	} {
 		src, err := postgres.Open(t.Context(), loc, connectors.Options{})
 		if err == nil {
@@ -348,7 +354,7 @@ func TestPasswordsNeverLeak(t *testing.T) {
 			t.Errorf("Open(%s) succeeded", loc)
 			continue
 		}
-		if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "S3cr3t") {
+		if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "S3cr3t") || strings.Contains(err.Error(), "PARTTWO") {
 			t.Errorf("the error shows the password: %v", err)
 		}
 		if !strings.HasPrefix(err.Error(), "open ") {
@@ -451,5 +457,44 @@ SELECT 'a'::"char" AS qc, 1::oid AS o, 's'::regclass AS rc, '0/16B6C50'::pg_lsn 
 	}
 	if len(info.Notes) < 15 {
 		t.Errorf("notes = %q", info.Notes)
+	}
+}
+
+// In a database whose encoding is not UTF-8, text keys still come in
+// UTF-8 byte order (the engine's), not in the server encoding's, and a
+// resume predicate agrees with that order.
+func TestKeyOrderNonUTF8(t *testing.T) {
+	dsn := testdb.PostgresEncoding(t, "WIN1251")
+	// pgx leaves client_encoding at the database's encoding unless told.
+	utf8 := testdb.WithParams(dsn, "client_encoding=UTF8")
+	testdb.Exec(t, utf8,
+		`CREATE TABLE k (t text PRIMARY KEY, c char(3), v int)`,
+		// UTF-8 order: z < Ж (d0 96) < я (d1 8f) < € (e2 82 ac);
+		// WIN1251 order: z (7a) < € (88) < Ж (c6) < я (ff).
+		`INSERT INTO k VALUES ('€', '€', 1), ('я', 'я', 2), ('z', 'z', 3), ('Ж', 'Ж', 4), ('я€', 'яz', 5), ('€z', NULL, 6)`,
+	)
+	src := open(t, dsn)
+	ref := connectors.TableRef{Name: "k"}
+	for _, c := range []struct {
+		key  []string
+		want []string
+	}{
+		{nil, []string{"z", "Ж", "я", "я€", "€", "€z"}},
+		{[]string{"c", "v"}, []string{"z", "Ж", "я", "я€", "€", "€z"}},
+	} {
+		var rr array.RecordReader
+		var err error
+		if c.key == nil {
+			rr, err = src.Read(t.Context(), ref, connectors.ReadOptions{})
+		} else {
+			rr, err = src.ReadOrdered(t.Context(), ref, c.key, connectors.ReadOptions{})
+		}
+		var got []string
+		for _, row := range readAll(t, rr, err) {
+			got = append(got, strings.SplitN(row, "|", 2)[0])
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("key %v: %q, want %q", c.key, got, c.want)
+		}
 	}
 }

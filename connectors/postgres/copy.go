@@ -36,6 +36,8 @@ func (e *decodeError) Unwrap() error { return connectors.ErrBadInput }
 // column's type, or nowhere for a key column read only to resume.
 type sink struct {
 	col     *colPlan
+	key     int           // the position in the key, -1 for none
+	bytes   int64         // bytes in a variable-width builder
 	builder array.Builder // nil for a key-only field
 	i16     *array.Int16Builder
 	i32     *array.Int32Builder
@@ -115,61 +117,102 @@ func (k *keyState) setTo(vals [][]byte, null []bool) {
 	k.null = append(k.null[:0], null...)
 }
 
+// Batch limits beyond the row count.
+var (
+	// batchByteBudget: a batch is emitted once its variable-width
+	// columns (text, bytea, JSON, ...) hold this many bytes, so memory
+	// stays at a couple of batches whatever the rows' width.
+	batchByteBudget int64 = 64 << 20
+	// maxVarBytes is what one variable-width Arrow column of a batch can
+	// hold: its offsets are 32-bit.
+	maxVarBytes int64 = math.MaxInt32
+)
+
+// errRunCut: a resumed read found more rows of the last key handed on
+// than it had handed on, and has no tie-breaker to tell which were read.
+var errRunCut = errors.New("more rows share the last key handed on")
+
 // copyDecoder is the io.Writer a binary COPY is written to. It parses
 // the stream in the buffers it is handed, wherever they split it, and
-// appends each field straight to its builder; every batchRows rows it
-// calls emit. After a failure it records the error, calls abort (which
-// cancels the statement) and discards the rest: Write never fails, so the
-// connection sees the cancellation through and is not cut mid-message.
+// appends each field straight to its builder; every batchRows rows, or
+// once the variable-width columns hold batchBytes bytes, it calls emit.
+// After a failure it records the error, calls abort (which cancels the
+// statement) and discards the rest: Write never fails, so the connection
+// sees the cancellation through and is not cut mid-message.
 type copyDecoder struct {
-	sinks     []sink
-	keys      []int // the field index of each key column, in key order
-	batchRows int
-	emit      func() error
-	abort     func()
+	sinks      []sink
+	keys       []int // the field index of each key column, in key order
+	unique     bool  // no two rows share a key: its run is always 1
+	batchRows  int
+	batchBytes int64
+	maxVar     int64
+	emit       func() error
+	abort      func()
 
-	carry   []byte // the start of a row split across writes
-	header  bool
-	ended   bool
-	rows    int // rows in the builders
-	err     error
-	bytes   int64
-	scratch []byte
-	uuid    [36]byte
+	carry    []byte // the start of a row split across writes
+	header   bool
+	ended    bool
+	rows     int   // rows in the builders
+	varBytes int64 // bytes in the variable-width builders
+	err      error
+	bytes    int64
+	scratch  []byte
+	uuid     [36]byte
 
 	// Key tracking, for resuming an ordered read.
-	cur    keyState // the key of the last row decoded
-	skip   int      // rows of key skipTo still to skip after a resume
-	skipTo keyState
-	kv     [][]byte // scratch: this row's key fields
-	kn     []bool
+	cur     keyState // the key of the last row decoded (once committed)
+	pending bool     // kv, kn hold the key of the last row decoded, not yet in cur
+	skip    int      // rows of key skipTo still to skip after a resume
+	check   bool     // a resume skipped its rows: the next row must have another key
+	skipTo  keyState
+	kv      [][]byte // this row's key fields, in the buffer being parsed
+	kn      []bool
 }
 
 // newDecoder returns a decoder of COPY rows holding the plan columns
 // fields, of which the first nOut are output columns; keys are the field
-// positions of the key columns.
-func newDecoder(mem memory.Allocator, p *tablePlan, fields []int, nOut int, keys []int, batchRows int) *copyDecoder {
-	d := &copyDecoder{keys: keys, batchRows: batchRows}
+// positions of the key columns (tie-breakers included), unique says no
+// two rows share a key.
+func newDecoder(mem memory.Allocator, p *tablePlan, fields []int, nOut int, keys []int, unique bool, batchRows int) *copyDecoder {
+	d := &copyDecoder{keys: keys, unique: unique, batchRows: batchRows, batchBytes: batchByteBudget, maxVar: maxVarBytes}
 	for i, f := range fields {
-		d.sinks = append(d.sinks, newSink(mem, &p.cols[f], i < nOut))
+		d.sinks = append(d.sinks, newSink(mem, p.col(f), i < nOut))
+		d.sinks[i].key = -1
 	}
+	for k, f := range keys {
+		d.sinks[f].key = k
+	}
+	d.kv = make([][]byte, len(keys))
+	d.kn = make([]bool, len(keys))
 	return d
 }
 
-// reset prepares for a new COPY stream that skips the first skip rows
-// (which must have key last) and continues key tracking from last. Rows
-// in the builders are dropped.
+// reset prepares for a new COPY stream that skips the first rows
+// (last.run of them, which must have key last) and continues key
+// tracking from last. Rows in the builders are dropped.
 func (d *copyDecoder) reset(last *keyState) {
 	d.carry = d.carry[:0]
 	d.header, d.ended, d.err = false, false, nil
 	d.dropRows()
-	d.skip = 0
+	d.skip, d.check, d.pending = 0, false, false
 	d.cur = keyState{}
 	if last != nil && last.set {
 		d.skip = last.run
 		d.skipTo.copyFrom(last)
 		d.cur.copyFrom(last)
 	}
+}
+
+// arrays hands over the rows in the output builders as arrays, and
+// starts a new batch. The key of the last row is then in cur.
+func (d *copyDecoder) arrays(n int) []arrow.Array {
+	d.commit()
+	cols := make([]arrow.Array, n)
+	for i := range cols {
+		cols[i] = d.sinks[i].builder.NewArray()
+	}
+	d.batchDone()
+	return cols
 }
 
 // dropRows empties the builders.
@@ -182,7 +225,26 @@ func (d *copyDecoder) dropRows() {
 			s.builder.NewArray().Release()
 		}
 	}
-	d.rows = 0
+	d.batchDone()
+}
+
+func (d *copyDecoder) batchDone() {
+	d.rows, d.varBytes = 0, 0
+	for i := range d.sinks {
+		d.sinks[i].bytes = 0
+	}
+}
+
+// commit copies the key of the last row decoded into cur, before the
+// buffer it lies in goes. Only a unique key defers this: a key that may
+// repeat is compared row by row.
+func (d *copyDecoder) commit() {
+	if d.pending {
+		d.cur.setTo(d.kv, d.kn)
+		d.cur.set = true
+		d.cur.run = 1
+		d.pending = false
+	}
 }
 
 func (d *copyDecoder) fail(err error) {
@@ -222,6 +284,8 @@ func (d *copyDecoder) Write(p []byte) (int, error) {
 // parse consumes the complete rows at the start of buf and returns how
 // many bytes they took.
 func (d *copyDecoder) parse(buf []byte) (int, error) {
+	// The key of the last row lies in buf: keep it before buf goes.
+	defer d.commit()
 	pos := 0
 	if !d.header {
 		if len(buf) < 19 {
@@ -277,11 +341,18 @@ func (d *copyDecoder) parse(buf []byte) (int, error) {
 				return pos, &decodeError{column: d.sinks[i].col.name, msg: fmt.Sprintf("bad field length %d", l)}
 			}
 		}
+		if d.rows > 0 && d.varBytes+int64(q-pos) > d.maxVar {
+			// Far from happening with the byte budget well below the
+			// offsets' limit; but a column's offsets must never overflow.
+			if err := d.emit(); err != nil {
+				return pos, err
+			}
+		}
 		if err := d.row(buf[pos+2 : q]); err != nil {
 			return pos, err
 		}
 		pos = q
-		if d.rows >= d.batchRows {
+		if d.rows >= d.batchRows || d.varBytes >= d.batchBytes {
 			if err := d.emit(); err != nil {
 				return pos, err
 			}
@@ -291,21 +362,19 @@ func (d *copyDecoder) parse(buf []byte) (int, error) {
 
 // row decodes one complete row (its fields, after the field count).
 func (d *copyDecoder) row(b []byte) error {
-	if len(d.keys) > 0 {
+	if d.skip > 0 || d.check {
 		d.keyFields(b)
 		if d.skip > 0 {
 			if !d.sameKey(&d.skipTo) {
 				return &decodeError{msg: "resuming: the rows read again differ from those read before the connection was lost"}
 			}
 			d.skip--
+			d.check = d.skip == 0
 			return nil
 		}
-		if d.cur.set && d.sameKey(&d.cur) {
-			d.cur.run++
-		} else {
-			d.cur.setTo(d.kv, d.kn)
-			d.cur.set = true
-			d.cur.run = 1
+		d.check = false
+		if d.sameKey(&d.skipTo) {
+			return errRunCut
 		}
 	}
 	q := 0
@@ -314,6 +383,9 @@ func (d *copyDecoder) row(b []byte) error {
 		l := int(int32(binary.BigEndian.Uint32(b[q:])))
 		q += 4
 		if l < 0 {
+			if s.key >= 0 {
+				d.kv[s.key], d.kn[s.key] = nil, true
+			}
 			if s.builder != nil {
 				s.builder.AppendNull()
 			}
@@ -321,10 +393,25 @@ func (d *copyDecoder) row(b []byte) error {
 		}
 		v := b[q : q+l]
 		q += l
+		if s.key >= 0 {
+			d.kv[s.key], d.kn[s.key] = v, false
+		}
 		if s.builder != nil {
 			if err := d.appendValue(s, v); err != nil {
 				return err
 			}
+		}
+	}
+	if len(d.keys) > 0 {
+		switch {
+		case d.unique:
+			d.pending = true
+		case d.cur.set && d.sameKey(&d.cur):
+			d.cur.run++
+		default:
+			d.cur.setTo(d.kv, d.kn)
+			d.cur.set = true
+			d.cur.run = 1
 		}
 	}
 	d.rows++
@@ -333,12 +420,7 @@ func (d *copyDecoder) row(b []byte) error {
 
 // keyFields picks this row's key fields out of b into kv and kn.
 func (d *copyDecoder) keyFields(b []byte) {
-	if cap(d.kv) < len(d.keys) {
-		d.kv = make([][]byte, len(d.keys))
-		d.kn = make([]bool, len(d.keys))
-	}
-	d.kv, d.kn = d.kv[:len(d.keys)], d.kn[:len(d.keys)]
-	q, f := 0, 0
+	q := 0
 	for i := range d.sinks {
 		l := int(int32(binary.BigEndian.Uint32(b[q:])))
 		q += 4
@@ -347,14 +429,8 @@ func (d *copyDecoder) keyFields(b []byte) {
 			v = b[q : q+l]
 			q += l
 		}
-		for k, kf := range d.keys {
-			if kf == i {
-				d.kv[k], d.kn[k] = v, l < 0
-				f++
-			}
-		}
-		if f == len(d.keys) {
-			return
+		if k := d.sinks[i].key; k >= 0 {
+			d.kv[k], d.kn[k] = v, l < 0
 		}
 	}
 }
@@ -370,6 +446,21 @@ func (d *copyDecoder) sameKey(k *keyState) bool {
 		}
 	}
 	return true
+}
+
+// appendVar appends a variable-width value to s.str or s.bin, within the
+// limit of the column's 32-bit offsets.
+func (d *copyDecoder) appendVar(s *sink, b *array.BinaryBuilder, v []byte) error {
+	n := int64(len(v))
+	if s.bytes+n > d.maxVar {
+		return &decodeError{column: s.col.name, msg: fmt.Sprintf(
+			"a %s value of %d bytes does not fit an Arrow batch column, which holds at most %d bytes",
+			s.col.typeName, n, d.maxVar)}
+	}
+	s.bytes += n
+	d.varBytes += n
+	b.Append(v)
+	return nil
 }
 
 func (d *copyDecoder) appendValue(s *sink, v []byte) error {
@@ -420,24 +511,24 @@ func (d *copyDecoder) appendValue(s *sink, v []byte) error {
 		if err != nil {
 			return bad("malformed")
 		}
-		s.str.Append(d.scratch)
+		return d.appendVar(s, s.str, d.scratch)
 	case kindText:
-		s.str.Append(v)
+		return d.appendVar(s, s.str, v)
 	case kindBPChar:
-		s.str.Append(trimPad(v))
+		return d.appendVar(s, s.str, trimPad(v))
 	case kindJSONB:
 		if len(v) < 1 || v[0] != 1 {
 			return bad("unknown jsonb version in")
 		}
-		s.str.Append(v[1:])
+		return d.appendVar(s, s.str, v[1:])
 	case kindUUID:
 		if len(v) != 16 {
 			return bad("malformed")
 		}
 		appendUUID(&d.uuid, v)
-		s.str.Append(d.uuid[:])
+		return d.appendVar(s, s.str, d.uuid[:])
 	case kindBytea:
-		s.bin.Append(v)
+		return d.appendVar(s, s.bin, v)
 	case kindBool:
 		if len(v) != 1 {
 			return bad("malformed")

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"bytes"
+	"crypto/md5"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/reconhq/reconcile/connectors"
@@ -57,15 +59,13 @@ func captureCopy(t *testing.T, src *Source, ref connectors.TableRef) (*tablePlan
 // returns, and renders every row.
 func decodeChunks(t *testing.T, mem memory.Allocator, p *tablePlan, fields []int, stream []byte, batch int, chunk func() int) ([]string, error) {
 	t.Helper()
-	d := newDecoder(mem, p, fields, len(fields), []int{0}, batch)
+	d := newDecoder(mem, p, fields, len(fields), []int{0}, true, batch)
 	defer d.release()
 	var rows []string
 	emit := func() error {
-		cols := make([]arrow.Array, len(d.sinks))
-		for i, s := range d.sinks {
-			cols[i] = s.builder.NewArray()
-		}
-		for r := 0; r < d.rows; r++ {
+		n := d.rows
+		cols := d.arrays(len(d.sinks))
+		for r := 0; r < n; r++ {
 			var cells []string
 			for _, c := range cols {
 				cells = append(cells, c.ValueStr(r))
@@ -75,7 +75,6 @@ func decodeChunks(t *testing.T, mem memory.Allocator, p *tablePlan, fields []int
 		for _, c := range cols {
 			c.Release()
 		}
-		d.rows = 0
 		return nil
 	}
 	d.emit = emit
@@ -163,7 +162,7 @@ func FuzzCopyDecoder(f *testing.F) {
 			chunk = 1
 		}
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-		d := newDecoder(mem, p, []int{0, 1}, 2, []int{0}, 2)
+		d := newDecoder(mem, p, []int{0, 1}, 2, []int{0}, false, 2)
 		d.emit = func() error { d.dropRows(); return nil }
 		d.reset(nil)
 		for len(stream) > 0 {
@@ -185,4 +184,71 @@ func TestDecodeErrorNamesColumn(t *testing.T) {
 	if got := fmt.Sprint(e); got != "column amount: boom" || !errors.Is(e, connectors.ErrBadInput) {
 		t.Errorf("decodeError = %q", got)
 	}
+}
+
+// Batches are cut by the bytes of their variable-width columns too, so
+// no column's 32-bit offsets can overflow and memory stays at a couple
+// of batches; a value too large for one batch column fails, naming it.
+func TestBatchByteBudget(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	testdb.Exec(t, dsn,
+		`CREATE TABLE wide (id int PRIMARY KEY, t text, b bytea)`,
+		// 1 MiB of text and 1 KiB of bytea a row; TOAST compresses them.
+		`INSERT INTO wide SELECT g, repeat(md5(g::text), 32768), decode(repeat(md5(g::text), 32), 'hex') FROM generate_series(1, 300) g`,
+	)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	src, err := Open(t.Context(), dsn, connectors.Options{Allocator: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	budget, limit := batchByteBudget, maxVarBytes
+	t.Cleanup(func() { batchByteBudget, maxVarBytes = budget, limit })
+
+	const row = 1<<20 + 512
+	batchByteBudget = 16 << 20
+	rr, err := src.Read(t.Context(), connectors.TableRef{Name: "wide"}, connectors.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, batches := 1, 0
+	for rr.Next() {
+		rec := rr.Record()
+		batches++
+		// The budget is passed by the row that reaches it.
+		if n := int(rec.NumRows()); n != min(16, 301-next) {
+			t.Errorf("batch %d has %d rows of %d bytes, want %d", batches, n, row, min(16, 301-next))
+		}
+		ids := rec.Column(0).(*array.Int32)
+		txt := rec.Column(1).(*array.String)
+		bin := rec.Column(2).(*array.Binary)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			id := int(ids.Value(i))
+			sum := fmt.Sprintf("%x", md5.Sum([]byte(fmt.Sprint(id))))
+			v := txt.Value(i)
+			if id != next || len(v) != 1<<20 || v[:32] != sum || v[len(v)-32:] != sum || len(bin.Value(i)) != 512 {
+				t.Fatalf("row %d: id %d, text of %d bytes (%.40q...)", next, id, len(v), v)
+			}
+			next++
+		}
+	}
+	if err := rr.Err(); err != nil || next != 301 {
+		t.Errorf("read %d rows: %v", next-1, err)
+	}
+	rr.Release()
+
+	// A value larger than a batch column holds fails, naming the column.
+	maxVarBytes = 1<<20 - 1
+	rr, err = src.Read(t.Context(), connectors.TableRef{Name: "wide"}, connectors.ReadOptions{Columns: []string{"id", "t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rr.Next() {
+		t.Fatal("a batch holding a value over the limit")
+	}
+	if err := rr.Err(); !errors.Is(err, connectors.ErrBadInput) || !strings.Contains(err.Error(), "column t: ") {
+		t.Errorf("a value over the limit: %v", err)
+	}
+	rr.Release()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -34,6 +35,8 @@ const (
 	kindJSONB                       // jsonb: a version byte, then JSON text → String
 	kindUUID                        // uuid → String, 8-4-4-4-12 lower case
 	kindBytea                       // bytea → Binary
+	kindOID                         // oid: tableoid, a tie-breaker only
+	kindTID                         // tid: ctid, a tie-breaker only
 )
 
 // colPlan is how one column is read.
@@ -50,19 +53,38 @@ type colPlan struct {
 	unordered string
 	precision int32
 	scale     int32
+	// utf8Order: the database's encoding is neither UTF8 nor SQL_ASCII,
+	// so a text key orders by its UTF-8 bytes (convert_to), not by the
+	// server encoding's bytes (COLLATE "C").
+	utf8Order bool
 }
 
 // textOrder reports whether the column orders as text, byte-wise.
 func (c *colPlan) textOrder() bool { return c.kind == kindText || c.kind == kindBPChar }
 
 // orderExpr is the expression ORDER BY and resume predicates use: text
-// in byte order (COLLATE "C"), every other key type in its natural order.
+// in UTF-8 byte order (COLLATE "C", or convert_to to UTF-8 bytea when the
+// server encoding is another one), every other key type in its natural
+// order.
 func (c *colPlan) orderExpr() string {
 	if c.textOrder() {
+		if c.utf8Order {
+			return "pg_catalog.convert_to((" + c.expr + ")::text, 'UTF8')"
+		}
 		return "(" + c.expr + `) COLLATE "C"`
 	}
 	return c.expr
 }
+
+// Tie-breakers: the row identity that orders rows with equal keys, so
+// that a resumed read continues exactly where the lost one stopped. A
+// row's ctid does not change inside one snapshot; across the tables of
+// an inheritance tree or the partitions of a partitioned table, tableoid
+// tells equal ctids apart.
+var (
+	tieTableOID = colPlan{name: "tableoid", typeName: "oid", baseName: "oid", kind: kindOID, expr: "tableoid", notNull: true}
+	tieCTID     = colPlan{name: "ctid", typeName: "tid", baseName: "tid", kind: kindTID, expr: "ctid", notNull: true}
+)
 
 // tablePlan is what Describe learned about a TableRef.
 type tablePlan struct {
@@ -70,7 +92,44 @@ type tablePlan struct {
 	from  string // the FROM item
 	where string // the user's filter, ready to embed; "" for none
 	cols  []colPlan
-	info  connectors.TableInfo
+	// ties are the tie-breakers of an ordered read whose key may repeat
+	// (ctid, or tableoid and ctid); none for views, foreign tables and
+	// queries. col(len(cols)+i) is ties[i]; column never finds them.
+	ties []colPlan
+	info connectors.TableInfo
+}
+
+// col returns plan column i: a column of the table, or past them a
+// tie-breaker.
+func (p *tablePlan) col(i int) *colPlan {
+	if i < len(p.cols) {
+		return &p.cols[i]
+	}
+	return &p.ties[i-len(p.cols)]
+}
+
+// tieBreakers returns the plan indexes of the tie-breakers.
+func (p *tablePlan) tieBreakers() []int {
+	out := make([]int, len(p.ties))
+	for i := range out {
+		out[i] = len(p.cols) + i
+	}
+	return out
+}
+
+// uniqueKey reports whether rows never share a value of the key columns
+// keys: they include every column of the primary key.
+func (p *tablePlan) uniqueKey(keys []int) bool {
+	if len(p.info.PrimaryKey) == 0 {
+		return false
+	}
+	for _, k := range p.info.PrimaryKey {
+		i := p.column(k)
+		if i < 0 || !slices.Contains(keys, i) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *tablePlan) column(name string) int {
@@ -201,6 +260,7 @@ func (s *Source) describeOn(ctx context.Context, conn *pgx.Conn, ref connectors.
 	fields := make([]arrow.Field, len(cols))
 	for i, c := range cols {
 		cp, note := mapColumn(c, types)
+		cp.utf8Order = cp.textOrder() && s.nonUTF8
 		p.cols = append(p.cols, cp)
 		fields[i] = cp.field
 		if note != "" {
@@ -239,13 +299,14 @@ func (s *Source) describeTable(ctx context.Context, conn *pgx.Conn, name string,
 		nsp, rel  string
 		relkind   string
 		reltuples float64
+		children  bool
 	)
 	err = conn.QueryRow(ctx, `
-SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.reltuples::float8
+SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.reltuples::float8, c.relhassubclass
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND CASE WHEN $2 = '' THEN pg_catalog.pg_table_is_visible(c.oid) ELSE n.nspname = $2 END`,
-		tn.name, tn.schema).Scan(&oid, &nsp, &rel, &relkind, &reltuples)
+		tn.name, tn.schema).Scan(&oid, &nsp, &rel, &relkind, &reltuples, &children)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, s.notFound(ctx, conn, tn)
 	}
@@ -253,6 +314,13 @@ WHERE c.relname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 		return nil, fmt.Errorf("look up table: %w", err)
 	}
 	p.from = quoteIdent(nsp) + "." + quoteIdent(rel)
+	switch {
+	case relkind == "p" || relkind == "r" && children:
+		// Partitions and inheritance children each number their rows.
+		p.ties = []colPlan{tieTableOID, tieCTID}
+	case relkind == "r" || relkind == "m":
+		p.ties = []colPlan{tieCTID}
+	}
 	if (relkind == "r" || relkind == "m" || relkind == "p") && reltuples >= 0 {
 		p.info.EstimatedRows = int64(reltuples)
 	}
@@ -540,7 +608,7 @@ func (p *tablePlan) selectSQL(cols, keys []int, resume string) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(p.cols[c].expr)
+		b.WriteString(p.col(c).expr)
 	}
 	b.WriteString(" FROM ")
 	b.WriteString(p.from)
@@ -558,7 +626,7 @@ func (p *tablePlan) selectSQL(cols, keys []int, resume string) string {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(p.cols[k].orderExpr() + " ASC NULLS LAST")
+			b.WriteString(p.col(k).orderExpr() + " ASC NULLS LAST")
 		}
 	}
 	return b.String()

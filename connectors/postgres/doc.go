@@ -44,9 +44,17 @@
 // (likewise, else 10s), application_name 'reconcile' (unless the
 // connection string names one), idle_in_transaction_session_timeout 0,
 // default_transaction_read_only on, and, which decoding depends on,
-// TimeZone 'UTC', DateStyle ISO, IntervalStyle iso_8601, extra_float_digits
-// 3 and standard_conforming_strings on. Cancelling a context sends the
-// server a cancel request, so a cancelled read stops on the server too.
+// client_encoding UTF8 (text arrives as UTF-8 whatever the database's
+// encoding), standard_conforming_strings on, TimeZone 'UTC', DateStyle
+// ISO, IntervalStyle iso_8601, extra_float_digits 3, bytea_output hex and
+// lc_monetary C. The decoding settings are set again with SET LOCAL right
+// after every BEGIN, so a pooler in transaction mode cannot hand a
+// transaction a server session without them. Cancelling a context sends
+// the server a cancel request, so a cancelled read stops on the server too.
+//
+// statement_timeout bounds a whole COPY, including the time it waits for
+// the consumer: in a merge diff each side waits for the other, so a very
+// large diff may need a longer --statement-timeout than the default hour.
 //
 // # Tables, queries and filters
 //
@@ -136,15 +144,23 @@
 // stream where pgx hands it over, in whatever pieces, straight into Arrow
 // builders allocated from ReadOptions.Allocator (else
 // connectors.Options.Allocator, else memory.DefaultAllocator). Every
-// ReadOptions.BatchRows rows (default DefaultBatchRows) a record goes to
-// the consumer through a channel holding one, so memory stays at a couple
-// of batches whatever the table's size. A table with a primary key is read
-// in key order; one without, in no particular order.
+// ReadOptions.BatchRows rows (default DefaultBatchRows), or sooner once
+// the batch's variable-width columns (text, bytea, JSON, decimals as text,
+// ...) hold 64 MiB, a record goes to the consumer through a channel
+// holding one, so memory stays at a couple of batches whatever the
+// table's size and the rows' width. An Arrow string or binary column of
+// one batch holds at most 2 GiB (its offsets are 32-bit): a single value
+// larger than that fails the read with an error naming the column, never
+// a corrupt batch. A table with a primary key is read in key order; one
+// without, in no particular order.
 //
 // ReadOrdered sorts by the given key columns in the engine's key order:
 // numbers numerically (NaN last, as PostgreSQL sorts it), text (text,
-// varchar, char, enums and every column read as text) byte-wise with
-// COLLATE "C", uuid and bytea byte-wise, dates, timestamps and times
+// varchar, char, enums and every column read as text) by its UTF-8 bytes
+// (with COLLATE "C" in a UTF8 or SQL_ASCII database; in a database of
+// another encoding, such as LATIN1 or WIN1251, by convert_to(col, 'UTF8'),
+// which no index serves, so the server sorts), uuid and bytea byte-wise,
+// dates, timestamps and times
 // chronologically, false before true, NULLs last, composite keys column by
 // column. json, jsonb and array columns cannot be keys.
 //
@@ -163,10 +179,26 @@
 // key >= last (NULLs last, composite keys lexicographic) with the values
 // written as typed SQL literals (COPY takes no bind parameters), and the
 // rows of that key already handed on are skipped. Rows of a batch not yet
-// handed on are simply read again. Among rows with equal keys, which copy
-// is read again after a reconnect is unspecified; the multiset of rows is
-// the same. When the retries run out, Err names the table, the key after
-// which rows were not read, and the cause. A read in no particular order
+// handed on are simply read again.
+//
+// The resume is exact: it hands on exactly the rows, in the same order,
+// of a read that never lost its connection. A key that may repeat (it
+// does not cover the primary key) is completed by a tie-breaker, both in
+// ORDER BY and in the resume predicate: the row's ctid for a table or a
+// materialized view (it does not change inside one snapshot), tableoid
+// and ctid for a partitioned table or a table with inheritance children.
+// The tie-breaker is read along but is no column of the records. Views,
+// foreign tables and queries have no such row identity: their rows with
+// equal keys come in no particular order, and a resume after a lost
+// connection inside a run of rows with equal keys (some handed on, more
+// to come) fails with an error wrapping connectors.ErrUnsupported rather
+// than guess which of them were handed on. (A VACUUM FULL or CLUSTER of
+// the table between the lost connection and the resume would move ctids;
+// the resume then fails when the rows read again differ, or, for a
+// repeating key, may not notice.)
+//
+// When the retries run out, Err names the table, the key after which
+// rows were not read, and the cause. A read in no particular order
 // cannot resume, and fails at the first lost connection.
 //
 // # Example

@@ -21,8 +21,12 @@ import (
 var ErrSnapshotLost = errors.New("snapshot lost")
 
 // keywordPassword matches password settings of a keyword/value connection
-// string: password=secret, password = 'se cret', sslpassword=...
-var keywordPassword = regexp.MustCompile(`(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]*)`)
+// string: password=secret, password = 'se cret', sslpassword=... As libpq
+// and pgx read them, a value is quoted ('...' with \' and \\ escapes; an
+// unterminated one runs to the end) or runs to the next space that no
+// backslash escapes (password=se\ cret); a quote inside an unquoted value
+// is data (password=se'cret).
+var keywordPassword = regexp.MustCompile(`(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|(?:[^\s\\]|\\.)*\\?)`)
 
 // redactLocation hides the passwords of a connection string, URL or
 // keyword/value, so it can be printed.
@@ -49,6 +53,10 @@ func secretsOf(location string) []string {
 	}
 	for _, m := range keywordPassword.FindAllStringSubmatch(location, -1) {
 		add(m[2])
+		// As the server and pgx see it: escapes resolved.
+		if u := unescapeKeyword(m[2]); u != strings.Trim(m[2], "'") {
+			add(u)
+		}
 	}
 	if i := strings.Index(location, "://"); i >= 0 {
 		rest := location[i+3:]
@@ -64,6 +72,22 @@ func secretsOf(location string) []string {
 		}
 	}
 	return out
+}
+
+// unescapeKeyword returns a keyword/value setting's value as libpq reads
+// it: without its quotes, each backslash escaping the next character.
+func unescapeKeyword(v string) string {
+	if strings.HasPrefix(v, "'") {
+		v = strings.TrimSuffix(v[1:], "'")
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
 }
 
 // redactedError replaces the text of an error that quoted a secret; errors.Is

@@ -22,6 +22,10 @@ func TestRedactLocation(t *testing.T) {
 		"host=h password='se cret' dbname=d":           "host=h password=xxxxx dbname=d",
 		"host=h password = secret sslpassword=secret2": "host=h password = xxxxx sslpassword=xxxxx",
 		"host=h user=u":                                "host=h user=u",
+		`host=h password=TOP\ SECRET dbname=d`:         "host=h password=xxxxx dbname=d",
+		`host=h password=TOP'SECRET dbname=d`:          "host=h password=xxxxx dbname=d",
+		`host=h password='TOP\' SECRET' dbname=d`:      "host=h password=xxxxx dbname=d",
+		`host=h password='TOP SECRET`:                  "host=h password=xxxxx",
 	} {
 		if got := redactLocation(in); got != want {
 			t.Errorf("redactLocation(%q) = %q, want %q", in, got, want)
@@ -34,6 +38,11 @@ func TestScrub(t *testing.T) {
 	err := scrub(fmt.Errorf("cannot use p@ss/word or other: %w", io.EOF), secrets)
 	if strings.Contains(err.Error(), "p@ss/word") || strings.Contains(err.Error(), "other") || !errors.Is(err, io.EOF) {
 		t.Errorf("scrub gave %q (wraps EOF: %v)", err, errors.Is(err, io.EOF))
+	}
+	secrets = secretsOf(`host=h password=TOP\ SE\\CRET`)
+	err = scrub(errors.New(`password TOP SE\CRET refused`), secrets)
+	if strings.Contains(err.Error(), "SE") {
+		t.Errorf("scrub gave %q for an escaped password", err)
 	}
 	plain := errors.New("nothing secret")
 	if scrub(plain, secrets) != plain {

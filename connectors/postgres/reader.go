@@ -84,6 +84,15 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 			keys = append(keys, i)
 		}
 	}
+	// A key that may repeat is completed by the table's tie-breakers, so
+	// that equal keys come in one order and a resume is exact; without
+	// them (views, foreign tables, queries) a resume is exact only when
+	// the rows of the last key handed on were all handed on.
+	unique := len(keys) > 0 && p.uniqueKey(keys)
+	if len(keys) > 0 && !unique && len(p.ties) > 0 {
+		keys = append(keys, p.tieBreakers()...)
+		unique = true
+	}
 	if err := s.usable(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
@@ -123,7 +132,7 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 		}
 		keyPos = append(keyPos, pos)
 	}
-	dec := newDecoder(mem, p, sc.fields, len(out), keyPos, batch)
+	dec := newDecoder(mem, p, sc.fields, len(out), keyPos, unique, batch)
 	dec.emit = sc.emit
 	sc.dec = dec
 	sctx, cancel := context.WithCancel(ctx)
@@ -140,8 +149,8 @@ type scan struct {
 	plan   *tablePlan
 	name   string
 	schema *arrow.Schema
-	fields []int // plan columns in COPY order: the output, then extra key columns
-	keys   []int // plan columns of the key, in order; nil for an unordered read
+	fields []int // plan columns in COPY order: the output, then extra key columns and tie-breakers
+	keys   []int // plan columns of the key, in order, tie-breakers last; nil for an unordered read
 	dec    *copyDecoder
 
 	out  chan arrow.Record
@@ -149,6 +158,7 @@ type scan struct {
 	err  error // set before out and done close
 
 	ctx      context.Context
+	lost     error    // the last lost connection
 	handed   keyState // the key of the last row handed on
 	rows     int64    // rows handed on
 	progress bool     // a batch was handed on during this attempt
@@ -178,6 +188,10 @@ func (sc *scan) loop(ctx context.Context) error {
 		if errors.Is(err, ErrSnapshotLost) {
 			return fmt.Errorf("read %s: %s: %w", sc.name, sc.unread(), err)
 		}
+		if errors.Is(err, errRunCut) {
+			return fmt.Errorf("read %s: the connection was lost (%v) inside a run of rows with equal keys, and a view, foreign table or query has no row identity to resume such a run exactly; %s: %w",
+				sc.name, sc.lost, sc.unread(), connectors.ErrUnsupported)
+		}
 		if !connectionLost(err) {
 			return fmt.Errorf("read %s: %w", sc.name, err)
 		}
@@ -185,6 +199,7 @@ func (sc *scan) loop(ctx context.Context) error {
 			return fmt.Errorf("read %s: the connection was lost after %d rows of a read in no particular order (no primary key and no key given), which cannot resume: %w",
 				sc.name, sc.rows, err)
 		}
+		sc.lost = err
 		if sc.progress {
 			failures = 0
 		}
@@ -211,7 +226,10 @@ func (sc *scan) unread() string {
 	}
 	var names, vals []string
 	for i, k := range sc.keys {
-		c := &sc.plan.cols[k]
+		if k >= len(sc.plan.cols) {
+			break // a tie-breaker
+		}
+		c := sc.plan.col(k)
 		names = append(names, c.name)
 		if sc.handed.null[i] {
 			vals = append(vals, "NULL")
@@ -275,7 +293,7 @@ func (sc *scan) resumePredicate() (string, error) {
 	lits := make([]string, len(sc.keys))
 	simple := true
 	for i, k := range sc.keys {
-		cols[i] = &sc.plan.cols[k]
+		cols[i] = sc.plan.col(k)
 		if sc.handed.null[i] {
 			simple = false
 			continue
@@ -325,17 +343,13 @@ func (sc *scan) resumePredicate() (string, error) {
 // emit hands the builders' rows to the reader as one record.
 func (sc *scan) emit() error {
 	d := sc.dec
-	cols := make([]arrow.Array, sc.schema.NumFields())
-	for i := range cols {
-		cols[i] = d.sinks[i].builder.NewArray()
-	}
+	rows := d.rows
 	// Key-only fields hold no builder; their rows go with the batch.
-	rec := array.NewRecord(sc.schema, cols, int64(d.rows))
+	cols := d.arrays(sc.schema.NumFields())
+	rec := array.NewRecord(sc.schema, cols, int64(rows))
 	for _, c := range cols {
 		c.Release()
 	}
-	rows := d.rows
-	d.rows = 0
 	select {
 	case sc.out <- rec:
 		sc.rows += int64(rows)

@@ -88,6 +88,10 @@ type Source struct {
 	display string   // the location with passwords hidden
 	secrets []string // passwords to scrub from error texts
 	setup   string   // the session settings, run on every connection
+	local   string   // the decoding settings again, as SET LOCAL, run after every BEGIN
+	// nonUTF8: the server encoding is neither UTF8 nor SQL_ASCII, so text
+	// keys order by convert_to(..., 'UTF8').
+	nonUTF8 bool
 	// base outlives the caller's context, for closing connections once
 	// it has ended; it carries no deadline or cancellation of its own.
 	base context.Context
@@ -147,6 +151,7 @@ func (c Config) Open(ctx context.Context, location string, opts connectors.Optio
 		display: display,
 		secrets: secrets,
 		setup:   sessionSetup(cfg.RuntimeParams, opts),
+		local:   localSetup(),
 		base:    context.WithoutCancel(ctx),
 		plans:   map[connectors.TableRef]*tablePlan{},
 	}
@@ -200,11 +205,34 @@ func sessionSetup(dsn map[string]string, opts connectors.Options) string {
 	}
 	set("idle_in_transaction_session_timeout", "0")
 	set("default_transaction_read_only", "on")
-	set("standard_conforming_strings", "on")
-	set("TimeZone", "'UTC'")
-	set("DateStyle", "'ISO, YMD'")
-	set("IntervalStyle", "'iso_8601'")
-	set("extra_float_digits", "3")
+	for _, kv := range decodingSettings {
+		set(kv[0], kv[1])
+	}
+	return b.String()
+}
+
+// decodingSettings are the settings the decoding depends on: text output
+// of dates, intervals, floats, bytea (inside JSON arrays) and money, and
+// how literals and text travel.
+var decodingSettings = [][2]string{
+	{"client_encoding", "'UTF8'"},
+	{"standard_conforming_strings", "on"},
+	{"TimeZone", "'UTC'"},
+	{"DateStyle", "'ISO, YMD'"},
+	{"IntervalStyle", "'iso_8601'"},
+	{"extra_float_digits", "3"},
+	{"bytea_output", "'hex'"},
+	{"lc_monetary", "'C'"},
+}
+
+// localSetup returns the decoding settings as SET LOCAL statements, run
+// right after every BEGIN: a pooler in transaction mode may hand the
+// transaction a server session that never ran the session setup.
+func localSetup() string {
+	var b strings.Builder
+	for _, kv := range decodingSettings {
+		fmt.Fprintf(&b, "SET LOCAL %s = %s; ", kv[0], kv[1])
+	}
 	return b.String()
 }
 
@@ -222,7 +250,7 @@ func (s *Source) start(ctx context.Context) error {
 		s.closeConn(conn)
 		return fmt.Errorf("take snapshot: %s: %w", what, err)
 	}
-	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+	if _, err := conn.PgConn().Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "+s.local).ReadAll(); err != nil {
 		return fail("begin", err)
 	}
 	err = conn.QueryRow(ctx, "SELECT pg_catalog.pg_export_snapshot(), now(), pg_catalog.pg_is_in_recovery()").Scan(&s.snapshot, &now, &recovery)
@@ -236,7 +264,7 @@ func (s *Source) start(ctx context.Context) error {
 		if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
 			return fail("rollback", err)
 		}
-		if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		if _, err := conn.PgConn().Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "+s.local).ReadAll(); err != nil {
 			return fail("begin", err)
 		}
 		if err := conn.QueryRow(ctx, "SELECT now(), pg_catalog.pg_is_in_recovery()").Scan(&now, &recovery); err != nil {
@@ -266,6 +294,11 @@ func (s *Source) start(ctx context.Context) error {
 		return fail("release savepoint", err)
 	}
 	s.control = conn
+	switch conn.PgConn().ParameterStatus("server_encoding") {
+	case "UTF8", "SQL_ASCII", "":
+	default:
+		s.nonUTF8 = true
+	}
 	s.consistency = connectors.Consistency{Time: now.UTC(), Snapshot: s.snapshot}
 	if lsn != nil {
 		s.consistency.Position = *lsn
@@ -363,7 +396,7 @@ func (s *Source) acquire(ctx context.Context, fresh bool) (*lease, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = conn.PgConn().Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT "+quoteLiteral(s.snapshot)).ReadAll()
+	_, err = conn.PgConn().Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT "+quoteLiteral(s.snapshot)+"; "+s.local).ReadAll()
 	if err != nil {
 		s.closeConn(conn)
 		if snapshotGone(err) {

@@ -194,8 +194,26 @@ func (c *colPlan) literal(raw []byte) (string, error) {
 		return cast(`\x` + hex.EncodeToString(raw))
 	case kindText, kindBPChar:
 		// Compared under COLLATE "C" with the column's expression; an
-		// untyped literal takes its type (char ignores the pad).
+		// untyped literal takes its type (char ignores the pad). In UTF-8
+		// order, compared as the UTF-8 bytes of the text (the pad of a
+		// char dropped, as its cast to text does).
+		if c.utf8Order {
+			if c.kind == kindBPChar {
+				raw = trimPad(raw)
+			}
+			return "pg_catalog.convert_to(" + quoteLiteral(string(raw)) + "::text, 'UTF8')", nil
+		}
 		return quoteLiteral(string(raw)), nil
+	case kindOID:
+		if len(raw) != 4 {
+			return bad()
+		}
+		return cast(strconv.FormatUint(uint64(binary.BigEndian.Uint32(raw)), 10))
+	case kindTID:
+		if len(raw) != 6 {
+			return bad()
+		}
+		return cast(fmt.Sprintf("(%d,%d)", binary.BigEndian.Uint32(raw), binary.BigEndian.Uint16(raw[4:])))
 	}
 	return "", fmt.Errorf("column %s (%s) cannot be a key", c.name, c.typeName)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/testdb"
 )
 
 var defaultOptions = connectors.Options{}
@@ -200,5 +201,46 @@ func TestKeyEqual(t *testing.T) {
 	txt := mapTestColumn(t, conn, "text")
 	if txt.keyEqual([]byte("a"), []byte("A")) {
 		t.Error("a and A are equal as keys")
+	}
+}
+
+// The resume predicate of a text key in a non-UTF-8 database selects the
+// rows from the last key on in UTF-8 byte order.
+func TestResumePredicateNonUTF8(t *testing.T) {
+	dsn := testdb.PostgresEncoding(t, "WIN1251")
+	// pgx leaves client_encoding at the database's encoding unless told.
+	utf8 := testdb.WithParams(dsn, "client_encoding=UTF8")
+	testdb.Exec(t, utf8,
+		`CREATE TABLE k (t text, c char(3))`,
+		`INSERT INTO k VALUES ('z', 'z'), ('Ж', 'Ж'), ('я', 'я  '), ('€', '€'), (NULL, NULL)`,
+	)
+	src, err := Open(t.Context(), dsn, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	p, err := src.plan(t.Context(), connectors.TableRef{Name: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := testdb.Connect(t, utf8)
+	for k := range p.cols {
+		if !p.cols[k].utf8Order {
+			t.Fatalf("column %s is not ordered as UTF-8", p.cols[k].name)
+		}
+		for i, v := range []string{"z", "Ж", "я", "€"} {
+			sc := &scan{plan: p, keys: []int{k}, handed: keyState{vals: [][]byte{[]byte(v)}, null: []bool{false}, set: true, run: 1}}
+			pred, err := sc.resumePredicate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			if err := admin.QueryRow(t.Context(), "SELECT count(*) FROM k WHERE "+pred).Scan(&n); err != nil {
+				t.Fatalf("%s: %v", pred, err)
+			}
+			if want := 5 - i; n != want {
+				t.Errorf("column %s after %q: %s selects %d rows, want %d", p.cols[k].name, v, pred, n, want)
+			}
+		}
 	}
 }

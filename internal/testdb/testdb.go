@@ -46,9 +46,27 @@ func Postgres(t testing.TB) string {
 	return postgresAt(t, admin, set)
 }
 
+// PostgresEncoding is Postgres with a database in the given server
+// encoding ("WIN1251", "LATIN1", ...), C collation, made from template0.
+func PostgresEncoding(t testing.TB, encoding string) string {
+	t.Helper()
+	admin, set := os.LookupEnv(EnvVar)
+	if !set || admin == "" {
+		admin, set = DefaultAdminDSN, false
+	}
+	enc := strings.ReplaceAll(encoding, "'", "''")
+	return postgresWith(t, admin, set, " ENCODING '"+enc+"' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+}
+
 // postgresAt is Postgres with the admin connection string given; set says
 // whether the user chose it (a failure is then fatal, not a skip).
 func postgresAt(t testing.TB, admin string, set bool) string {
+	t.Helper()
+	return postgresWith(t, admin, set, "")
+}
+
+// postgresWith is postgresAt with options appended to CREATE DATABASE.
+func postgresWith(t testing.TB, admin string, set bool, with string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -67,7 +85,7 @@ func postgresAt(t testing.TB, admin string, set bool) string {
 		t.Fatalf("testdb: random name: %v", err)
 	}
 	name := "reconcile_test_" + hex.EncodeToString(raw[:])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+with); err != nil {
 		t.Fatalf("testdb: create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
