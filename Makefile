@@ -1,4 +1,4 @@
-.PHONY: bench bench-files bench-postgres
+.PHONY: bench bench-files bench-postgres bench-mysql
 
 # Go micro-benchmarks of every package.
 bench:
@@ -13,3 +13,8 @@ bench-files:
 # (scales 10 and 50), against psql's \copy of each side (env SCALES, RUNS, PGADMIN).
 bench-postgres:
 	bash scripts/bench-postgres.sh
+
+# End-to-end benchmark with MariaDB sides (MySQL↔MySQL, MySQL↔PostgreSQL)
+# against the mysql client's export of each side (env SCALE, RUNS).
+bench-mysql:
+	bash scripts/bench-mysql.sh
