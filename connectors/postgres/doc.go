@@ -140,9 +140,10 @@
 //
 // # Reading
 //
-// Read runs COPY (SELECT ...) TO STDOUT (FORMAT binary) and decodes the
-// stream where pgx hands it over, in whatever pieces, straight into Arrow
-// builders allocated from ReadOptions.Allocator (else
+// Read runs COPY (SELECT ...) TO STDOUT (FORMAT binary), reading the
+// protocol frames itself from the connection pgx opened, in 1 MiB buffers
+// (pgx's CopyTo costs a message round through its reader per row), and
+// decodes each row where it lies straight into Arrow builders allocated from ReadOptions.Allocator (else
 // connectors.Options.Allocator, else memory.DefaultAllocator). Every
 // ReadOptions.BatchRows rows (default DefaultBatchRows), or sooner once
 // the batch's variable-width columns (text, bytea, JSON, decimals as text,

@@ -267,7 +267,7 @@ func (sc *scan) attempt(ctx context.Context, fresh bool) error {
 	sc.dec.abort = abort
 	sc.dec.reset(&sc.handed)
 	sql := "COPY (" + sc.plan.selectSQL(sc.fields, sc.keys, resume) + ") TO STDOUT (FORMAT binary)"
-	_, err = l.conn.PgConn().CopyTo(actx, sc.dec, sql)
+	err = copyOut(actx, l.conn.PgConn(), sql, sc.dec)
 	if sc.dec.err != nil {
 		// The decoder's own failure (or the reader's stop) caused the
 		// cancellation the server reports.
