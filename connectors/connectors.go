@@ -268,7 +268,9 @@ func Redact(location string) string {
 
 // passwordParam matches password query parameters (libpq's password and
 // sslpassword, and the like).
-var passwordParam = regexp.MustCompile(`(?i)([?&;](?:ssl)?pass(?:word)?=)[^&#;]*`)
+// The value runs to the next '&' (or the end): a ';' or '#' in it may be
+// part of the password, so it is hidden too.
+var passwordParam = regexp.MustCompile(`(?i)([?&;](?:ssl)?pass(?:word)?=)[^&]*`)
 
 // passwordKeyword matches password settings of a keyword/value connection
 // string: password=secret, password = 'se cret', sslpassword=...

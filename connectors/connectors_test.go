@@ -19,14 +19,16 @@ func TestRedact(t *testing.T) {
 		"host=db user=app password=s3cret dbname=shop":          "host=db user=app password=xxxxx dbname=shop",
 		"host=db password = 'pa/ss word' dbname=shop":           "host=db password = xxxxx dbname=shop",
 		"sslpassword=p%zz host=db":                              "sslpassword=xxxxx host=db",
-		"postgres://app@db/shop?sslmode=require&password=pa#ss": "postgres://app@db/shop?sslmode=require&password=xxxxx#ss",
+		"postgres://app@db/shop?sslmode=require&password=pa#ss": "postgres://app@db/shop?sslmode=require&password=xxxxx",
+		"mysql://root@db/x?password=Hunter2;Zebra9&tls=true":    "mysql://root@db/x?password=xxxxx&tls=true",
+		"mysql://root@db/x?pass=Hunter2#Zebra9":                 "mysql://root@db/x?pass=xxxxx",
 	}
 	for in, want := range cases {
 		got := Redact(in)
 		if got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
-		for _, secret := range []string{"s3cret", "p%zz", "pa/ss", "pa#ss", "p@ss", "pa/ss word", "SECRET", "secret"} {
+		for _, secret := range []string{"s3cret", "p%zz", "pa/ss", "pa#ss", "p@ss", "pa/ss word", "SECRET", "secret", "Zebra9", "Hunter2"} {
 			if strings.Contains(in, secret) && strings.Contains(got, secret) {
 				t.Errorf("Redact(%q) leaks %q", in, secret)
 			}
