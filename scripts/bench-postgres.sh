@@ -19,6 +19,9 @@
 #   WORK=/tmp/reconcile-bench-pg   binaries and results
 #   KEEP=0                1 keeps the databases afterwards
 #   RECONCILE_ARGS=""     extra arguments for the timed `reconcile diff`
+#   PGSSLMODE=disable     (libpq's own variable, honoured by psql and reconcile
+#                         alike) compares without TLS on the loopback; the
+#                         default, prefer, encrypts both tools' connections
 #
 # Exit code: 0 on success, 1 on a wrong result, 2 on a setup error.
 set -euo pipefail
