@@ -257,6 +257,26 @@ func (e *columnEncoder) encodeInto(arr arrow.Array, out *encCol) error {
 			offs[i+1] = int32(len(b))
 		}
 		return nil
+	case *array.Int32:
+		for i, v := range a.Int32Values() {
+			if hasNulls && a.IsNull(i) {
+				b = append(b, tagNull)
+			} else {
+				b = AppendInt(b, int64(v))
+			}
+			offs[i+1] = int32(len(b))
+		}
+		return nil
+	case *array.Int16:
+		for i, v := range a.Int16Values() {
+			if hasNulls && a.IsNull(i) {
+				b = append(b, tagNull)
+			} else {
+				b = AppendInt(b, int64(v))
+			}
+			offs[i+1] = int32(len(b))
+		}
+		return nil
 	case *array.Float64:
 		for i, v := range a.Float64Values() {
 			if hasNulls && a.IsNull(i) {
