@@ -88,6 +88,12 @@ func TestDescribeErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "filter") {
 		t.Errorf("bad filter: %v", err)
 	}
+	// A filter that closes the parentheses around it would escape the
+	// resume predicate ANDed after it.
+	_, err = src.Describe(ctx, connectors.TableRef{Name: "Orders", Where: "n = 1) OR (n = 2"})
+	if !errors.Is(err, connectors.ErrBadInput) || !strings.Contains(err.Error(), "not a single expression") {
+		t.Errorf("escaping filter: %v", err)
+	}
 	_, err = src.Describe(ctx, connectors.TableRef{Query: "SELECT id, id FROM Orders"})
 	if err == nil {
 		t.Errorf("query with two columns of one name: no error")
@@ -158,5 +164,59 @@ func TestWrongPassword(t *testing.T) {
 		if strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "xxxxx") || !strings.Contains(err.Error(), "Access denied") {
 			t.Errorf("Open with a wrong password: %v", err)
 		}
+	}
+}
+
+// TestDescribeCannotWrite checks a filter through a function that writes:
+// MariaDB evaluates a constant condition even under LIMIT 0, so the check
+// runs in a read-only transaction on either connection, and fails.
+func TestDescribeCannotWrite(t *testing.T) {
+	loc := testdb.MySQL(t)
+	testdb.ExecMySQL(t, loc,
+		"CREATE TABLE f (id int PRIMARY KEY)",
+		"INSERT INTO f VALUES (1), (2), (3)",
+		"CREATE TABLE log (x int)",
+		"CREATE FUNCTION g() RETURNS int DETERMINISTIC MODIFIES SQL DATA BEGIN INSERT INTO log VALUES (1); RETURN 1; END")
+	db := testdb.OpenMySQL(t, loc)
+	logged := func() int {
+		var n int
+		if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM log").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	src := open(t, loc, mysql.Config{})
+	if _, err := src.Describe(t.Context(), connectors.TableRef{Name: "f", Where: "g() = 1"}); err == nil || logged() != 0 {
+		t.Errorf("connection free: Describe err = %v, log rows %d; want an error and none", err, logged())
+	}
+	r, err := src.Read(t.Context(), connectors.TableRef{Name: "f"}, connectors.ReadOptions{BatchRows: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	if !r.Next() { // the reader holds the connection
+		t.Fatal(r.Err())
+	}
+	if _, err := src.Describe(t.Context(), connectors.TableRef{Name: "f", Where: "g() = 2"}); err == nil || logged() != 0 {
+		t.Errorf("connection busy: Describe err = %v, log rows %d; want an error and none", err, logged())
+	}
+}
+
+// TestSessionParamsCannotChangeData sets session variables in the
+// location that would change what is read: the connector's own settings win.
+func TestSessionParamsCannotChangeData(t *testing.T) {
+	loc := testdb.MySQL(t)
+	testdb.ExecMySQL(t, loc,
+		"CREATE TABLE t (id int PRIMARY KEY, s varchar(20))",
+		"INSERT INTO t VALUES (1, '中文'), (2, 'abc')")
+	for _, param := range []string{"character_set_results=latin1", "character_set_client=latin1&character_set_connection=latin1", "sql_select_limit=1"} {
+		src := open(t, loc+"?"+param, mysql.Config{})
+		info, err := src.Describe(t.Context(), connectors.TableRef{Name: "t"})
+		if err != nil {
+			t.Fatalf("%s: %v", param, err)
+		}
+		diffLines(t, param+": columns", fieldTypes(info.Schema), []string{"id int32", "s utf8"})
+		diffLines(t, param+": rows", readAll(t, src, connectors.TableRef{Name: "t", Where: "s <> '中文' OR s = '中文'"}, nil, connectors.ReadOptions{}),
+			[]string{`1 | "中文"`, `2 | "abc"`})
 	}
 }

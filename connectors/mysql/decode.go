@@ -104,12 +104,26 @@ func (d *colDec) reserve(rows int, prev arrow.Array) {
 	if prev.Len() > 0 {
 		data = data/prev.Len()*rows + data/8
 	}
+	// A batch is cut at the byte budget: room for more is never needed.
+	data = int(min(int64(data), batchByteBudget))
 	switch {
 	case d.str != nil:
 		d.str.ReserveData(data)
 	case d.bin != nil:
 		d.bin.ReserveData(data)
 	}
+}
+
+// dataLen is the size of the values in a text or binary builder (0 for
+// other types).
+func (d *colDec) dataLen() int64 {
+	switch {
+	case d.str != nil:
+		return int64(d.str.DataLen())
+	case d.bin != nil:
+		return int64(d.bin.DataLen())
+	}
+	return 0
 }
 
 func intOf(v driver.Value) (int64, error) {
@@ -358,6 +372,9 @@ type keyState struct {
 	set   bool
 	cells []keyCell
 	count int64
+	// partial: the batch was cut inside the run of rows of this key (a
+	// read without a unique key only); more rows of it may follow.
+	partial bool
 }
 
 func (s *keyState) equal(dest []driver.Value, pos []int) bool {
@@ -384,7 +401,7 @@ func (s *keyState) assign(dest []driver.Value, pos []int) {
 }
 
 func (s *keyState) copyFrom(o *keyState) {
-	s.set, s.count = o.set, o.count
+	s.set, s.count, s.partial = o.set, o.count, o.partial
 	if len(s.cells) != len(o.cells) {
 		s.cells = make([]keyCell, len(o.cells))
 	}

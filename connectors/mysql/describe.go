@@ -206,7 +206,15 @@ func (s *Source) describeSide(ctx context.Context, ref connectors.TableRef) (*ta
 		}
 		defer ss.close()
 		stop := s.watch(ctx, ss)
-		p, err = s.describeOn(ss, ref)
+		// The user's Query and Where run here too: in a read-only
+		// transaction, as on the Source's connection, so that a function
+		// they call cannot write.
+		if err = ss.exec(ss.ctx, "START TRANSACTION READ ONLY"); err == nil {
+			p, err = s.describeOn(ss, ref)
+			if rerr := ss.exec(ss.ctx, "ROLLBACK"); err == nil && rerr != nil {
+				err = rerr
+			}
+		}
 		stop()
 		if err != nil && ctx.Err() != nil {
 			err = ctx.Err()
@@ -254,6 +262,18 @@ func (s *Source) describeOn(ss *session, ref connectors.TableRef) (*tablePlan, e
 			return nil, fmt.Errorf("filter %q: %w", shorten(ref.Where), err)
 		}
 		return nil, err
+	}
+	if ref.Where != "" {
+		// The filter must be one expression: without the parentheses the
+		// reads put around it, a filter that closes them early (x=1) OR
+		// (y=2) no longer parses, and would otherwise escape the resume
+		// predicate ANDed after it.
+		if _, err := ss.all(ss.ctx, "SELECT 1 FROM "+p.from+" WHERE "+p.where+" LIMIT 0"); err != nil {
+			if connectionLost(err) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("filter %q: not a single expression (%v): %w", shorten(ref.Where), err, connectors.ErrBadInput)
+		}
 	}
 	return p, nil
 }

@@ -11,9 +11,11 @@
 //	mysql://user@/database?socket=/run/mysqld/mysqld.sock
 //
 // The port defaults to 3306; a password missing from the location is taken
-// from the environment variable MYSQL_PWD (as the mysql client does) or a
-// password= parameter. In the URL form, percent-encode '@', ':', '/', '?',
-// '#' and '%' in the user name and password. Other parameters are the
+// from a password= (or pass=) parameter, whose value runs to the next '&'
+// or the end (';' and '#' included), or from the environment variable
+// MYSQL_PWD (as the mysql client does). In the URL form, percent-encode
+// '@', ':', '/', '?', '#' and '%' in the user name and password; other
+// malformed parameters are refused. Other parameters are the
 // driver's (tls, timeout, readTimeout, ...) or session variables set on
 // every connection; charset and collation must be utf8mb4 ones, since text
 // is decoded as UTF-8, and parseTime, interpolateParams, multiStatements,
@@ -33,8 +35,11 @@
 //	lock_wait_timeout, innodb_lock_wait_timeout = Options.LockTimeout, default 10s
 //	net_write_timeout = the statement timeout (the engine may pause a reader)
 //	max_sort_length = 65536                (text keys sort on their value, not a 1 KiB prefix)
+//	character_set_client, _connection, _results = utf8mb4
+//	sql_select_limit = 18446744073709551615 (neither a parameter nor a global value cuts a read short)
 //
-// and runs SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ and
+// (after the location's session variables, so these win over them) and
+// runs SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ and
 // START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY. TableInfo.
 // Consistency reports the server's UTC time right after the snapshot
 // started and the log position: @@gtid_executed (MySQL) or
@@ -50,8 +55,9 @@
 // Read returns at once, and its first Next waits until then. Describe of a
 // table not described before uses the connection when it is free and
 // otherwise a short-lived second connection (the catalog is not part of
-// the snapshot), so a caller holding a reader may describe and open
-// another one; descriptions are cached per TableRef.
+// the snapshot, but the user's SQL runs there in START TRANSACTION READ
+// ONLY too), so a caller holding a reader may describe and open another
+// one; descriptions are cached per TableRef.
 //
 // # Tables, queries and filters
 //
@@ -71,8 +77,13 @@
 // set does not tell tinyint(1) or bit(1) from their wider kin, nor
 // MariaDB's JSON from text, so those read as Int8, Uint64 and String.
 // TableRef.Where is a filter in MySQL's SQL, always embedded in
-// parentheses. Query and Where are the only SQL a user passes; they run in
-// the read-only transaction and are checked at Describe.
+// parentheses; Describe refuses one that is not a single expression (one
+// that closes those parentheses early would escape the resume predicate).
+// Query and Where are the only SQL a user passes; they run in the
+// read-only transaction and are checked at Describe. A Query read from
+// the result-set types cannot tell an unsigned decimal's precision (the
+// driver does not report the flag), so decimal(p,s) unsigned reads as
+// decimal(p-1,s) there; read the table by name to keep it exact.
 //
 // # Types
 //
@@ -131,7 +142,9 @@
 // driver.Rows, whose values are the server's bytes) and decoded straight
 // into Arrow builders allocated from ReadOptions.Allocator (else
 // Options.Allocator, else memory.DefaultAllocator). Every
-// ReadOptions.BatchRows rows (default DefaultBatchRows) a record goes to
+// ReadOptions.BatchRows rows (default DefaultBatchRows), or once the text
+// and binary columns of a batch hold 64 MiB, and always before a column
+// would outgrow Arrow's 32-bit offsets, a record goes to
 // the consumer through a channel holding one, so at most two records are
 // in flight whatever the table's size. The consumer owns each record until
 // its next call to Next and must Release the reader; releasing it early
@@ -166,7 +179,13 @@
 // handed to the consumer: the filter gains key >= (last key), written with
 // placeholders (composite keys lexicographic, NULLs last), and the rows of
 // that key already handed on are skipped. Rows of a batch not handed on
-// are read again. Because the rest of the table comes from a later point
+// are read again. Without a primary key to break ties (a table without
+// one, a view, a query) rows of equal keys come back in no fixed order, so
+// batches are cut where the key changes and a resume goes on strictly
+// after the last key; a run of equal keys longer than two batches (in
+// rows or bytes) is cut inside, and a lost connection after such a batch
+// fails with an error wrapping connectors.ErrUnsupported. A single text
+// or binary value over 2 GiB fails the read (connectors.ErrBadInput). Because the rest of the table comes from a later point
 // in time, the Source records a Resume (the table, the last key handed on,
 // the cause and the new snapshot): Resumes and Notes return them, and
 // every later Describe lists them in TableInfo.Notes, for the report to

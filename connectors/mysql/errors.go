@@ -50,17 +50,20 @@ func scrub(err error, secrets []string) error {
 		return nil
 	}
 	msg := err.Error()
-	changed := false
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
-			changed = true
+	if scrubbed := scrubText(msg, secrets); scrubbed != msg {
+		return &redactedError{msg: scrubbed, err: err}
+	}
+	return err
+}
+
+// scrubText replaces the secrets in s.
+func scrubText(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, "xxxxx")
 		}
 	}
-	if !changed {
-		return err
-	}
-	return &redactedError{msg: msg, err: err}
+	return s
 }
 
 // secretsOf lists the strings of a location that may be a password, as

@@ -36,15 +36,24 @@ func parseLocation(location, pwd string) (*mysql.Config, error) {
 		return nil, fmt.Errorf("not a mysql:// or mariadb:// location: %w", connectors.ErrUnsupported)
 	}
 	rest := location[len(scheme)+3:]
+	// A password parameter is taken as written, up to the next '&' or
+	// the end, so that a ';' or '#' in it neither ends it nor reaches
+	// the driver or an error message.
+	rest, ppass, hasPPass, err := takePasswordParam(rest)
+	if err != nil {
+		return nil, err
+	}
 	var cfg *mysql.Config
-	var err error
 	if driverDSN.MatchString(rest) {
 		cfg, err = parseDriverDSN(rest)
 	} else {
-		cfg, err = parseURL(location)
+		cfg, err = parseURL(scheme + "://" + rest)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Passwd == "" && hasPPass {
+		cfg.Passwd = ppass
 	}
 	if cfg.Passwd == "" && pwd != "" {
 		cfg.Passwd = pwd
@@ -92,6 +101,43 @@ func checkParams(params url.Values) error {
 	return errors.Join(errs...)
 }
 
+// isPasswordParam reports whether a parameter name sets the password.
+func isPasswordParam(k string) bool {
+	k = strings.ToLower(k)
+	return k == "password" || k == "pass"
+}
+
+// takePasswordParam removes the password parameters (password=, pass=,
+// in any case) from the query of a location (after its scheme) and
+// returns the value of the last one: everything up to the next '&' or
+// the end, ';' and '#' included, percent-decoded.
+func takePasswordParam(rest string) (string, string, bool, error) {
+	q := strings.IndexByte(rest, '?')
+	if q < 0 {
+		return rest, "", false, nil
+	}
+	var kept []string
+	var pass string
+	found := false
+	for _, part := range strings.Split(rest[q+1:], "&") {
+		k, v, _ := strings.Cut(part, "=")
+		if !isPasswordParam(k) {
+			kept = append(kept, part)
+			continue
+		}
+		d, err := url.QueryUnescape(v)
+		if err != nil {
+			return "", "", false, fmt.Errorf("invalid location: parameter %s: bad percent-encoding (write '%%' as %%25)", k)
+		}
+		pass, found = d, true
+	}
+	rest = rest[:q]
+	if len(kept) > 0 {
+		rest += "?" + strings.Join(kept, "&")
+	}
+	return rest, pass, found, nil
+}
+
 func parseDriverDSN(dsn string) (*mysql.Config, error) {
 	params := url.Values{}
 	if q := strings.LastIndex(dsn, "?"); q >= 0 && q > strings.LastIndex(dsn, "/") {
@@ -121,22 +167,20 @@ func parseURL(location string) (*mysql.Config, error) {
 	if u.Opaque != "" {
 		return nil, errors.New("invalid location: want mysql://user:password@host:port/database")
 	}
-	params := u.Query()
+	if u.Fragment != "" || strings.HasSuffix(location, "#") {
+		return nil, errors.New("invalid location: a '#' outside the password parameter; percent-encode it (%23)")
+	}
+	params, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		// Its reason may quote a parameter: say what to fix instead.
+		return nil, errors.New("invalid location: malformed parameters (separate them with '&'; percent-encode ';', '&', '#', '+' and '%' in values)")
+	}
 	if err := checkParams(params); err != nil {
 		return nil, fmt.Errorf("invalid location: %w", err)
 	}
 	var pass string
-	var hasPass bool
 	if u.User != nil {
-		pass, hasPass = u.User.Password()
-	}
-	for _, k := range []string{"password", "pass"} {
-		if v, ok := params[k]; ok {
-			if !hasPass && len(v) > 0 {
-				pass, hasPass = v[len(v)-1], true
-			}
-			params.Del(k)
-		}
+		pass, _ = u.User.Password()
 	}
 	socket := params.Get("socket")
 	params.Del("socket")

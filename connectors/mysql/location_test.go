@@ -71,6 +71,9 @@ func TestOpenHidesPasswords(t *testing.T) {
 		"mysql://app@127.0.0.1:1/shop?password=" + secret,
 		"mysql://app:" + secret + "@tcp(127.0.0.1:1/shop",
 		"mysql://app:" + secret + "%zz@127.0.0.1:1/shop",
+		"mysql://app@127.0.0.1:1/shop?password=Hunter2;" + secret,
+		"mysql://app@127.0.0.1:1/shop?pass=Hunter2#" + secret,
+		"mysql://app@tcp(127.0.0.1:1)/shop?Password=Hunter2;" + secret,
 	} {
 		_, err := Open(t.Context(), loc, connectors.Options{})
 		if err == nil {
@@ -113,4 +116,36 @@ func FuzzParseLocation(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPasswordParameter takes a password parameter as written, up to the
+// next '&' or the end, and refuses other malformed parameters without
+// quoting them.
+func TestPasswordParameter(t *testing.T) {
+	for loc, want := range map[string]string{
+		"mysql://u@h/db?password=Hunter2;Zebra9":           "Hunter2;Zebra9",
+		"mysql://u@h/db?pass=Hunter2#Zebra9":               "Hunter2#Zebra9",
+		"mysql://u@h/db?readTimeout=1s&PASSWORD=a%26b&x=1": "a&b",
+		"mysql://u@tcp(h:1)/db?Pass=Hunter2;Zebra9":        "Hunter2;Zebra9",
+	} {
+		cfg, err := parseLocation(loc, "")
+		if err != nil {
+			t.Errorf("parseLocation(%s): %v", loc, err)
+			continue
+		}
+		if cfg.Passwd != want {
+			t.Errorf("parseLocation(%s): password %q, want %q", loc, cfg.Passwd, want)
+		}
+		for k := range cfg.Params {
+			if isPasswordParam(k) {
+				t.Errorf("parseLocation(%s): the password is passed on as session variable %s", loc, k)
+			}
+		}
+	}
+	for _, loc := range []string{"mysql://u@h/db?x=1;Zebra9", "mysql://u@h/db?x=1#Zebra9", "mysql://u@h/db?x=%zzZebra9"} {
+		_, err := parseLocation(loc, "")
+		if err == nil || strings.Contains(err.Error(), "Zebra9") {
+			t.Errorf("parseLocation(%s) = %v, want an error without the parameter", loc, err)
+		}
+	}
 }

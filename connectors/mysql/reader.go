@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sync/atomic"
 
@@ -79,10 +80,11 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 	// read resumed after a lost connection goes on exactly after the last
 	// row handed on. The engine sees rows sorted by its key either way.
 	var pk []int
+	unique := len(p.info.PrimaryKey) > 0
 	for _, k := range p.info.PrimaryKey {
 		i := p.column(k)
 		if i < 0 || p.cols[i].unordered != "" {
-			pk = nil
+			pk, unique = nil, false
 			break
 		}
 		if !slices.Contains(keys, i) {
@@ -111,6 +113,7 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 		name:   name,
 		schema: arrow.NewSchema(fields, nil),
 		keys:   keys,
+		unique: unique,
 		nOut:   len(out),
 		batch:  batch,
 		out:    make(chan arrow.Record, 1),
@@ -128,7 +131,11 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 	}
 	reserve := min(batch, 1024)
 	for _, c := range out {
-		sc.decs = append(sc.decs, newColDec(mem, &p.cols[c], reserve))
+		d := newColDec(mem, &p.cols[c], reserve)
+		sc.decs = append(sc.decs, d)
+		if d.str != nil || d.bin != nil {
+			sc.vars = append(sc.vars, len(sc.decs)-1)
+		}
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	r := &reader{ctx: ctx, cancel: cancel, scan: sc}
@@ -148,8 +155,10 @@ type scan struct {
 	fields []int // plan columns in SELECT order: the output, then extra key columns
 	nOut   int
 	keys   []int // plan columns of the key, in order; nil for an unordered read
+	unique bool  // the keys end with the primary key: no two rows share them
 	keyPos []int // positions in fields of the key columns
 	decs   []*colDec
+	vars   []int // indexes in decs of the variable-width (text, binary) columns
 	batch  int
 	rows   int // rows in the builders
 
@@ -202,6 +211,12 @@ func (sc *scan) loop(ctx context.Context) error {
 				return fmt.Errorf("read %s: %s: %w", sc.name, sc.unread(), err)
 			}
 			return fmt.Errorf("read %s: %w", sc.name, err)
+		}
+		if !sc.unique && sc.handed.set && sc.handed.partial {
+			return fmt.Errorf("read %s: the connection was lost (%w) after a batch that ended inside a run of rows sharing the key %s; "+
+				"without a primary key (a view, a query, a table without one) equal keys come back in no fixed order, so the rest of the run "+
+				"cannot be told from the rows already handed on: %w",
+				sc.name, err, describeKey(sc.plan, sc.keys, &sc.handed), connectors.ErrUnsupported)
 		}
 		if len(sc.keys) == 0 {
 			return fmt.Errorf("read %s: the connection was lost during a read in no particular order (no primary key and no key given), which cannot resume; %s: %w",
@@ -275,6 +290,7 @@ func (sc *scan) attempt(ctx context.Context) error {
 	}
 	stop()
 	if err == nil && sc.rows > 0 {
+		sc.cur.partial = false // the result set ended: so did the run of its last key
 		err = sc.emit()
 	}
 	if err != nil && sessionGone(err) && ctx.Err() == nil {
@@ -308,16 +324,37 @@ func (sc *scan) resumePoint() (*resumePoint, error) {
 	return r, nil
 }
 
+// Batch limits beyond the row count.
+var (
+	// batchByteBudget: a batch is cut once its variable-width columns
+	// (text, binary) hold this many bytes, so that memory stays at a
+	// couple of batches whatever the rows' width.
+	batchByteBudget int64 = 64 << 20
+	// maxVarBytes is what one variable-width Arrow column of a batch can
+	// hold: its offsets are 32-bit.
+	maxVarBytes int64 = math.MaxInt32
+)
+
 // stream decodes the rows of the result set into the builders, handing on
-// a record every batch rows. After a resume it first skips the rows of the
+// a record every batch rows or once the text and binary columns hold
+// batchByteBudget bytes. After a resume it first skips the rows of the
 // last key already handed on.
+//
+// Without a unique key (no primary key to break ties) equal keys come in
+// no fixed order, so a batch is cut where the key changes: the rows of
+// the last key handed on are then all handed on, and a resume goes on
+// strictly after it. A run of equal keys longer than two batches is cut
+// inside; the batch records that (keyState.partial), and a resume after
+// it fails.
 func (sc *scan) stream(rows driver.Rows) error {
 	dest := make([]driver.Value, len(sc.fields))
 	var skip int64
-	if sc.handed.set {
+	skipping := sc.handed.set
+	if skipping {
 		skip = sc.handed.count
 	}
 	keyed := len(sc.keys) > 0
+	runs := keyed && !sc.unique // batches are cut between runs of equal keys
 	for {
 		if err := rows.Next(dest); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -325,18 +362,49 @@ func (sc *scan) stream(rows driver.Rows) error {
 			}
 			return err
 		}
+		same := false
 		if keyed {
-			if skip > 0 {
-				if sc.handed.equal(dest, sc.keyPos) {
+			if skipping {
+				if sc.handed.equal(dest, sc.keyPos) && (runs || skip > 0) {
 					skip--
 					continue
 				}
-				skip = 0
+				skipping = false
 			}
-			if sc.cur.equal(dest, sc.keyPos) {
+			same = sc.cur.equal(dest, sc.keyPos)
+		}
+		overflow, err := sc.rowFits(dest)
+		if err != nil {
+			if keyed {
+				var k keyState
+				k.assign(dest, sc.keyPos)
+				return fmt.Errorf("at key %s: %w", describeKey(sc.plan, sc.keys, &k), err)
+			}
+			return err
+		}
+		if sc.rows > 0 {
+			cut := overflow
+			if runs && !cut {
+				bytes := sc.varBytes()
+				if same {
+					cut = sc.rows >= 2*sc.batch || bytes >= 2*batchByteBudget
+				} else {
+					cut = sc.rows >= sc.batch || bytes >= batchByteBudget
+				}
+			}
+			if cut {
+				sc.cur.partial = runs && same
+				if err := sc.emit(); err != nil {
+					return err
+				}
+			}
+		}
+		if keyed {
+			if same {
 				sc.cur.count++
 			} else {
 				sc.cur.assign(dest, sc.keyPos)
+				sc.cur.partial = false
 			}
 		}
 		for i, d := range sc.decs {
@@ -349,12 +417,42 @@ func (sc *scan) stream(rows driver.Rows) error {
 			}
 		}
 		sc.rows++
-		if sc.rows >= sc.batch {
+		if !runs && (sc.rows >= sc.batch || sc.varBytes() >= batchByteBudget) {
 			if err := sc.emit(); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// rowFits checks the row's text and binary values against the 32-bit
+// offsets of their Arrow columns: a value that cannot fit even an empty
+// batch is an error; overflow says the row needs a new batch.
+func (sc *scan) rowFits(dest []driver.Value) (overflow bool, err error) {
+	for _, i := range sc.vars {
+		b, ok := dest[i].([]byte)
+		if !ok {
+			continue
+		}
+		n := int64(len(b))
+		if n > maxVarBytes {
+			return false, fmt.Errorf("column %s: a value of %d bytes is larger than an Arrow column can hold (%d bytes): %w",
+				sc.decs[i].cp.name, n, maxVarBytes, connectors.ErrBadInput)
+		}
+		if sc.decs[i].dataLen()+n > maxVarBytes {
+			overflow = true
+		}
+	}
+	return overflow, nil
+}
+
+// varBytes is the size of the values in the text and binary builders.
+func (sc *scan) varBytes() int64 {
+	var n int64
+	for _, i := range sc.vars {
+		n += sc.decs[i].dataLen()
+	}
+	return n
 }
 
 // emit hands the builders' rows to the reader as one record.

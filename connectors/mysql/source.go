@@ -180,6 +180,7 @@ type Source struct {
 	display   string   // the location with passwords hidden
 	secrets   []string // passwords to scrub from error texts
 	db        string   // the database of the location
+	collation string   // the connection collation the location asks for, if any
 	// base outlives the caller's context, for the connections' own
 	// contexts and for housekeeping after the caller's context has ended.
 	base context.Context
@@ -211,13 +212,14 @@ func Open(ctx context.Context, location string, opts connectors.Options) (*Sourc
 // go-sql-driver DSN after "mysql://" (mysql://user:password@tcp(host:port)/database).
 // The caller must Close the Source.
 func (c Config) Open(ctx context.Context, location string, opts connectors.Options) (*Source, error) {
-	display := connectors.Redact(location)
 	secrets := secretsOf(location)
+	display := scrubText(connectors.Redact(location), secrets)
 	cfg, err := parseLocation(location, os.Getenv("MYSQL_PWD"))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", display, scrub(err, secrets))
 	}
 	secrets = append(secrets, cfg.Passwd)
+	display = scrubText(display, secrets)
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", display, scrub(err, secrets))
@@ -229,6 +231,7 @@ func (c Config) Open(ctx context.Context, location string, opts connectors.Optio
 		display:   display,
 		secrets:   secrets,
 		db:        cfg.DBName,
+		collation: cfg.Collation,
 		base:      context.WithoutCancel(ctx),
 		slot:      make(chan struct{}, 1),
 		plans:     map[connectors.TableRef]*tablePlan{},
@@ -273,12 +276,23 @@ func sessionVars(mariadb bool, opts connectors.Options) []string {
 		// the engine may pause a reader while the other side catches up.
 		fmt.Sprintf("net_write_timeout = %d", secs(st, 60, 31536000)),
 		// Sort text keys on up to 64 KiB of their value, not 1 KiB.
-		"max_sort_length = 65536")
+		"max_sort_length = 65536",
+		// Whatever the location's parameters (the driver sets them first)
+		// or the server's defaults: text travels as UTF-8, and no
+		// statement is cut short (DEFAULT would be the global value).
+		"character_set_client = utf8mb4",
+		"character_set_connection = utf8mb4",
+		"character_set_results = utf8mb4",
+		"sql_select_limit = 18446744073709551615")
 }
 
 // setup makes the session settings on a new connection.
 func (s *Source) setup(ctx context.Context, ss *session, mariadb bool) error {
 	vars := sessionVars(mariadb, s.opts)
+	if s.collation != "" {
+		// checkParams let only utf8mb4 collations through.
+		vars = append(vars, "collation_connection = '"+strings.ReplaceAll(s.collation, "'", "")+"'")
+	}
 	err := ss.exec(ctx, "SET SESSION "+strings.Join(vars, ", SESSION "))
 	if err == nil || !serverError(err, erUnknownSysVar) {
 		return err
