@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/recordstream"
 )
 
 // Read streams the table (in primary key order when it has one, so that a
@@ -136,8 +136,10 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 	dec.emit = sc.emit
 	sc.dec = dec
 	sctx, cancel := context.WithCancel(ctx)
-	r := &reader{ctx: ctx, cancel: cancel, scan: sc}
-	r.refs.Store(1)
+	r := recordstream.NewReader(ctx, cancel, recordstream.Producer{
+		Name: sc.name, Schema: sc.schema, Out: sc.out, Done: sc.done,
+		Err: func() error { return sc.err },
+	})
 	go sc.run(sctx)
 	return r, nil
 }
@@ -360,81 +362,4 @@ func (sc *scan) emit() error {
 		rec.Release()
 		return sc.ctx.Err()
 	}
-}
-
-// reader is the consumer side: an array.RecordReader over the batches the
-// scan hands on.
-type reader struct {
-	refs   atomic.Int64
-	ctx    context.Context // the caller's
-	cancel context.CancelFunc
-	scan   *scan
-
-	rec      arrow.Record
-	err      error
-	finished bool
-}
-
-func (r *reader) Retain()               { r.refs.Add(1) }
-func (r *reader) Schema() *arrow.Schema { return r.scan.schema }
-func (r *reader) Record() arrow.Record  { return r.rec }
-func (r *reader) Err() error            { return r.err }
-
-func (r *reader) Release() {
-	if r.refs.Add(-1) == 0 {
-		r.dropRecord()
-		r.stop()
-		r.finished = true
-	}
-}
-
-func (r *reader) dropRecord() {
-	if r.rec != nil {
-		r.rec.Release()
-		r.rec = nil
-	}
-}
-
-// stop ends the scan (cancelling its statement) and frees what it holds.
-func (r *reader) stop() {
-	r.cancel()
-	for rec := range r.scan.out {
-		rec.Release()
-	}
-	<-r.scan.done
-}
-
-func (r *reader) Next() bool {
-	r.dropRecord()
-	if r.finished {
-		return false
-	}
-	if err := r.ctx.Err(); err != nil {
-		return r.fail(err)
-	}
-	select {
-	case rec, ok := <-r.scan.out:
-		if ok {
-			r.rec = rec
-			return true
-		}
-		<-r.scan.done
-		r.finished = true
-		r.err = r.scan.err
-		r.cancel()
-		return false
-	case <-r.ctx.Done():
-		return r.fail(r.ctx.Err())
-	}
-}
-
-func (r *reader) fail(err error) bool {
-	r.stop()
-	r.finished = true
-	if r.scan.err != nil && !errors.Is(r.scan.err, err) {
-		r.err = r.scan.err
-	} else {
-		r.err = fmt.Errorf("read %s: %w", r.scan.name, err)
-	}
-	return false
 }
