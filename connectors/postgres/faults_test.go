@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -260,11 +262,15 @@ func TestResumeAfterTerminate(t *testing.T) {
 			t.Fatalf("a read that lost its connection with no retries left succeeded with %d rows", len(got))
 		}
 		msg := err.Error()
-		if !strings.HasPrefix(msg, "read big: ") || !strings.Contains(msg, "the rows after key (id) = ('") || !strings.Contains(msg, "57P01") {
+		if !strings.HasPrefix(msg, "read big: ") || !strings.Contains(msg, "the rows after key (id) = ('") {
 			t.Errorf("error = %v", err)
 		}
+		// The cause is the server's 57P01 when its message arrived before
+		// the connection closed; a backend terminated while blocked
+		// sending rows closes without one, and the cause is then the
+		// connection's end.
 		var pgErr interface{ SQLState() string }
-		if !errors.As(err, &pgErr) {
+		if !(errors.As(err, &pgErr) && pgErr.SQLState() == "57P01") && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) {
 			t.Errorf("the cause is not wrapped: %v", err)
 		}
 	})
