@@ -4,13 +4,17 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/reconhq/reconcile/internal/sqlquote"
 )
+
+// dialect is MySQL's way with identifiers: backticks, and bare words kept
+// as written (whether case matters is the server's lower_case_table_names).
+var dialect = sqlquote.Dialect{Quote: '`', Hint: "quote names holding spaces, dots or backticks with backticks"}
 
 // quoteIdent returns name as a backtick-quoted identifier. Every
 // identifier the connector puts into SQL goes through it.
-func quoteIdent(name string) string {
-	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
-}
+func quoteIdent(name string) string { return dialect.Ident(name) }
 
 // tableName is a parsed, possibly database-qualified table name.
 type tableName struct {
@@ -32,59 +36,9 @@ func (n tableName) quoted() string {
 // ignored. One part is a table of the current database; two are database
 // and table.
 func parseTableName(s string) (tableName, error) {
-	var parts []string
-	i := 0
-	for {
-		for i < len(s) && isSpace(s[i]) {
-			i++
-		}
-		var part string
-		if i < len(s) && s[i] == '`' {
-			var b strings.Builder
-			i++
-			closed := false
-			for i < len(s) {
-				if s[i] == '`' {
-					if i+1 < len(s) && s[i+1] == '`' {
-						b.WriteByte('`')
-						i += 2
-						continue
-					}
-					i++
-					closed = true
-					break
-				}
-				b.WriteByte(s[i])
-				i++
-			}
-			if !closed {
-				return tableName{}, fmt.Errorf("table name %q: unterminated quoted identifier", s)
-			}
-			part = b.String()
-			if part == "" {
-				return tableName{}, fmt.Errorf("table name %q: empty quoted identifier", s)
-			}
-		} else {
-			start := i
-			for i < len(s) && s[i] != '.' && s[i] != '`' && !isSpace(s[i]) {
-				i++
-			}
-			part = s[start:i]
-			if part == "" {
-				return tableName{}, fmt.Errorf("table name %q: empty name part", s)
-			}
-		}
-		parts = append(parts, part)
-		for i < len(s) && isSpace(s[i]) {
-			i++
-		}
-		if i == len(s) {
-			break
-		}
-		if s[i] != '.' {
-			return tableName{}, fmt.Errorf("table name %q: unexpected %q at byte %d (quote names holding spaces, dots or backticks with backticks)", s, s[i], i)
-		}
-		i++
+	parts, err := dialect.Split(s)
+	if err != nil {
+		return tableName{}, err
 	}
 	switch len(parts) {
 	case 1:
@@ -93,10 +47,6 @@ func parseTableName(s string) (tableName, error) {
 		return tableName{db: parts[0], name: parts[1]}, nil
 	}
 	return tableName{}, fmt.Errorf("table name %q: want table or database.table, got %d parts", s, len(parts))
-}
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
 // userSQL prepares a user's Query or Where for embedding: trailing

@@ -4,13 +4,18 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/reconhq/reconcile/internal/sqlquote"
 )
+
+// dialect is PostgreSQL's way with identifiers: double quotes, and bare
+// words folded to lower case (ASCII letters only, as PostgreSQL does for
+// UTF-8 databases).
+var dialect = sqlquote.Dialect{Quote: '"', Fold: foldIdent, Hint: "quote names holding spaces, dots or quotes"}
 
 // quoteIdent returns name as a double-quoted SQL identifier. Every
 // identifier the connector puts into SQL goes through it.
-func quoteIdent(name string) string {
-	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
-}
+func quoteIdent(name string) string { return dialect.Ident(name) }
 
 // quoteLiteral returns s as a SQL string literal. Quotes are doubled; a
 // value holding a backslash is written as an escape string (E'...') with
@@ -57,59 +62,9 @@ func (n tableName) quoted() string {
 // part is ignored. One part is a table found through search_path; two are
 // schema and table.
 func parseTableName(s string) (tableName, error) {
-	var parts []string
-	i := 0
-	for {
-		for i < len(s) && isSpace(s[i]) {
-			i++
-		}
-		var part string
-		if i < len(s) && s[i] == '"' {
-			var b strings.Builder
-			i++
-			closed := false
-			for i < len(s) {
-				if s[i] == '"' {
-					if i+1 < len(s) && s[i+1] == '"' {
-						b.WriteByte('"')
-						i += 2
-						continue
-					}
-					i++
-					closed = true
-					break
-				}
-				b.WriteByte(s[i])
-				i++
-			}
-			if !closed {
-				return tableName{}, fmt.Errorf("table name %q: unterminated quoted identifier", s)
-			}
-			part = b.String()
-			if part == "" {
-				return tableName{}, fmt.Errorf("table name %q: empty quoted identifier", s)
-			}
-		} else {
-			start := i
-			for i < len(s) && s[i] != '.' && s[i] != '"' && !isSpace(s[i]) {
-				i++
-			}
-			part = foldIdent(s[start:i])
-			if part == "" {
-				return tableName{}, fmt.Errorf("table name %q: empty name part", s)
-			}
-		}
-		parts = append(parts, part)
-		for i < len(s) && isSpace(s[i]) {
-			i++
-		}
-		if i == len(s) {
-			break
-		}
-		if s[i] != '.' {
-			return tableName{}, fmt.Errorf("table name %q: unexpected %q at byte %d (quote names holding spaces, dots or quotes)", s, s[i], i)
-		}
-		i++
+	parts, err := dialect.Split(s)
+	if err != nil {
+		return tableName{}, err
 	}
 	switch len(parts) {
 	case 1:
@@ -118,10 +73,6 @@ func parseTableName(s string) (tableName, error) {
 		return tableName{schema: parts[0], name: parts[1]}, nil
 	}
 	return tableName{}, fmt.Errorf("table name %q: want table or schema.table, got %d parts", s, len(parts))
-}
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
 // foldIdent lower-cases the ASCII letters of a bare identifier.
