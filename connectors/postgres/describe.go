@@ -141,14 +141,6 @@ func (p *tablePlan) column(name string) int {
 	return -1
 }
 
-func (p *tablePlan) columnNames() string {
-	names := make([]string, len(p.cols))
-	for i := range p.cols {
-		names[i] = p.cols[i].name
-	}
-	return strings.Join(names, ", ")
-}
-
 var (
 	metaJSON    = arrow.NewMetadata([]string{connectors.MetaLogical}, []string{connectors.LogicalJSON})
 	metaDecimal = arrow.NewMetadata([]string{connectors.MetaLogical}, []string{connectors.LogicalDecimal})

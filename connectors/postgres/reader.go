@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/colselect"
 	"github.com/reconhq/reconcile/internal/recordstream"
 )
 
@@ -37,40 +38,16 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	var errs []error
-	var out []int
-	if opts.Columns == nil {
-		for i := range p.cols {
-			out = append(out, i)
-		}
+	names := make([]string, len(p.cols))
+	for i := range p.cols {
+		names[i] = p.cols[i].name
 	}
-	for _, c := range opts.Columns {
-		i := p.column(c)
-		if i < 0 {
-			errs = append(errs, fmt.Errorf("read %s: column %q not found (columns: %s): %w", name, c, p.columnNames(), connectors.ErrColumnNotFound))
-			continue
-		}
-		out = append(out, i)
-	}
-	var keys []int
-	seen := map[string]bool{}
-	for _, k := range key {
-		i := p.column(k)
-		switch {
-		case i < 0:
-			errs = append(errs, fmt.Errorf("read %s: key column %q not found (columns: %s): %w", name, k, p.columnNames(), connectors.ErrColumnNotFound))
-		case seen[k]:
-			errs = append(errs, fmt.Errorf("read %s: key column %q is listed twice: %w", name, k, connectors.ErrUnsupported))
-		case p.cols[i].unordered != "":
-			errs = append(errs, fmt.Errorf("read %s: key column %q (%s) cannot be read in key order: %s: %w",
-				name, k, p.cols[i].typeName, p.cols[i].unordered, connectors.ErrUnsupported))
-		default:
-			keys = append(keys, i)
-		}
-		seen[k] = true
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	out, keys, err := colselect.Resolve(colselect.Table{
+		Name: name, Columns: names,
+		Unordered: func(i int) (string, string) { return p.cols[i].typeName, p.cols[i].unordered },
+	}, opts.Columns, key)
+	if err != nil {
+		return nil, err
 	}
 	if key == nil {
 		// Read in primary key order when the key can be ordered: the read
