@@ -1,8 +1,10 @@
 package connectors
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRedact(t *testing.T) {
@@ -45,5 +47,23 @@ func TestSchemeOf(t *testing.T) {
 		if got := SchemeOf(in); got != want {
 			t.Errorf("SchemeOf(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestRetryDefaultsAndDelays(t *testing.T) {
+	r := Retry{}.WithDefaults()
+	if r.Attempts != DefaultRetryAttempts || r.Backoff != DefaultRetryBackoff || r.MaxBackoff != DefaultRetryMaxBackoff {
+		t.Errorf("defaults = %+v", r)
+	}
+	r = Retry{Backoff: 100 * time.Millisecond, MaxBackoff: 350 * time.Millisecond}.WithDefaults()
+	var got []time.Duration
+	for n := 1; n <= 4; n++ {
+		got = append(got, r.Delay(n))
+	}
+	if want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 350 * time.Millisecond, 350 * time.Millisecond}; !slices.Equal(got, want) {
+		t.Errorf("delays = %v, want %v", got, want)
+	}
+	if r := (Retry{Backoff: time.Second, MaxBackoff: time.Millisecond}).WithDefaults(); r.MaxBackoff != time.Second {
+		t.Errorf("a cap below the first wait is raised to it: %+v", r)
 	}
 }

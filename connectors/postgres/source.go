@@ -20,9 +20,9 @@ import (
 // Defaults of Config and of the session settings.
 const (
 	DefaultBatchRows        = 64 * 1024
-	DefaultAttempts         = 5
-	DefaultBackoff          = 200 * time.Millisecond
-	DefaultMaxBackoff       = 5 * time.Second
+	DefaultAttempts         = connectors.DefaultRetryAttempts
+	DefaultBackoff          = connectors.DefaultRetryBackoff
+	DefaultMaxBackoff       = connectors.DefaultRetryMaxBackoff
 	DefaultStatementTimeout = time.Hour
 	DefaultLockTimeout      = 10 * time.Second
 )
@@ -54,30 +54,10 @@ type Config struct {
 	MaxBackoff time.Duration
 }
 
-func (c Config) withDefaults() Config {
-	if c.Attempts <= 0 {
-		c.Attempts = DefaultAttempts
-	}
-	if c.Backoff <= 0 {
-		c.Backoff = DefaultBackoff
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = DefaultMaxBackoff
-	}
-	if c.MaxBackoff < c.Backoff {
-		c.MaxBackoff = c.Backoff
-	}
-	return c
-}
+func (c Config) withDefaults() Config { return Config(connectors.Retry(c).WithDefaults()) }
 
 // backoff returns the wait before retry n (1 for the first retry).
-func (c Config) backoff(n int) time.Duration {
-	d := c.Backoff
-	for i := 1; i < n && d < c.MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, c.MaxBackoff)
-}
+func (c Config) backoff(n int) time.Duration { return connectors.Retry(c).Delay(n) }
 
 // Source is a PostgreSQL database read at one point in time. It is safe for
 // concurrent use. See the package documentation.
