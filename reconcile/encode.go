@@ -237,15 +237,13 @@ func (e *columnEncoder) encodeInto(arr arrow.Array, out *encCol) error {
 	}
 	switch a := arr.(type) {
 	case *array.Int64:
-		vals := a.Int64Values()
-		for i, v := range vals {
-			if hasNulls && a.IsNull(i) {
-				b = append(b, tagNull)
-			} else {
-				b = AppendInt(b, v)
-			}
-			offs[i+1] = int32(len(b))
-		}
+		b = appendInts(b, offs, a, a.Int64Values(), hasNulls)
+		return nil
+	case *array.Int32:
+		b = appendInts(b, offs, a, a.Int32Values(), hasNulls)
+		return nil
+	case *array.Int16:
+		b = appendInts(b, offs, a, a.Int16Values(), hasNulls)
 		return nil
 	case *array.String:
 		for i := 0; i < n; i++ {
@@ -253,26 +251,6 @@ func (e *columnEncoder) encodeInto(arr arrow.Array, out *encCol) error {
 				b = append(b, tagNull)
 			} else {
 				b = e.appendText(b, a.Value(i))
-			}
-			offs[i+1] = int32(len(b))
-		}
-		return nil
-	case *array.Int32:
-		for i, v := range a.Int32Values() {
-			if hasNulls && a.IsNull(i) {
-				b = append(b, tagNull)
-			} else {
-				b = AppendInt(b, int64(v))
-			}
-			offs[i+1] = int32(len(b))
-		}
-		return nil
-	case *array.Int16:
-		for i, v := range a.Int16Values() {
-			if hasNulls && a.IsNull(i) {
-				b = append(b, tagNull)
-			} else {
-				b = AppendInt(b, int64(v))
 			}
 			offs[i+1] = int32(len(b))
 		}
@@ -348,6 +326,19 @@ func (e *columnEncoder) encodeInto(arr arrow.Array, out *encCol) error {
 		offs[i+1] = int32(len(b))
 	}
 	return nil
+}
+
+// appendInts encodes a column of signed integers.
+func appendInts[T int64 | int32 | int16](b []byte, offs []int32, a arrow.Array, vals []T, hasNulls bool) []byte {
+	for i, v := range vals {
+		if hasNulls && a.IsNull(i) {
+			b = append(b, tagNull)
+		} else {
+			b = AppendInt(b, int64(v))
+		}
+		offs[i+1] = int32(len(b))
+	}
+	return b
 }
 
 // appendDecimal128 appends value i of a (not NULL).
