@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -73,17 +74,101 @@ func hash5(tag byte, v uint32) uint64 {
 	return xxAvalanche(h)
 }
 
-// hashBytes is xxhash64 of the encoding tag, uvarint(len(v)), v. Short
-// values are assembled on the stack rather than in a column buffer.
+// hashBytes is xxhash64 of the encoding tag, uvarint(len(v)), v. Values
+// shorter than 128 bytes (a one-byte length) are hashed in place by
+// hashTagged; longer ones are assembled in a buffer first.
 func hashBytes[T string | []byte](tag byte, v T) uint64 {
-	if len(v) < 30 {
-		var buf [32]byte
-		buf[0], buf[1] = tag, byte(len(v))
-		n := copy(buf[2:], v)
-		return xxhash.Sum64(buf[:n+2])
+	if len(v) < 128 {
+		// A read-only view of a string's bytes: hashTagged never writes.
+		return hashTagged(tag, unsafe.Slice(unsafe.StringData(string(v)), len(v)))
 	}
 	b := make([]byte, 0, len(v)+binary.MaxVarintLen64+1)
 	return xxhash.Sum64(appendLen(b, tag, []byte(v)))
+}
+
+// hashTagged is xxhash64 of the message tag, byte(len(v)), v for len(v) <
+// 128, read straight from v: message byte j is v[j-2] for j >= 2, so every
+// 8-byte word but the first is one load from v.
+func hashTagged(tag byte, v []byte) uint64 {
+	n := len(v)
+	total := n + 2
+	head := uint64(tag) | uint64(n)<<8
+	var h uint64
+	var rest []byte // the message still to hash once the 2 head bytes are in h
+	switch {
+	case total >= 32:
+		p1, p2 := prime1, prime2 // variables: the seeds wrap around mod 2^64
+		v1, v2, v3, v4 := p1+p2, p2, uint64(0), -p1
+		v1 = xxRound(v1, head|le48(v)<<16)
+		v2 = xxRound(v2, le64(v[6:]))
+		v3 = xxRound(v3, le64(v[14:]))
+		v4 = xxRound(v4, le64(v[22:]))
+		rest = v[30:]
+		for len(rest) >= 32 {
+			v1 = xxRound(v1, le64(rest))
+			v2 = xxRound(v2, le64(rest[8:]))
+			v3 = xxRound(v3, le64(rest[16:]))
+			v4 = xxRound(v4, le64(rest[24:]))
+			rest = rest[32:]
+		}
+		h = bits.RotateLeft64(v1, 1) + bits.RotateLeft64(v2, 7) + bits.RotateLeft64(v3, 12) + bits.RotateLeft64(v4, 18)
+		h = xxMergeRound(h, v1)
+		h = xxMergeRound(h, v2)
+		h = xxMergeRound(h, v3)
+		h = xxMergeRound(h, v4)
+		h += uint64(total)
+	case total >= 8:
+		h = prime5 + uint64(total)
+		h ^= xxRound(0, head|le48(v)<<16)
+		h = bits.RotateLeft64(h, 27)*prime1 + prime4
+		rest = v[6:]
+	case total >= 4:
+		h = prime5 + uint64(total)
+		h ^= (head | uint64(v[0])<<16 | uint64(v[1])<<24) * prime1
+		h = bits.RotateLeft64(h, 23)*prime2 + prime3
+		rest = v[2:]
+		for i := 0; i < len(rest); i++ {
+			h ^= uint64(rest[i]) * prime5
+			h = bits.RotateLeft64(h, 11) * prime1
+		}
+		return xxAvalanche(h)
+	default: // the two head bytes and at most one value byte
+		h = prime5 + uint64(total)
+		h ^= uint64(tag) * prime5
+		h = bits.RotateLeft64(h, 11) * prime1
+		h ^= uint64(n) * prime5
+		h = bits.RotateLeft64(h, 11) * prime1
+		rest = v
+	}
+	for len(rest) >= 8 {
+		h ^= xxRound(0, le64(rest))
+		h = bits.RotateLeft64(h, 27)*prime1 + prime4
+		rest = rest[8:]
+	}
+	if len(rest) >= 4 {
+		w := uint32(rest[0]) | uint32(rest[1])<<8 | uint32(rest[2])<<16 | uint32(rest[3])<<24
+		h ^= uint64(w) * prime1
+		h = bits.RotateLeft64(h, 23)*prime2 + prime3
+		rest = rest[4:]
+	}
+	for i := 0; i < len(rest); i++ {
+		h ^= uint64(rest[i]) * prime5
+		h = bits.RotateLeft64(h, 11) * prime1
+	}
+	return xxAvalanche(h)
+}
+
+func xxMergeRound(acc, val uint64) uint64 {
+	val = xxRound(0, val)
+	acc ^= val
+	return acc*prime1 + prime4
+}
+
+func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
+
+func le48(b []byte) uint64 {
+	_ = b[5]
+	return uint64(binary.LittleEndian.Uint32(b)) | uint64(b[4])<<32 | uint64(b[5])<<40
 }
 
 // rowSeed starts a row digest; rowFold adds the next cell digest.
@@ -179,9 +264,13 @@ func (e *columnEncoder) digestFast(arr arrow.Array, dst []uint64) bool {
 	case *array.Decimal128:
 		var scratch [48]byte
 		scale := a.DataType().(*arrow.Decimal128Type).Scale
-		vals := a.Values()
-		for i := range dst {
-			dst[i] = xxhash.Sum64(appendDecimal128At(scratch[:0], vals[i], scale))
+		for i, v := range a.Values() {
+			lo, hi := v.LowBits(), v.HighBits()
+			if (hi == 0 && lo <= math.MaxInt64) || (hi == -1 && lo > math.MaxInt64) {
+				dst[i] = digestDecimal64(int64(lo), scale)
+			} else {
+				dst[i] = xxhash.Sum64(appendDecimal128At(scratch[:0], v, scale))
+			}
 		}
 	case *array.Boolean:
 		for i := range dst {
@@ -203,6 +292,63 @@ func (e *columnEncoder) digestFast(arr arrow.Array, dst []uint64) bool {
 	}
 	return true
 }
+
+var pow10 = [19]int64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
+
+// digestDecimal64 is xxhash64 of AppendDecimal64(unscaled, scale), written
+// for the common case (a positive scale below 19): an integral value is
+// hashed as the integer, the rest as mantissa digits and exponent assembled
+// on the stack.
+func digestDecimal64(unscaled int64, scale int32) uint64 {
+	if scale <= 0 || scale >= 19 || unscaled == math.MinInt64 {
+		var scratch [48]byte
+		return xxhash.Sum64(AppendDecimal64(scratch[:0], unscaled, scale))
+	}
+	// A last digit other than 0 settles it without dividing by 10^scale.
+	if unscaled%10 == 0 && unscaled%pow10[scale] == 0 {
+		return hash9(tagInt, uint64(unscaled/pow10[scale]))
+	}
+	u, neg := unscaled, unscaled < 0
+	if neg {
+		u = -u
+	}
+	exp := int(scale) // the exponent is -exp
+	for u%10 == 0 {
+		u /= 10
+		exp--
+	}
+	// Written backwards: the exponent, then the digits two at a time.
+	var t [32]byte
+	i := len(t) - 1
+	t[i] = byte('0' + exp%10)
+	if exp >= 10 {
+		i--
+		t[i] = '1'
+	}
+	i -= 2
+	t[i], t[i+1] = 'e', '-'
+	for u >= 100 {
+		q := u / 100
+		r := 2 * (u - q*100)
+		i -= 2
+		t[i], t[i+1] = digitPairs[r], digitPairs[r+1]
+		u = q
+	}
+	if u >= 10 {
+		i -= 2
+		t[i], t[i+1] = digitPairs[2*u], digitPairs[2*u+1]
+	} else {
+		i--
+		t[i] = byte('0' + u)
+	}
+	if neg {
+		i--
+		t[i] = '-'
+	}
+	return hashTagged(tagNumber, t[i:])
+}
+
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
 // appendCell appends the canonical encoding of row i of arr, exactly as
 // encode writes it for the whole column. It serves the rows whose values a

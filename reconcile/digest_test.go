@@ -40,6 +40,47 @@ func TestHashSpecialisationsMatchXXHash(t *testing.T) {
 	}
 }
 
+func TestHashTaggedMatchesXXHash(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := 0; n < 300; n++ {
+		for range 20 {
+			v := make([]byte, n)
+			for i := range v {
+				v[i] = byte(r.Uint32())
+			}
+			for _, tag := range []byte{tagText, tagBinary, 0, 0xff} {
+				want := xxhash.Sum64(appendLen(nil, tag, v))
+				if got := hashBytes(tag, v); got != want {
+					t.Fatalf("hashBytes(%q, %d bytes) = %#x, want %#x", tag, n, got, want)
+				}
+				if got := hashBytes(tag, string(v)); got != want {
+					t.Fatalf("hashBytes(%q, string of %d bytes) = %#x, want %#x", tag, n, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestDigestDecimal64MatchesEncoding(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	vals := []int64{0, 1, -1, 10, -10, 100, 123, -123, 1000000, math.MaxInt64, math.MinInt64, math.MinInt64 + 1, 999999999999999999, 1e18}
+	for range 5000 {
+		v := r.Int64() >> r.IntN(63)
+		if r.IntN(2) == 0 {
+			v = -v
+		}
+		vals = append(vals, v, v/1000*1000)
+	}
+	for _, v := range vals {
+		for scale := int32(-3); scale <= 22; scale++ {
+			want := xxhash.Sum64(AppendDecimal64(nil, v, scale))
+			if got := digestDecimal64(v, scale); got != want {
+				t.Fatalf("digestDecimal64(%d, %d) = %#x, want %#x (encoding %q)", v, scale, got, want, AppendDecimal64(nil, v, scale))
+			}
+		}
+	}
+}
+
 // For every column type, the per-row encoder (used for the rows a report
 // shows) writes what the column encoder writes, and the fast digests equal
 // xxhash of those bytes.

@@ -441,11 +441,17 @@ func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 			s.digests[c] = make([]uint64, n)
 		}
 		dig := s.digests[c][:n]
-		s.encoded[c] = !s.lazy || s.isKey[c] || !s.encs[c].digestFast(col, dig)
+		// Keys are always encoded (the merge orders by them), and every
+		// column is when the hash algorithm stores rows; the digests come
+		// straight from the Arrow buffers wherever the column allows.
+		fast := s.encs[c].digestFast(col, dig)
+		s.encoded[c] = !s.lazy || s.isKey[c] || !fast
 		if s.encoded[c] {
 			if err := s.encs[c].encode(col, &s.cols[c]); err != nil {
 				return fmt.Errorf("read %s: %w", s.side, err)
 			}
+		}
+		if !fast {
 			enc := &s.cols[c]
 			for i := range dig {
 				dig[i] = xxhash.Sum64(enc.buf[enc.offs[i]:enc.offs[i+1]])
@@ -473,17 +479,25 @@ func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 		keyDigests = s.digests[keyPairs[0]][:n]
 	}
 	for i := 0; i < n; i++ {
-		key := s.keyBuf[:0]
+		var key []byte
 		null := false
-		for _, k := range keyPairs {
-			col := &s.cols[k]
-			cell := col.buf[col.offs[i]:col.offs[i+1]]
-			if cell[0] == tagNull {
-				null = true
+		if len(keyPairs) == 1 {
+			// The key is the cell itself; fn copies what it keeps.
+			col := &s.cols[keyPairs[0]]
+			key = col.buf[col.offs[i]:col.offs[i+1]:col.offs[i+1]]
+			null = key[0] == tagNull
+		} else {
+			key = s.keyBuf[:0]
+			for _, k := range keyPairs {
+				col := &s.cols[k]
+				cell := col.buf[col.offs[i]:col.offs[i+1]]
+				if cell[0] == tagNull {
+					null = true
+				}
+				key = append(key, cell...)
 			}
-			key = append(key, cell...)
+			s.keyBuf = key
 		}
-		s.keyBuf = key
 		if null {
 			pc := pendingChange{kind: NullKey, side: s.side, key: clone(key)}
 			if s.limit == 0 || int64(len(s.nullKeys)) < s.limit {

@@ -544,3 +544,53 @@ func TestNotesOfTheSourcesReachTheResult(t *testing.T) {
 		t.Errorf("notes: source %q, target %q; want %q once on the source", c.res.Source.Notes, c.res.Target.Notes, want)
 	}
 }
+
+// The merge's fast lane (matchRun) must agree with the general loop and
+// with the hash algorithm wherever batches end, keys repeat and rows
+// differ: random sorted sides with dense duplicates, in batches of every
+// small size.
+func TestMergeAgreesWithHashOnDenseDuplicates(t *testing.T) {
+	mem := checkedAlloc(t)
+	f := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "v", Type: arrow.BinaryTypes.String}}
+	r := rand.New(rand.NewPCG(11, 12))
+	gen := func() [][]any {
+		var rows [][]any
+		for id := 0; id < 400; id++ {
+			n := 1
+			switch r.IntN(10) {
+			case 0:
+				n = 0
+			case 1:
+				n = 2 + r.IntN(3)
+			}
+			for range n {
+				rows = append(rows, []any{id, fmt.Sprint("v", r.IntN(40))})
+			}
+		}
+		return rows
+	}
+	for trial := range 8 {
+		src, tgt := gen(), gen()
+		// Most keys should match: copy the source's value for a majority.
+		for i := range tgt {
+			if i < len(src) && r.IntN(4) != 0 {
+				tgt[i] = slices.Clone(src[i])
+			}
+		}
+		slices.SortStableFunc(tgt, func(a, b []any) int { return a[0].(int) - b[0].(int) })
+		hash := diff(t, source(t, tbl(t, mem, "s", f, src, 7), nil), source(t, tbl(t, mem, "t", f, tgt, 5), nil),
+			Options{Key: []string{"id"}, Allocator: mem, Algorithm: Hash})
+		for _, sb := range []int{1, 2, 3, 64} {
+			tb := 1 + (sb+trial)%4
+			merge := diff(t, source(t, tbl(t, mem, "s", f, src, sb), []string{"id"}), source(t, tbl(t, mem, "t", f, tgt, tb), []string{"id"}),
+				Options{Key: []string{"id"}, Allocator: mem, Algorithm: Merge})
+			if !slices.Equal(hash.lines(), merge.lines()) || hash.res.Summary != merge.res.Summary {
+				t.Fatalf("trial %d, batches %d/%d: merge %+v, hash %+v\nmerge %v\nhash  %v", trial, sb, tb,
+					merge.res.Summary, hash.res.Summary, merge.lines(), hash.lines())
+			}
+		}
+		if hash.res.Summary.Matched == 0 || hash.res.Summary.Duplicate == 0 || hash.res.Summary.Changed == 0 {
+			t.Fatalf("trial %d exercises too little: %+v", trial, hash.res.Summary)
+		}
+	}
+}

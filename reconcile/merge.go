@@ -365,6 +365,7 @@ func emitRun(em *emitter, kind Kind, side Side, row *mergeRow, n int64) error {
 
 func mergeLoop(S, T *orderedSide, em *emitter) error {
 	for {
+		matchRun(S, T, em)
 		a, err := S.peek()
 		if err != nil {
 			return err
@@ -450,6 +451,37 @@ func mergeLoop(S, T *orderedSide, em *emitter) error {
 			return err
 		}
 	}
+}
+
+// matchRun is the merge's common case, taken without leaving the current
+// batches: while the current rows of both sides have the same key, neither
+// side repeats it in its next row, and the row digests agree, the pair is
+// matched. It stops at the first row that needs more (a difference, a
+// duplicate, the end of a batch), which the general loop then handles. Key
+// order needs no check here: the producers checked it.
+func matchRun(S, T *orderedSide, em *emitter) {
+	sb, tb := S.cur, T.cur
+	if sb == nil || tb == nil {
+		return
+	}
+	sp, tp := S.pos, T.pos
+	sEnd, tEnd := sb.len()-1, tb.len()-1
+	var matched int64
+	for sp < sEnd && tp < tEnd {
+		sk := sb.key(sp)
+		if compareKeys(sk, tb.key(tp)) != 0 ||
+			compareKeys(sb.key(sp+1), sk) == 0 || compareKeys(tb.key(tp+1), sk) == 0 ||
+			sb.digest[sb.idx[sp]] != tb.digest[tb.idx[tp]] {
+			break
+		}
+		sp++
+		tp++
+		matched++
+	}
+	S.index += int64(sp - S.pos)
+	T.index += int64(tp - T.pos)
+	S.pos, T.pos = sp, tp
+	em.res.Summary.Matched += matched
 }
 
 // compareKeys orders two key encodings cell by cell: numbers numerically
