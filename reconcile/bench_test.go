@@ -112,7 +112,7 @@ func BenchmarkDigestColumn(b *testing.B) {
 			e := newColumnEncoder(f, own, own)
 			dst := make([]uint64, rec.NumRows())
 			for i := 0; i < b.N; i++ {
-				if !e.digestFast(rec.Column(c), dst) {
+				if !e.digestFast(rec.Column(c), 0, dst) {
 					b.Fatal("slow")
 				}
 			}

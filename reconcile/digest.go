@@ -182,48 +182,50 @@ func rowFold(h, d uint64) uint64 {
 // rowFinish ends a row digest.
 func rowFinish(h uint64) uint64 { return xxAvalanche(h) }
 
-// digestFast writes the cell digests of arr to dst when the column's
-// encoding is a fixed-width machine number read as its own class, and
-// reports whether it did; other columns go through encode and xxhash.
-func (e *columnEncoder) digestFast(arr arrow.Array, dst []uint64) bool {
+// digestFast writes the cell digests of rows lo to lo+len(dst) of arr to
+// dst, straight from the Arrow buffers, and reports whether it did; the
+// answer depends only on the column (its type and how it is read), so a
+// caller may digest a batch in ranges. Other columns go through encode and
+// xxhash.
+func (e *columnEncoder) digestFast(arr arrow.Array, lo int, dst []uint64) bool {
 	if e.invalidMin || e.own != e.as && !(e.own == classDate && e.as == classTimestamp) {
 		return false
 	}
 	nulls := arr.NullN() > 0
 	switch a := arr.(type) {
 	case *array.Int64:
-		for i, v := range a.Int64Values() {
+		for i, v := range a.Int64Values()[lo : lo+len(dst)] {
 			dst[i] = hash9(tagInt, uint64(v))
 		}
 	case *array.Int32:
-		for i, v := range a.Int32Values() {
+		for i, v := range a.Int32Values()[lo : lo+len(dst)] {
 			dst[i] = hash9(tagInt, uint64(int64(v)))
 		}
 	case *array.Int16:
-		for i, v := range a.Int16Values() {
+		for i, v := range a.Int16Values()[lo : lo+len(dst)] {
 			dst[i] = hash9(tagInt, uint64(int64(v)))
 		}
 	case *array.Int8:
-		for i, v := range a.Int8Values() {
+		for i, v := range a.Int8Values()[lo : lo+len(dst)] {
 			dst[i] = hash9(tagInt, uint64(int64(v)))
 		}
 	case *array.Uint32:
-		for i, v := range a.Uint32Values() {
+		for i, v := range a.Uint32Values()[lo : lo+len(dst)] {
 			dst[i] = hash9(tagInt, uint64(v))
 		}
 	case *array.Uint16:
-		for i, v := range a.Uint16Values() {
+		for i, v := range a.Uint16Values()[lo : lo+len(dst)] {
 			dst[i] = hash9(tagInt, uint64(v))
 		}
 	case *array.Uint8:
-		for i, v := range a.Uint8Values() {
+		for i, v := range a.Uint8Values()[lo : lo+len(dst)] {
 			dst[i] = hash9(tagInt, uint64(v))
 		}
 	case *array.Float64:
 		// Integral values within 2^53 are integers; the rest need the
 		// shortest-decimal encoding.
 		var scratch [40]byte
-		for i, v := range a.Float64Values() {
+		for i, v := range a.Float64Values()[lo : lo+len(dst)] {
 			if v == math.Trunc(v) && math.Abs(v) <= 1<<53 {
 				dst[i] = hash9(tagInt, uint64(int64(v)))
 			} else {
@@ -232,22 +234,22 @@ func (e *columnEncoder) digestFast(arr arrow.Array, dst []uint64) bool {
 		}
 	case *array.Timestamp:
 		unit := a.DataType().(*arrow.TimestampType).Unit
-		for i, v := range a.TimestampValues() {
+		for i, v := range a.TimestampValues()[lo : lo+len(dst)] {
 			dst[i] = hash9(tagTimestamp, uint64(toMicros(int64(v), unit)))
 		}
 	case *array.Date32:
 		if e.as == classTimestamp {
-			for i, v := range a.Date32Values() {
+			for i, v := range a.Date32Values()[lo : lo+len(dst)] {
 				dst[i] = hash9(tagTimestamp, uint64(int64(v)*86400*1_000_000))
 			}
 		} else {
-			for i, v := range a.Date32Values() {
+			for i, v := range a.Date32Values()[lo : lo+len(dst)] {
 				dst[i] = hash5(tagDate, uint32(v))
 			}
 		}
 	case *array.Time64:
 		unit := a.DataType().(*arrow.Time64Type).Unit
-		for i, v := range a.Time64Values() {
+		for i, v := range a.Time64Values()[lo : lo+len(dst)] {
 			dst[i] = hash9(tagTime, uint64(toMicros(int64(v), unit)))
 		}
 	case *array.String:
@@ -255,16 +257,16 @@ func (e *columnEncoder) digestFast(arr arrow.Array, dst []uint64) bool {
 			return false
 		}
 		for i := range dst {
-			dst[i] = hashBytes(tagText, a.Value(i))
+			dst[i] = hashBytes(tagText, a.Value(lo + i))
 		}
 	case *array.Binary:
 		for i := range dst {
-			dst[i] = hashBytes(tagBinary, a.Value(i))
+			dst[i] = hashBytes(tagBinary, a.Value(lo + i))
 		}
 	case *array.Decimal128:
 		var scratch [48]byte
 		scale := a.DataType().(*arrow.Decimal128Type).Scale
-		for i, v := range a.Values() {
+		for i, v := range a.Values()[lo : lo+len(dst)] {
 			lo, hi := v.LowBits(), v.HighBits()
 			if (hi == 0 && lo <= math.MaxInt64) || (hi == -1 && lo > math.MaxInt64) {
 				dst[i] = digestDecimal64(int64(lo), scale)
@@ -274,7 +276,7 @@ func (e *columnEncoder) digestFast(arr arrow.Array, dst []uint64) bool {
 		}
 	case *array.Boolean:
 		for i := range dst {
-			if a.Value(i) {
+			if a.Value(lo + i) {
 				dst[i] = trueDigest
 			} else {
 				dst[i] = falseDigest
@@ -285,7 +287,7 @@ func (e *columnEncoder) digestFast(arr arrow.Array, dst []uint64) bool {
 	}
 	if nulls {
 		for i := range dst {
-			if arr.IsNull(i) {
+			if arr.IsNull(lo + i) {
 				dst[i] = nullDigest
 			}
 		}

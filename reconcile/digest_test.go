@@ -178,10 +178,22 @@ func checkCells(t *testing.T, name string, e *columnEncoder, arr arrow.Array) {
 		}
 	}
 	dst := make([]uint64, arr.Len())
-	if e.digestFast(arr, dst) {
+	if e.digestFast(arr, 0, dst) {
 		for i := range dst {
 			if want := xxhash.Sum64(col.cell(i)); dst[i] != want {
 				t.Errorf("%s row %d: fast digest %#x, want %#x (cell %q)", name, i, dst[i], want, col.cell(i))
+			}
+		}
+		// Digesting in ranges gives the same digests.
+		for lo := 0; lo < arr.Len(); lo += 3 {
+			part := make([]uint64, min(3, arr.Len()-lo))
+			if !e.digestFast(arr, lo, part) {
+				t.Fatalf("%s: digestFast refused rows %d.. after accepting the column", name, lo)
+			}
+			for i, d := range part {
+				if d != dst[lo+i] {
+					t.Errorf("%s row %d: digest from range at %d %#x, whole column %#x", name, lo+i, lo, d, dst[lo+i])
+				}
 			}
 		}
 	}

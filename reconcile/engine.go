@@ -306,6 +306,7 @@ type sideState struct {
 	colSums     []uint64
 	digests     [][]uint64 // per column: the cell digests of the current batch
 	rowDigests  []uint64   // the row digests of the current batch
+	fast        []bool     // per column: digests straight from the Arrow buffers
 	rec         arrow.Record
 	lazy        bool   // encode only what the digests and keys need
 	isKey       []bool // per column
@@ -322,6 +323,7 @@ func newSideState(side Side, p *plan, opts *Options) *sideState {
 	s := &sideState{side: side, p: p, cols: make([]encCol, len(p.pairs)), colSums: make([]uint64, len(p.pairs)), digests: make([][]uint64, len(p.pairs)), limit: opts.Limit, memoryLimit: opts.MemoryLimit}
 	s.isKey = make([]bool, len(p.pairs))
 	s.encoded = make([]bool, len(p.pairs))
+	s.fast = make([]bool, len(p.pairs))
 	for i, c := range p.pairs {
 		s.isKey[i] = c.isKey
 		if side == SourceSide {
@@ -419,6 +421,10 @@ func (s *sideState) rowLen(i int) int {
 // s.digests hold the batch's row and cell digests. Key columns are always
 // encoded; other columns are encoded only when the side is not lazy or
 // when their digests cannot be computed from the Arrow values directly.
+// digestRange is how many rows batch digests at a time: the cell digests of
+// a range of every column fit in the L2 cache.
+const digestRange = 2048
+
 func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 	if int(rec.NumCols()) != len(s.encs) {
 		return fmt.Errorf("read %s: batch has %d columns, expected %d", s.side, rec.NumCols(), len(s.encs))
@@ -429,9 +435,10 @@ func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 		s.rowDigests = make([]uint64, n)
 	}
 	rd := s.rowDigests[:n]
-	for i := range rd {
-		rd[i] = rowSeed
-	}
+	// First pass, per column: encode what must be encoded, hash the
+	// columns whose digests need their encodings, and digest the first
+	// range of the rest straight from the Arrow buffers.
+	first := min(n, digestRange)
 	for c := range s.encs {
 		col := rec.Column(c)
 		if col.Len() != n {
@@ -442,33 +449,47 @@ func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 		}
 		dig := s.digests[c][:n]
 		// Keys are always encoded (the merge orders by them), and every
-		// column is when the hash algorithm stores rows; the digests come
-		// straight from the Arrow buffers wherever the column allows.
-		fast := s.encs[c].digestFast(col, dig)
-		s.encoded[c] = !s.lazy || s.isKey[c] || !fast
+		// column is when the hash algorithm stores rows.
+		s.fast[c] = s.encs[c].digestFast(col, 0, dig[:first])
+		s.encoded[c] = !s.lazy || s.isKey[c] || !s.fast[c]
 		if s.encoded[c] {
 			if err := s.encs[c].encode(col, &s.cols[c]); err != nil {
 				return fmt.Errorf("read %s: %w", s.side, err)
 			}
 		}
-		if !fast {
+		if !s.fast[c] {
 			enc := &s.cols[c]
 			for i := range dig {
 				dig[i] = xxhash.Sum64(enc.buf[enc.offs[i]:enc.offs[i+1]])
 			}
 		}
-		var sum uint64
-		for i, d := range dig {
-			sum += d
-			rd[i] = rowFold(rd[i], d)
-		}
-		s.colSums[c] += sum
 	}
+	// Then range by range, so that the cell digests are folded into the
+	// row digests while they are still in the cache.
 	var sum uint64
-	for i, h := range rd {
-		h = rowFinish(h)
-		rd[i] = h
-		sum += h
+	for lo := 0; lo < n; lo += digestRange {
+		hi := min(lo+digestRange, n)
+		r := rd[lo:hi]
+		for i := range r {
+			r[i] = rowSeed
+		}
+		for c := range s.encs {
+			dig := s.digests[c][lo:hi]
+			if s.fast[c] && lo > 0 {
+				s.encs[c].digestFast(rec.Column(c), lo, dig)
+			}
+			var csum uint64
+			for i, d := range dig {
+				csum += d
+				r[i] = rowFold(r[i], d)
+			}
+			s.colSums[c] += csum
+		}
+		for i, h := range r {
+			h = rowFinish(h)
+			r[i] = h
+			sum += h
+		}
 	}
 	s.checksum += sum
 	keyPairs := s.p.keyPairs

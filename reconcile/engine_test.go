@@ -594,3 +594,26 @@ func TestMergeAgreesWithHashOnDenseDuplicates(t *testing.T) {
 		}
 	}
 }
+
+// A batch larger than the range batch digests at a time gives the same
+// checksums and changes as small batches.
+func TestLargeBatchesDigestInRanges(t *testing.T) {
+	mem := checkedAlloc(t)
+	r := rand.New(rand.NewPCG(13, 14))
+	a := genRows(r, 3*digestRange+17)
+	b := mutate(r, a, 90)
+	small := diff(t, source(t, tbl(t, mem, "s", custFields, a, 100), []string{"id"}), source(t, tbl(t, mem, "t", custFields, b, 77), []string{"id"}),
+		Options{Key: []string{"id"}, Allocator: mem, Algorithm: Merge})
+	large := diff(t, source(t, tbl(t, mem, "s", custFields, a, len(a)), []string{"id"}), source(t, tbl(t, mem, "t", custFields, b, len(b)), []string{"id"}),
+		Options{Key: []string{"id"}, Allocator: mem, Algorithm: Merge})
+	if small.res.Source.Checksum != large.res.Source.Checksum || small.res.Target.Checksum != large.res.Target.Checksum ||
+		!slices.Equal(small.lines(), large.lines()) || small.res.Summary != large.res.Summary || small.res.Summary.Changed == 0 {
+		t.Errorf("batches of %d rows: %+v, checksums %x/%x; small batches: %+v, %x/%x", len(a), large.res.Summary,
+			large.res.Source.Checksum, large.res.Target.Checksum, small.res.Summary, small.res.Source.Checksum, small.res.Target.Checksum)
+	}
+	for c := range small.res.Source.Columns {
+		if small.res.Source.Columns[c] != large.res.Source.Columns[c] {
+			t.Errorf("column checksum %v vs %v", small.res.Source.Columns[c], large.res.Source.Columns[c])
+		}
+	}
+}

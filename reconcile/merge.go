@@ -149,14 +149,32 @@ func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<-
 		}
 		b.keys, b.keyEnds, b.idx = b.keys[:0], append(b.keyEnds[:0], 0), b.idx[:0]
 		rec := r.Record()
+		// With a one-column key the batch can take that column's
+		// encodings as they are, unless a NULL key leaves a row out; the
+		// key bytes are then copied row by row.
+		oneKey := len(s.p.keyPairs) == 1
 		err := s.batch(rec, func(_ uint64, key []byte, i int) error {
-			b.keys = append(b.keys, key...)
-			b.keyEnds = append(b.keyEnds, int32(len(b.keys)))
+			if !oneKey {
+				b.keys = append(b.keys, key...)
+				b.keyEnds = append(b.keyEnds, int32(len(b.keys)))
+			}
 			b.idx = append(b.idx, int32(i))
 			return nil
 		})
 		if err != nil {
 			return err
+		}
+		if oneKey {
+			col := &s.cols[s.p.keyPairs[0]]
+			if b.len() == int(rec.NumRows()) {
+				b.keys, col.buf = col.buf, b.keys[:0]
+				b.keyEnds, col.offs = col.offs, b.keyEnds[:0]
+			} else {
+				for _, i := range b.idx {
+					b.keys = append(b.keys, col.cell(int(i))...)
+					b.keyEnds = append(b.keyEnds, int32(len(b.keys)))
+				}
+			}
 		}
 		if len(b.keys) > math.MaxInt32 {
 			return fmt.Errorf("read %s: a batch of %d key bytes is too large; use smaller batches", s.side, len(b.keys))
