@@ -257,11 +257,11 @@ func (e *columnEncoder) digestFast(arr arrow.Array, lo int, dst []uint64) bool {
 			return false
 		}
 		for i := range dst {
-			dst[i] = hashBytes(tagText, a.Value(lo + i))
+			dst[i] = hashBytes(tagText, a.Value(lo+i))
 		}
 	case *array.Binary:
 		for i := range dst {
-			dst[i] = hashBytes(tagBinary, a.Value(lo + i))
+			dst[i] = hashBytes(tagBinary, a.Value(lo+i))
 		}
 	case *array.Decimal128:
 		var scratch [48]byte
