@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
@@ -26,13 +27,21 @@ func (s *Source) badFile(err error) error {
 	return fmt.Errorf("read %s: %w: %w", s.path, err, connectors.ErrBadInput)
 }
 
+// parquetBuffer is the read buffer of each column chunk stream.
+const parquetBuffer = 1 << 20
+
 // openParquet opens the Parquet file and its Arrow reader.
 func (s *Source) openParquet(mem memory.Allocator, batch int) (*file.Reader, *pqarrow.FileReader, error) {
 	f, err := s.openFile() // a clear error for a missing file
 	if err != nil {
 		return nil, nil, err
 	}
-	pf, err := file.NewParquetReader(f)
+	// Column chunks are streamed through a buffer rather than read whole:
+	// a row group's chunks would otherwise all sit in memory at once.
+	props := parquet.NewReaderProperties(mem)
+	props.BufferedStreamEnabled = true
+	props.BufferSize = parquetBuffer
+	pf, err := file.NewParquetReader(f, file.WithReadProps(props))
 	if err != nil {
 		f.Close()
 		return nil, nil, s.badFile(err)
