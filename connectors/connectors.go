@@ -119,6 +119,10 @@ type ReadOptions struct {
 	// BatchRows is the preferred number of rows per record batch; 0 lets the
 	// source choose.
 	BatchRows int
+	// Range restricts an ordered read to the rows whose key lies in it.
+	// Only a Checksummer's ReadOrdered honours it; the engine sets it for
+	// no other source.
+	Range *KeyRange
 }
 
 // Source is the contract every connector implements.

@@ -533,3 +533,19 @@ func appendFloat16(b []byte, v float16.Num) []byte {
 	}
 	return AppendFloat(b, f, 32)
 }
+
+// AppendRow appends the canonical encoding of row i of rec: the cells of
+// its columns in order, each read as its own type, exactly as the engine
+// encodes them for hashing and comparing. Connectors that compute checksums
+// in the database test their SQL against it.
+func AppendRow(dst []byte, rec arrow.Record, i int) ([]byte, error) {
+	for c, f := range rec.Schema().Fields() {
+		own := classOf(f)
+		e := newColumnEncoder(f, own, own)
+		var err error
+		if dst, err = e.appendCell(dst, rec.Column(c), i); err != nil {
+			return nil, fmt.Errorf("encode column %s: %w", f.Name, err)
+		}
+	}
+	return dst, nil
+}

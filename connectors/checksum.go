@@ -1,0 +1,63 @@
+package connectors
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/binary"
+)
+
+// KeyRange is a half-open interval of keys, [From, To), in the engine's
+// canonical key order (see OrderedReader). A nil bound is open: nil From
+// starts at the first key, nil To runs to the last, and rows with a NULL in
+// the key lie in no range.
+//
+// A bound holds one value per key column, of the Go type a Checksummer's
+// Boundaries returns for that column: int64 for integer columns, string
+// for text and uuid columns, []byte for binary columns and time.Time (UTC)
+// for timestamp and date columns.
+type KeyRange struct {
+	From, To []any
+}
+
+// Segment is what a Checksummer computes for one key range: the number of
+// rows and the sum mod 2^64 of their row hashes (RowHash).
+type Segment struct {
+	Rows int64
+	Sum  uint64
+}
+
+// Checksummer is an optional capability of a database source: it computes
+// segment checksums in the database, so that only the rows of segments
+// that differ need to travel. A Checksummer's ReadOrdered honours
+// ReadOptions.Range.
+//
+// Both sides of a comparison must hash equal values equally, whatever the
+// engine: a row's hash is RowHash of the concatenation of its cells'
+// canonical encodings (the reconcile package's encoding: type tag,
+// big-endian fixed-width numbers, length-prefixed text, UTC microseconds),
+// in the order of the columns asked for. A column whose values the
+// database cannot encode canonically is refused by Checksummable, and the
+// engine streams that table instead.
+type Checksummer interface {
+	// Checksummable reports, for the given columns of the table, which
+	// cannot be checksummed in the database (nil when all can), and the
+	// key columns' suitability for ranges: an error when the key has a
+	// type ranges cannot bound.
+	Checksummable(ctx context.Context, ref TableRef, key, columns []string) (refused []string, err error)
+	// Boundaries returns at most n-1 ascending keys strictly inside r that
+	// split it into ranges of about equal row counts (fewer when r holds
+	// fewer distinct keys, none when n < 2).
+	Boundaries(ctx context.Context, ref TableRef, key []string, r KeyRange, n int) ([][]any, error)
+	// Checksums computes one Segment per range: with bounds b1 < … < bk
+	// inside r, the ranges are [r.From, b1), [b1, b2), …, [bk, r.To).
+	Checksums(ctx context.Context, ref TableRef, key, columns []string, r KeyRange, bounds [][]any) ([]Segment, error)
+}
+
+// RowHash is the hash of one row's canonical encoding: the first 8 bytes
+// of its MD5 digest, big-endian. MD5 because every SQL engine has it; the
+// segment checksum that sums these hashes is there to find differences,
+// not to resist an adversary.
+func RowHash(row []byte) uint64 {
+	d := md5.Sum(row)
+	return binary.BigEndian.Uint64(d[:8])
+}
