@@ -20,9 +20,11 @@ type KeyRange struct {
 }
 
 // Segment is what a Checksummer computes for one key range: the number of
-// rows and the sum mod 2^64 of their row hashes (RowHash).
+// rows, the number of distinct keys among them (fewer than Rows when a key
+// repeats) and the sum mod 2^64 of their row hashes (RowHash).
 type Segment struct {
 	Rows int64
+	Keys int64
 	Sum  uint64
 }
 

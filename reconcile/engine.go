@@ -39,6 +39,10 @@ const (
 	// Merge streams both sides in key order; both sources must implement
 	// connectors.OrderedReader.
 	Merge Algorithm = "merge"
+	// Bisect compares segment checksums computed in the databases and
+	// reads only the segments that differ; both sources must implement
+	// connectors.Checksummer and connectors.OrderedReader.
+	Bisect Algorithm = "bisect"
 )
 
 // Options shape a diff. The zero value needs only a key (or a source with a
@@ -70,6 +74,12 @@ type Options struct {
 	BatchRows int
 	// Progress, when set, is updated as rows are read.
 	Progress *Progress
+	// BisectThreshold is the most rows a differing segment may hold to be
+	// read rather than split again; 0 means DefaultBisectThreshold.
+	BisectThreshold int64
+	// BisectFactor is how many segments a differing segment above the
+	// threshold is split into; 0 means DefaultBisectFactor.
+	BisectFactor int
 }
 
 // maxWorkers caps Options.Workers: partitions are the unit of parallelism.
@@ -160,11 +170,15 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 		}
 	case Merge:
 		if !sOK || !tOK {
-			return nil, fmt.Errorf("diff: the merge algorithm needs both sides to read in key order: %w", connectors.ErrUnsupported)
+			return nil, fmt.Errorf("diff: the stream (merge) algorithm needs both sides to read in key order: %w", connectors.ErrUnsupported)
 		}
 	case Hash:
+	case Bisect:
+		if !sOK || !tOK {
+			return nil, fmt.Errorf("diff: the bisect algorithm needs both sides to read in key order: %w", connectors.ErrUnsupported)
+		}
 	default:
-		return nil, fmt.Errorf("diff: unknown algorithm %q (want auto, hash or merge)", algo)
+		return nil, fmt.Errorf("diff: unknown algorithm %q (want auto, hash, merge or bisect)", algo)
 	}
 	res.Plan.Algorithm = string(algo)
 	if algo == Auto {
@@ -200,6 +214,15 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 	readSrc := readSide("source", src, so, p.key, p.srcColumns)
 	readTgt := readSide("target", tgt, to, tkey, p.tgtColumns)
 	switch {
+	case algo == Bisect:
+		b, err := newBisector(ctx, src, tgt, p, &opts, srcInfo, tgtInfo)
+		if err != nil {
+			return nil, err
+		}
+		if err := bisectDiff(ctx, b, ss, ts, so, to, &opts, em, srcInfo, tgtInfo); err != nil {
+			return nil, err
+		}
+		defer b.finish(res)
 	case algo == Merge:
 		sr, err := readSrc(ctx)
 		if err != nil {

@@ -218,12 +218,22 @@ type ColumnDrift struct {
 
 // PlanStats describes how the diff ran.
 type PlanStats struct {
-	Algorithm    string // "merge" or "hash"
+	Algorithm    string // "merge", "hash" or "bisect"
 	Note         string // why this algorithm, e.g. a fallback from merge
 	Partitions   int
 	SpilledParts int
 	SpilledBytes int64
 	Elapsed      time.Duration
+
+	// Bisect statistics: segments checksummed and found different, rows
+	// read from both sides, queries run and the time spent in each side's
+	// database (checksums, boundaries and reads).
+	Segments           int64
+	SegmentsMismatched int64
+	RowsFetched        int64
+	Queries            int64
+	SourceDBTime       time.Duration
+	TargetDBTime       time.Duration
 }
 
 // Result is the complete outcome of a diff. Counts and checksums are always

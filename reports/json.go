@@ -201,14 +201,29 @@ func columnsObject(cols []reconcile.ColumnDrift) object {
 }
 
 func planObject(p reconcile.PlanStats) object {
-	return object{
+	o := object{
 		{"algorithm", p.Algorithm},
 		{"note", p.Note},
 		{"partitions", p.Partitions},
 		{"spilled_partitions", p.SpilledParts},
 		{"spilled_bytes", p.SpilledBytes},
-		{"elapsed_seconds", json.Number(strconv.FormatFloat(p.Elapsed.Seconds(), 'f', -1, 64))},
+		{"elapsed_seconds", seconds(p.Elapsed)},
 	}
+	if p.Algorithm == string(reconcile.Bisect) {
+		o = append(o, member{"bisect", object{
+			{"segments", p.Segments},
+			{"segments_mismatched", p.SegmentsMismatched},
+			{"rows_fetched", p.RowsFetched},
+			{"queries", p.Queries},
+			{"source_db_seconds", seconds(p.SourceDBTime)},
+			{"target_db_seconds", seconds(p.TargetDBTime)},
+		}})
+	}
+	return o
+}
+
+func seconds(d time.Duration) json.Number {
+	return json.Number(strconv.FormatFloat(d.Seconds(), 'f', -1, 64))
 }
 
 // object is a JSON object that keeps its members in order.

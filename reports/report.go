@@ -253,6 +253,13 @@ func plural(n int64, word string) string {
 	return thousands(n) + " " + word + "s"
 }
 
+func queries(n int64) string {
+	if n == 1 {
+		return "1 query"
+	}
+	return thousands(n) + " queries"
+}
+
 // thousands formats n with comma separators.
 func thousands(n int64) string {
 	s := strconv.FormatInt(n, 10)
@@ -293,6 +300,11 @@ func planText(p reconcile.PlanStats) string {
 	}
 	if p.SpilledParts > 0 || p.SpilledBytes > 0 {
 		parts = append(parts, fmt.Sprintf("%d spilled (%s bytes)", p.SpilledParts, thousands(p.SpilledBytes)))
+	}
+	if p.Algorithm == string(reconcile.Bisect) {
+		parts = append(parts, fmt.Sprintf("%s checksummed, %s differing, %s read, %s, database time %s source / %s target",
+			plural(p.Segments, "segment"), thousands(p.SegmentsMismatched), plural(p.RowsFetched, "row"), queries(p.Queries),
+			elapsed(p.SourceDBTime), elapsed(p.TargetDBTime)))
 	}
 	parts = append(parts, elapsed(p.Elapsed))
 	if p.Note != "" {

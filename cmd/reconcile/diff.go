@@ -56,6 +56,9 @@ type diffOptions struct {
 	cpuProfile   string
 	memProfile   string
 	command      string // the command line as reports show it
+	algorithm    string
+	bisectRows   int64
+	bisectFactor int
 }
 
 func newDiffCmd(e *env) *cobra.Command {
@@ -111,6 +114,9 @@ Exit codes: 0 consistent, 1 differences found, 2 error.`,
 	f.StringVar(&o.memoryLimit, "memory-limit", "512MiB", "memory for unordered inputs before partitions spill to disk")
 	f.StringVar(&o.tempDir, "temp-dir", "", "directory for spill files (default: the system temp dir)")
 	f.IntVar(&o.workers, "workers", 0, "parallel partition diffs (default: number of CPUs)")
+	f.StringVar(&o.algorithm, "algorithm", "auto", "auto (stream in key order where both sides can, else hash-partition), stream, hash, or bisect (segment checksums in the databases; only differing segments are read)")
+	f.Int64Var(&o.bisectRows, "bisect-threshold", reconcile.DefaultBisectThreshold, "bisect: read a differing segment of at most this many rows instead of splitting it")
+	f.IntVar(&o.bisectFactor, "bisect-factor", reconcile.DefaultBisectFactor, "bisect: split a larger differing segment into this many")
 	f.StringVar(&o.sourceFormat, "source-format", "", "source format, overriding the extension: csv, tsv, jsonl, parquet, arrow (add .gz for gzip)")
 	f.StringVar(&o.targetFormat, "target-format", "", "target format, overriding the extension")
 	f.StringVar(&o.delimiter, "delimiter", "", "CSV field delimiter (one character; \\t for tab)")
@@ -151,6 +157,25 @@ func (o *diffOptions) validate() (reconcile.Options, connectors.Options, connect
 	if o.limit < -1 {
 		problems = append(problems, fmt.Sprintf("--limit %d: must be 0 or more", o.limit))
 	}
+	switch o.algorithm {
+	case "auto", "":
+		opts.Algorithm = reconcile.Auto
+	case "stream", "merge":
+		opts.Algorithm = reconcile.Merge
+	case "hash":
+		opts.Algorithm = reconcile.Hash
+	case "bisect":
+		opts.Algorithm = reconcile.Bisect
+	default:
+		problems = append(problems, fmt.Sprintf("--algorithm %q: want auto, stream, hash or bisect", o.algorithm))
+	}
+	if o.bisectRows < 1 {
+		problems = append(problems, fmt.Sprintf("--bisect-threshold %d: must be at least 1", o.bisectRows))
+	}
+	if o.bisectFactor < 2 || o.bisectFactor > 1024 {
+		problems = append(problems, fmt.Sprintf("--bisect-factor %d: must be between 2 and 1024", o.bisectFactor))
+	}
+	opts.BisectThreshold, opts.BisectFactor = o.bisectRows, o.bisectFactor
 	if o.workers < 0 || o.workers > 1024 {
 		problems = append(problems, fmt.Sprintf("--workers %d: must be between 0 (one per CPU) and 1024", o.workers))
 	}
