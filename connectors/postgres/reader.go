@@ -20,11 +20,15 @@ import (
 // lost connection can resume) as record batches. The caller owns the
 // reader and must Release it.
 func (s *Source) Read(ctx context.Context, ref connectors.TableRef, opts connectors.ReadOptions) (array.RecordReader, error) {
+	if opts.Range != nil {
+		return nil, fmt.Errorf("read %s: a key range restricts an ordered read only (ReadOrdered with its key): %w", refName(ref), connectors.ErrUnsupported)
+	}
 	return s.read(ctx, ref, nil, opts)
 }
 
 // ReadOrdered streams the rows sorted by key in the engine's key order
-// (see the package documentation).
+// (see the package documentation). With opts.Range set it streams only
+// the rows whose key lies in the range (none with a NULL in the key).
 func (s *Source) ReadOrdered(ctx context.Context, ref connectors.TableRef, key []string, opts connectors.ReadOptions) (array.RecordReader, error) {
 	if len(key) == 0 {
 		return nil, fmt.Errorf("read %s: an ordered read needs at least one key column: %w", refName(ref), connectors.ErrUnsupported)
@@ -70,6 +74,19 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 		keys = append(keys, p.tieBreakers()...)
 		unique = true
 	}
+	var filter string
+	if opts.Range != nil {
+		cols, err := p.rangeKey(key)
+		if err == nil {
+			var rs *rangeSQL
+			if rs, err = newRangeSQL(cols, opts.Range.From, opts.Range.To); err == nil {
+				filter, err = rs.predicate(*opts.Range)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: key range: %w", name, err)
+		}
+	}
 	if err := s.usable(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
@@ -95,6 +112,7 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 		name:   name,
 		schema: arrow.NewSchema(fields, nil),
 		keys:   keys,
+		filter: filter,
 		out:    make(chan arrow.Record, 1),
 		done:   make(chan struct{}),
 	}
@@ -128,8 +146,9 @@ type scan struct {
 	plan   *tablePlan
 	name   string
 	schema *arrow.Schema
-	fields []int // plan columns in COPY order: the output, then extra key columns and tie-breakers
-	keys   []int // plan columns of the key, in order, tie-breakers last; nil for an unordered read
+	fields []int  // plan columns in COPY order: the output, then extra key columns and tie-breakers
+	keys   []int  // plan columns of the key, in order, tie-breakers last; nil for an unordered read
+	filter string // the key range's predicate; "" for none
 	dec    *copyDecoder
 
 	out  chan arrow.Record
@@ -245,7 +264,7 @@ func (sc *scan) attempt(ctx context.Context, fresh bool) error {
 	defer abort()
 	sc.dec.abort = abort
 	sc.dec.reset(&sc.handed)
-	sql := "COPY (" + sc.plan.selectSQL(sc.fields, sc.keys, resume) + ") TO STDOUT (FORMAT binary)"
+	sql := "COPY (" + sc.plan.selectSQL(sc.fields, sc.keys, andSQL(sc.filter, resume)) + ") TO STDOUT (FORMAT binary)"
 	err = copyOut(actx, l.conn.PgConn(), sql, sc.dec)
 	if sc.dec.err != nil {
 		// The decoder's own failure (or the reader's stop) caused the
@@ -339,4 +358,16 @@ func (sc *scan) emit() error {
 		rec.Release()
 		return sc.ctx.Err()
 	}
+}
+
+// andSQL joins predicates with AND, each in parentheses; empty ones are
+// left out.
+func andSQL(preds ...string) string {
+	var parts []string
+	for _, p := range preds {
+		if p != "" {
+			parts = append(parts, "("+p+")")
+		}
+	}
+	return strings.Join(parts, " AND ")
 }

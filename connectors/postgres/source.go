@@ -72,6 +72,8 @@ type Source struct {
 	// nonUTF8: the server encoding is neither UTF8 nor SQL_ASCII, so text
 	// keys order by convert_to(..., 'UTF8').
 	nonUTF8 bool
+	// major is the server's major version (15 for 15.4), 0 when unknown.
+	major int
 	// base outlives the caller's context, for closing connections once
 	// it has ended; it carries no deadline or cancellation of its own.
 	base context.Context
@@ -274,6 +276,7 @@ func (s *Source) start(ctx context.Context) error {
 		return fail("release savepoint", err)
 	}
 	s.control = conn
+	s.major = majorVersion(conn.PgConn().ParameterStatus("server_version"))
 	switch conn.PgConn().ParameterStatus("server_encoding") {
 	case "UTF8", "SQL_ASCII", "":
 	default:
@@ -505,5 +508,17 @@ func (s *Source) Close() error {
 	return nil
 }
 
+// majorVersion reads the major version off a server_version ("15.4
+// (Debian 15.4-1)", "9.6.24"): 0 when it does not start with a number.
+func majorVersion(v string) int {
+	i := 0
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	n, _ := strconv.Atoi(v[:i])
+	return n
+}
+
 var _ connectors.Source = (*Source)(nil)
 var _ connectors.OrderedReader = (*Source)(nil)
+var _ connectors.Checksummer = (*Source)(nil)
