@@ -1,4 +1,4 @@
-.PHONY: bench bench-files bench-postgres bench-mysql
+.PHONY: bench bench-files bench-postgres bench-mysql bench-bisect
 
 # Go micro-benchmarks of every package.
 bench:
@@ -18,3 +18,7 @@ bench-postgres:
 # against the mysql client's export of each side (env SCALE, RUNS).
 bench-mysql:
 	bash scripts/bench-mysql.sh
+
+# Bisect (checksums in PostgreSQL) against stream and a full-table aggregate.
+bench-bisect:
+	bash scripts/bench-bisect.sh
