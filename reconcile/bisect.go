@@ -31,7 +31,7 @@ import (
 
 // Bisect defaults.
 const (
-	DefaultBisectThreshold = 4096
+	DefaultBisectThreshold = 256
 	DefaultBisectFactor    = 16
 	// maxFirstSegments bounds the first level, whatever the row estimate.
 	maxFirstSegments = 1 << 16
@@ -51,6 +51,8 @@ type bisector struct {
 	scols, tcols []string
 	threshold    int64
 	factor       int
+	hash         string // connectors.ChecksumRequest.Hash: "" canonical, else the shared native label
+	adaptive     bool   // auto: read dense levels instead of splitting them
 
 	// statistics
 	srcRows, tgtRows int64
@@ -94,11 +96,16 @@ func newBisector(ctx context.Context, src, tgt Input, p *plan, opts *Options, sr
 		b.scols = append(b.scols, c.src)
 		b.tcols = append(b.tcols, c.tgt)
 	}
+	if h := sc.NativeHash(); h != "" && h == tc.NativeHash() {
+		b.hash = h
+	}
 	if err := checkBisect(ctx, b, p, srcInfo, tgtInfo); err != nil {
 		return nil, err
 	}
 	return b, nil
 }
+
+const bisectRefusal = "diff: cannot bisect (use --algorithm stream): "
 
 // checkBisect reports why the pair cannot be bisected, all reasons at once.
 func checkBisect(ctx context.Context, b *bisector, p *plan, srcInfo, tgtInfo *connectors.TableInfo) error {
@@ -113,6 +120,9 @@ func checkBisect(ctx context.Context, b *bisector, p *plan, srcInfo, tgtInfo *co
 		}
 	}
 	for _, c := range p.pairs {
+		if b.hash != "" {
+			break // one engine, one rendering: its own types decide
+		}
 		if c.srcEnc.own != c.srcEnc.as || c.tgtEnc.own != c.tgtEnc.as || c.srcEnc.own != c.tgtEnc.own {
 			errs = append(errs, fmt.Errorf("column %s is %s on the source and %s on the target; segment checksums need one type on both sides", c.src, c.srcEnc.own, c.tgtEnc.own))
 		}
@@ -123,16 +133,25 @@ func checkBisect(ctx context.Context, b *bisector, p *plan, srcInfo, tgtInfo *co
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			return
 		}
-		if len(refused) > 0 {
-			errs = append(errs, fmt.Errorf("the %s database cannot checksum column(s) %s", name, strings.Join(refused, ", ")))
+		// The native hash covers every column; only the canonical one
+		// (two different engines) refuses some.
+		if len(refused) > 0 && b.hash == "" {
+			errs = append(errs, fmt.Errorf("the %s database cannot checksum column(s) %s the same way as the %s", name, strings.Join(refused, ", "), other(name)))
 		}
 	}
 	check("source", b.sc, b.src.Table, b.skey, b.scols)
 	check("target", b.tc, b.tgt.Table, b.tkey, b.tcols)
 	if len(errs) > 0 {
-		return fmt.Errorf("diff: cannot bisect (use --algorithm stream): %w", errors.Join(errs...))
+		return fmt.Errorf(bisectRefusal+"%w", errors.Join(errs...))
 	}
 	return nil
+}
+
+func other(side string) string {
+	if side == "source" {
+		return "target"
+	}
+	return "source"
 }
 
 func field(info *connectors.TableInfo, name string) (arrow.Field, bool) {
@@ -161,7 +180,7 @@ func (b *bisector) checksums(ctx context.Context, r connectors.KeyRange, bounds 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return b.timed(SourceSide, func() (err error) {
-			src, err = b.sc.Checksums(gctx, b.src.Table, b.skey, b.scols, r, bounds)
+			src, err = b.sc.Checksums(gctx, b.src.Table, connectors.ChecksumRequest{Key: b.skey, Columns: b.scols, Range: r, Bounds: bounds, Hash: b.hash})
 			if err != nil {
 				return fmt.Errorf("checksum source: %w", err)
 			}
@@ -170,7 +189,7 @@ func (b *bisector) checksums(ctx context.Context, r connectors.KeyRange, bounds 
 	})
 	g.Go(func() error {
 		return b.timed(TargetSide, func() (err error) {
-			tgt, err = b.tc.Checksums(gctx, b.tgt.Table, b.tkey, b.tcols, r, bounds)
+			tgt, err = b.tc.Checksums(gctx, b.tgt.Table, connectors.ChecksumRequest{Key: b.tkey, Columns: b.tcols, Range: r, Bounds: bounds, Hash: b.hash})
 			if err != nil {
 				return fmt.Errorf("checksum target: %w", err)
 			}
@@ -210,9 +229,29 @@ func (b *bisector) split(ctx context.Context, r connectors.KeyRange, n int, side
 	if err != nil {
 		return err
 	}
+	return b.splitAt(ctx, r, bounds, depth)
+}
+
+// differ reports whether a segment's figures show a difference.
+func differ(s, t connectors.Segment) bool { return s != t || s.Keys != s.Rows }
+
+// splitAt checksums the segments of r cut at bounds and handles each.
+func (b *bisector) splitAt(ctx context.Context, r connectors.KeyRange, bounds [][]any, depth int) error {
 	ss, ts, err := b.checksums(ctx, r, bounds)
 	if err != nil {
 		return err
+	}
+	// Adaptive: when most segments of this level differ, splitting them
+	// further would checksum most of their rows again; they are read.
+	dense := false
+	if b.adaptive {
+		d := 0
+		for i := range ss {
+			if differ(ss[i], ts[i]) {
+				d++
+			}
+		}
+		dense = 2*d > len(ss)
 	}
 	for i := range ss {
 		seg := connectors.KeyRange{From: r.From, To: r.To}
@@ -230,12 +269,12 @@ func (b *bisector) split(ctx context.Context, r connectors.KeyRange, n int, side
 			b.tgtSum += t.Sum
 		}
 		b.checked++
-		if s == t && s.Keys == s.Rows {
+		if !differ(s, t) {
 			b.matched += s.Rows
 			continue
 		}
 		b.mismatched++
-		if max(s.Rows, t.Rows) <= b.threshold || depth >= maxBisectDepth || (s.Rows <= 1 && t.Rows <= 1) {
+		if dense || max(s.Rows, t.Rows) <= b.threshold || depth >= maxBisectDepth || (s.Rows <= 1 && t.Rows <= 1) {
 			b.leaf(seg, s.Rows+t.Rows)
 			continue
 		}
@@ -248,6 +287,39 @@ func (b *bisector) split(ctx context.Context, r connectors.KeyRange, n int, side
 		}
 	}
 	return nil
+}
+
+// autoSamples is how many first-level segments auto checksums before it
+// decides between bisecting and streaming.
+const autoSamples = 16
+
+// sample checksums up to autoSamples first-level segments, spread over the
+// key space, and reports whether most of them differ: then the table is
+// better streamed than bisected.
+func (b *bisector) sample(ctx context.Context, bounds [][]any) (dense bool, sampled, differing int, err error) {
+	nseg := len(bounds) + 1
+	if nseg < 2*autoSamples {
+		return false, 0, 0, nil // the first level is hardly more work than a sample
+	}
+	for k := range autoSamples {
+		i := (2*k + 1) * nseg / (2 * autoSamples)
+		seg := connectors.KeyRange{}
+		if i > 0 {
+			seg.From = bounds[i-1]
+		}
+		if i < len(bounds) {
+			seg.To = bounds[i]
+		}
+		ss, ts, err := b.checksums(ctx, seg, nil)
+		if err != nil {
+			return false, 0, 0, err
+		}
+		sampled++
+		if differ(ss[0], ts[0]) {
+			differing++
+		}
+	}
+	return 2*differing > sampled, sampled, differing, nil
 }
 
 // leaf records a segment to read, joined to the previous one when they
@@ -271,21 +343,30 @@ func sameBound(a, b []any) bool {
 	return len(a) > 0 && len(b) > 0 && &a[0] == &b[0]
 }
 
-// rangesReader reads a side's leaves one after another, in key order.
+// rangesReader reads a side's leaves in groups of ranges, one ordered
+// read per group, one group after another.
 type rangesReader struct {
 	refs   atomic.Int64
 	ctx    context.Context
-	open   func(ctx context.Context, r connectors.KeyRange) (array.RecordReader, error)
-	ranges []connectors.KeyRange
+	open   func(ctx context.Context, rs []connectors.KeyRange) (array.RecordReader, error)
+	groups [][]connectors.KeyRange
 	next   int
 	cur    array.RecordReader
 	rec    arrow.Record
-	schema *arrow.Schema
 	err    error
 }
 
-func newRangesReader(ctx context.Context, schema *arrow.Schema, ranges []connectors.KeyRange, open func(context.Context, connectors.KeyRange) (array.RecordReader, error)) *rangesReader {
-	r := &rangesReader{ctx: ctx, open: open, ranges: ranges, schema: schema}
+// rangesPerRead bounds the ranges one read asks for, and so the size of
+// its statement (a variable for tests).
+var rangesPerRead = 256
+
+func newRangesReader(ctx context.Context, ranges []connectors.KeyRange, open func(context.Context, []connectors.KeyRange) (array.RecordReader, error)) *rangesReader {
+	r := &rangesReader{ctx: ctx, open: open}
+	for len(ranges) > 0 {
+		n := min(len(ranges), rangesPerRead)
+		r.groups = append(r.groups, ranges[:n:n])
+		ranges = ranges[n:]
+	}
 	r.refs.Store(1)
 	return r
 }
@@ -299,18 +380,25 @@ func (r *rangesReader) Release() {
 	}
 }
 
-func (r *rangesReader) Schema() *arrow.Schema { return r.schema }
-func (r *rangesReader) Record() arrow.Record  { return r.rec }
-func (r *rangesReader) Err() error            { return r.err }
+// Schema is that of the current read (nil before the first).
+func (r *rangesReader) Schema() *arrow.Schema {
+	if r.cur == nil {
+		return nil
+	}
+	return r.cur.Schema()
+}
+
+func (r *rangesReader) Record() arrow.Record { return r.rec }
+func (r *rangesReader) Err() error           { return r.err }
 
 func (r *rangesReader) Next() bool {
 	r.rec = nil
 	for r.err == nil {
 		if r.cur == nil {
-			if r.next >= len(r.ranges) {
+			if r.next >= len(r.groups) {
 				return false
 			}
-			r.cur, r.err = r.open(r.ctx, r.ranges[r.next])
+			r.cur, r.err = r.open(r.ctx, r.groups[r.next])
 			r.next++
 			if r.err != nil {
 				return false
@@ -327,27 +415,44 @@ func (r *rangesReader) Next() bool {
 	return false
 }
 
-// bisectDiff runs the bisect algorithm and fills the result's statistics.
-func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to connectors.OrderedReader, opts *Options, em *emitter, srcInfo, tgtInfo *connectors.TableInfo) error {
+// bisectDiff runs the bisect algorithm. With b.adaptive (auto), it first
+// checksums a sample of the first level's segments and, when most of them
+// differ, returns streamed = true without reading anything: the caller
+// then streams the whole table.
+func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to connectors.OrderedReader, opts *Options, em *emitter, srcInfo, tgtInfo *connectors.TableInfo) (streamed bool, err error) {
 	est := max(srcInfo.EstimatedRows, tgtInfo.EstimatedRows, 1)
 	n := int(min((est+b.threshold-1)/b.threshold, maxFirstSegments))
 	first := SourceSide
 	if srcInfo.EstimatedRows == 0 && tgtInfo.EstimatedRows > 0 {
 		first = TargetSide
 	}
-	if err := b.split(ctx, connectors.KeyRange{}, max(n, 1), first, 0); err != nil {
-		return err
+	bounds, err := b.boundaries(ctx, connectors.KeyRange{}, max(n, 1), first)
+	if err != nil {
+		return false, err
+	}
+	if b.adaptive {
+		dense, sampled, differing, err := b.sample(ctx, bounds)
+		if err != nil {
+			return false, err
+		}
+		if dense {
+			em.res.Plan.Note = joinNote(em.res.Plan.Note, fmt.Sprintf("%d of %d sampled segments differ, so the table was streamed", differing, sampled))
+			return true, nil
+		}
+	}
+	if err := b.splitAt(ctx, connectors.KeyRange{}, bounds, 0); err != nil {
+		return false, err
 	}
 	em.res.Summary.Matched += b.matched
 	if len(b.leaves) == 0 {
-		return nil
+		return false, nil
 	}
 	ropts := connectors.ReadOptions{Allocator: opts.Allocator, BatchRows: opts.BatchRows}
-	reader := func(side Side, ord connectors.OrderedReader, in Input, key, cols []string) func(context.Context, connectors.KeyRange) (array.RecordReader, error) {
-		return func(ctx context.Context, r connectors.KeyRange) (array.RecordReader, error) {
+	reader := func(side Side, ord connectors.OrderedReader, in Input, key, cols []string) func(context.Context, []connectors.KeyRange) (array.RecordReader, error) {
+		return func(ctx context.Context, rs []connectors.KeyRange) (array.RecordReader, error) {
 			o := ropts
 			o.Columns = cols
-			o.Range = &r
+			o.Ranges = rs
 			var rr array.RecordReader
 			err := b.timed(side, func() (err error) {
 				rr, err = ord.ReadOrdered(ctx, in.Table, key, o)
@@ -359,11 +464,11 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 			return rr, nil
 		}
 	}
-	sr := newRangesReader(ctx, nil, b.leaves, reader(SourceSide, so, b.src, b.skey, b.scols))
+	sr := newRangesReader(ctx, b.leaves, reader(SourceSide, so, b.src, b.skey, b.scols))
 	defer sr.Release()
-	tr := newRangesReader(ctx, nil, b.leaves, reader(TargetSide, to, b.tgt, b.tkey, b.tcols))
+	tr := newRangesReader(ctx, b.leaves, reader(TargetSide, to, b.tgt, b.tkey, b.tcols))
 	defer tr.Release()
-	return mergeDiff(ctx, ss, ts, sr, tr, em, true)
+	return false, mergeDiff(ctx, ss, ts, sr, tr, em, true)
 }
 
 // finish records the bisect statistics in res, after the sides' own.
@@ -379,5 +484,9 @@ func (b *bisector) finish(res *Result) {
 	res.Source.Rows, res.Target.Rows = b.srcRows, b.tgtRows
 	res.Source.Checksum, res.Target.Checksum = b.srcSum, b.tgtSum
 	res.Source.Columns, res.Target.Columns = nil, nil
-	res.Plan.Note = joinNote(res.Plan.Note, "checksums are the databases' segment sums of MD5 row hashes")
+	if b.hash != "" {
+		res.Plan.Note = joinNote(res.Plan.Note, "checksums are the databases' segment sums of their native row hashes ("+b.hash+")")
+	} else {
+		res.Plan.Note = joinNote(res.Plan.Note, "checksums are the databases' segment sums of MD5 row hashes")
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/reconhq/reconcile/connectors"
 	"github.com/reconhq/reconcile/internal/arrowtest"
@@ -27,7 +28,9 @@ type sumSource struct {
 	schema   *arrow.Schema
 	rows     [][]any // sorted by key
 	estimate int64
-	reads    int // ReadOrdered calls
+	reads    int            // ReadOrdered calls
+	native   string         // NativeHash label
+	hashes   map[string]int // Checksums calls by hash asked for
 }
 
 var _ connectors.Checksummer = (*sumSource)(nil)
@@ -109,17 +112,26 @@ func (s *sumSource) Read(ctx context.Context, ref connectors.TableRef, opts conn
 
 func (s *sumSource) ReadOrdered(ctx context.Context, ref connectors.TableRef, key []string, opts connectors.ReadOptions) (array.RecordReader, error) {
 	s.reads++
-	r := connectors.KeyRange{}
-	if opts.Range != nil {
-		r = *opts.Range
-	}
 	cols := opts.Columns
 	if cols == nil {
 		for _, f := range s.schema.Fields() {
 			cols = append(cols, f.Name)
 		}
 	}
-	_, schema, recs := s.project(r, cols, 7)
+	ranges := opts.Ranges
+	if ranges == nil {
+		ranges = []connectors.KeyRange{{}}
+	}
+	var recs []arrow.Record
+	var schema *arrow.Schema
+	for i, r := range ranges {
+		if i > 0 && cmpKey(ranges[i-1].To[0], r.From[0]) > 0 {
+			return nil, fmt.Errorf("ranges out of order: %v before %v", ranges[i-1], r)
+		}
+		var part []arrow.Record
+		_, schema, part = s.project(r, cols, 7)
+		recs = append(recs, part...)
+	}
 	rr, err := array.NewRecordReader(schema, recs)
 	for _, rec := range recs {
 		rec.Release()
@@ -132,6 +144,8 @@ func (s *sumSource) Close() error { return nil }
 func (s *sumSource) Checksummable(context.Context, connectors.TableRef, []string, []string) ([]string, error) {
 	return nil, nil
 }
+
+func (s *sumSource) NativeHash() string { return s.native }
 
 func (s *sumSource) Boundaries(_ context.Context, _ connectors.TableRef, _ []string, r connectors.KeyRange, n int) ([][]any, error) {
 	var keys []any
@@ -151,7 +165,15 @@ func (s *sumSource) Boundaries(_ context.Context, _ connectors.TableRef, _ []str
 	return out, nil
 }
 
-func (s *sumSource) Checksums(_ context.Context, _ connectors.TableRef, _, cols []string, r connectors.KeyRange, bounds [][]any) ([]connectors.Segment, error) {
+func (s *sumSource) Checksums(_ context.Context, _ connectors.TableRef, req connectors.ChecksumRequest) ([]connectors.Segment, error) {
+	if req.Hash != "" && req.Hash != s.native {
+		return nil, fmt.Errorf("hash %q asked of a source whose native hash is %q", req.Hash, s.native)
+	}
+	if s.hashes == nil {
+		s.hashes = map[string]int{}
+	}
+	s.hashes[req.Hash]++
+	cols, r, bounds := req.Columns, req.Range, req.Bounds
 	rows, _, recs := s.project(r, cols, max(1, len(s.rows)))
 	defer func() {
 		for _, rec := range recs {
@@ -175,7 +197,12 @@ func (s *sumSource) Checksums(_ context.Context, _ connectors.TableRef, _, cols 
 				return nil, err
 			}
 			segs[seg].Rows++
-			segs[seg].Sum += connectors.RowHash(enc)
+			if req.Hash != "" {
+				// A native hash: anything that tells rows apart.
+				segs[seg].Sum += xxhash.Sum64(enc) * 3
+			} else {
+				segs[seg].Sum += connectors.RowHash(enc)
+			}
 			if last[seg] == nil || cmpKey(last[seg], k) != 0 {
 				segs[seg].Keys++
 				last[seg] = k
@@ -209,6 +236,9 @@ func bisectRows(r *rand.Rand, n int) [][]any {
 // only, duplicated keys, a stale row estimate.
 func TestBisectAgreesWithStream(t *testing.T) {
 	mem := checkedAlloc(t)
+	// Reads of a few ranges each, so that a side's leaves take several.
+	defer func(n int) { rangesPerRead = n }(rangesPerRead)
+	rangesPerRead = 3
 	r := rand.New(rand.NewPCG(21, 22))
 	base := bisectRows(r, 600)
 	change := func(rows [][]any, i int) {
@@ -268,6 +298,15 @@ func TestBisectAgreesWithStream(t *testing.T) {
 				if cfg.estimate > 0 {
 					ss.estimate, ts.estimate = cfg.estimate, cfg.estimate
 				}
+				// Sides with the same native hash use it; different ones
+				// fall back to the canonical hash.
+				wantHash := ""
+				switch cfg.threshold {
+				case 8:
+					ss.native, ts.native, wantHash = "x", "x", "x"
+				case 64:
+					ss.native, ts.native = "x", "y"
+				}
 				bis := diff(t, ss, ts, Options{Key: []string{"id"}, Allocator: mem, Algorithm: Bisect, BisectThreshold: cfg.threshold, BisectFactor: cfg.factor})
 				if bis.res.Plan.Algorithm != "bisect" {
 					t.Fatalf("algorithm %q", bis.res.Plan.Algorithm)
@@ -282,6 +321,9 @@ func TestBisectAgreesWithStream(t *testing.T) {
 					t.Errorf("column drift: bisect %v, stream %v", bis.res.Columns, stream.res.Columns)
 				}
 				pl := bis.res.Plan
+				if len(ss.hashes) != 1 || ss.hashes[wantHash] == 0 || len(ts.hashes) != 1 || ts.hashes[wantHash] == 0 {
+					t.Errorf("hashes asked for: source %v, target %v; want only %q", ss.hashes, ts.hashes, wantHash)
+				}
 				if pl.Segments == 0 || pl.Queries == 0 {
 					t.Errorf("plan statistics missing: %+v", pl)
 				}
@@ -325,5 +367,56 @@ func TestBisectRefusals(t *testing.T) {
 		Options{Key: []string{"id"}, Allocator: mem, Algorithm: Bisect}, nil)
 	if err == nil || !strings.Contains(err.Error(), "key column id of the source may be NULL") {
 		t.Errorf("nullable key: %v", err)
+	}
+}
+
+// Auto bisects two checksumming sources when a sample of segments shows
+// few differences, streams when most sampled segments differ, and streams
+// (saying why) when the pair cannot be bisected; the report is the same.
+func TestAutoChoosesBetweenBisectAndStream(t *testing.T) {
+	mem := checkedAlloc(t)
+	r := rand.New(rand.NewPCG(31, 32))
+	base := bisectRows(r, 2000)
+	few := slices.Clone(base)
+	few[700] = []any{few[700][0], "changed@example.com", few[700][2]}
+	dense := slices.Clone(base)
+	for i := range dense {
+		if i%3 == 0 {
+			dense[i] = []any{dense[i][0], "changed@example.com", dense[i][2]}
+		}
+	}
+	nullable := slices.Clone(bisectFields)
+	nullable[0].Nullable = true
+	for _, tc := range []struct {
+		name     string
+		tgt      [][]any
+		fields   []arrow.Field
+		algo     string
+		noteHas  string
+		maxReads int
+	}{
+		{"few differences", few, bisectFields, "bisect", "", 1},
+		{"dense differences", dense, bisectFields, "merge", "of 16 sampled segments differ", 1},
+		{"nullable key", few, nullable, "merge", "key column id of the target may be NULL", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stream := diff(t, source(t, tbl(t, mem, "s", bisectFields, base, 50), []string{"id"}),
+				source(t, tbl(t, mem, "t", bisectFields, tc.tgt, 50), []string{"id"}),
+				Options{Key: []string{"id"}, Allocator: mem, Algorithm: Merge})
+			ss, ts := newSumSource(t, mem, bisectFields, base), newSumSource(t, mem, tc.fields, tc.tgt)
+			auto := diff(t, ss, ts, Options{Key: []string{"id"}, Allocator: mem, BisectThreshold: 20})
+			if auto.res.Plan.Algorithm != tc.algo || !strings.Contains(auto.res.Plan.Note, tc.noteHas) {
+				t.Errorf("algorithm %q (note %q), want %q with %q", auto.res.Plan.Algorithm, auto.res.Plan.Note, tc.algo, tc.noteHas)
+			}
+			if !slices.Equal(stream.lines(), auto.lines()) || stream.res.Summary != auto.res.Summary {
+				t.Errorf("auto %+v, stream %+v", auto.res.Summary, stream.res.Summary)
+			}
+			if ss.reads > tc.maxReads || ts.reads > tc.maxReads {
+				t.Errorf("%d/%d reads, want at most %d per side", ss.reads, ts.reads, tc.maxReads)
+			}
+			if tc.algo == "bisect" && auto.res.Plan.RowsFetched > 2*20 {
+				t.Errorf("fetched %d rows for one difference", auto.res.Plan.RowsFetched)
+			}
+		})
 	}
 }

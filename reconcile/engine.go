@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -163,10 +164,18 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 	}
 	so, sOK := src.Source.(connectors.OrderedReader)
 	to, tOK := tgt.Source.(connectors.OrderedReader)
+	// Auto bisects two sources that checksum in the database, deciding
+	// from a sample whether that beats streaming.
+	adaptive := false
 	switch algo {
 	case Auto:
 		if sOK && tOK {
 			algo = Merge
+			_, sc := src.Source.(connectors.Checksummer)
+			_, tc := tgt.Source.(connectors.Checksummer)
+			if sc && tc {
+				algo, adaptive = Bisect, true
+			}
 		}
 	case Merge:
 		if !sOK || !tOK {
@@ -213,16 +222,32 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 	}
 	readSrc := readSide("source", src, so, p.key, p.srcColumns)
 	readTgt := readSide("target", tgt, to, tkey, p.tgtColumns)
+	if algo == Bisect {
+		b, err := newBisector(ctx, src, tgt, p, &opts, srcInfo, tgtInfo)
+		switch {
+		case err != nil && !adaptive:
+			return nil, err
+		case err != nil:
+			res.Plan.Note = "segment checksums in the databases were not possible, so the table was streamed: " +
+				strings.TrimPrefix(err.Error(), bisectRefusal)
+			algo = Merge
+		default:
+			b.adaptive = adaptive
+			streamed, err := bisectDiff(ctx, b, ss, ts, so, to, &opts, em, srcInfo, tgtInfo)
+			if err != nil {
+				return nil, err
+			}
+			if streamed {
+				algo = Merge
+			} else {
+				defer b.finish(res)
+			}
+		}
+		res.Plan.Algorithm = string(algo)
+	}
 	switch {
 	case algo == Bisect:
-		b, err := newBisector(ctx, src, tgt, p, &opts, srcInfo, tgtInfo)
-		if err != nil {
-			return nil, err
-		}
-		if err := bisectDiff(ctx, b, ss, ts, so, to, &opts, em, srcInfo, tgtInfo); err != nil {
-			return nil, err
-		}
-		defer b.finish(res)
+		// Done above.
 	case algo == Merge:
 		sr, err := readSrc(ctx)
 		if err != nil {
