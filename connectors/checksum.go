@@ -31,28 +31,46 @@ type Segment struct {
 // Checksummer is an optional capability of a database source: it computes
 // segment checksums in the database, so that only the rows of segments
 // that differ need to travel. A Checksummer's ReadOrdered honours
-// ReadOptions.Range.
+// ReadOptions.Ranges.
 //
-// Both sides of a comparison must hash equal values equally, whatever the
-// engine: a row's hash is RowHash of the concatenation of its cells'
-// canonical encodings (the reconcile package's encoding: type tag,
+// Two row hashes exist. The canonical hash (ChecksumRequest.Hash empty) is
+// the same on every engine: RowHash of the concatenation of the row's
+// cells' canonical encodings (the reconcile package's encoding: type tag,
 // big-endian fixed-width numbers, length-prefixed text, UTC microseconds),
-// in the order of the columns asked for. A column whose values the
-// database cannot encode canonically is refused by Checksummable, and the
-// engine streams that table instead.
+// in the order of the columns asked for; a column the database cannot
+// encode canonically is refused by Checksummable. A native hash
+// (NativeHash) is whatever the database computes fastest over its own
+// rendering of the row; it is comparable only with a source that reports
+// the very same label, and it may tell two equal rows apart (that costs a
+// read, never a missed difference) but must tell different rows apart as
+// well as a 64-bit hash can.
 type Checksummer interface {
-	// Checksummable reports, for the given columns of the table, which
-	// cannot be checksummed in the database (nil when all can), and the
-	// key columns' suitability for ranges: an error when the key has a
-	// type ranges cannot bound.
+	// Checksummable reports which of the given columns the canonical hash
+	// cannot cover (nil when all can), and an error when a key column has
+	// a type ranges cannot bound.
 	Checksummable(ctx context.Context, ref TableRef, key, columns []string) (refused []string, err error)
+	// NativeHash labels the source's native row hash ("" if it has none),
+	// e.g. "postgres 15 hashtextextended(row text)".
+	NativeHash() string
 	// Boundaries returns at most n-1 ascending keys strictly inside r that
 	// split it into ranges of about equal row counts (fewer when r holds
 	// fewer distinct keys, none when n < 2).
 	Boundaries(ctx context.Context, ref TableRef, key []string, r KeyRange, n int) ([][]any, error)
-	// Checksums computes one Segment per range: with bounds b1 < … < bk
-	// inside r, the ranges are [r.From, b1), [b1, b2), …, [bk, r.To).
-	Checksums(ctx context.Context, ref TableRef, key, columns []string, r KeyRange, bounds [][]any) ([]Segment, error)
+	// Checksums computes one Segment per range of the request, in one
+	// statement.
+	Checksums(ctx context.Context, ref TableRef, req ChecksumRequest) ([]Segment, error)
+}
+
+// ChecksumRequest asks for the segments of Range cut at Bounds: with
+// bounds b1 < … < bk inside Range, the ranges are [Range.From, b1),
+// [b1, b2), …, [bk, Range.To).
+type ChecksumRequest struct {
+	Key     []string
+	Columns []string // hashed in this order
+	Range   KeyRange
+	Bounds  [][]any
+	// Hash is "" for the canonical hash, or the NativeHash label.
+	Hash string
 }
 
 // RowHash is the hash of one row's canonical encoding: the first 8 bytes

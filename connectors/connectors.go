@@ -119,10 +119,11 @@ type ReadOptions struct {
 	// BatchRows is the preferred number of rows per record batch; 0 lets the
 	// source choose.
 	BatchRows int
-	// Range restricts an ordered read to the rows whose key lies in it.
+	// Ranges, when not nil, restricts an ordered read to the rows whose key
+	// lies in one of them (ascending, not overlapping), read in one pass.
 	// Only a Checksummer's ReadOrdered honours it; the engine sets it for
 	// no other source.
-	Range *KeyRange
+	Ranges []KeyRange
 }
 
 // Source is the contract every connector implements.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +41,39 @@ func TestDiffPostgres(t *testing.T) {
 	}
 	if r.Source.Table != "public.orders" || r.Source.Snapshot == nil || r.Source.Snapshot.Time == "" || r.Source.Snapshot.Position == "" {
 		t.Errorf("the report does not record the source's table and snapshot: %+v", r.Source)
+	}
+
+	// The same pair bisected: the databases checksum segments, and the
+	// report is the same field-level report, with the plan's statistics.
+	code, bout, errOut := runCLI(t, "diff", a, b, "--table", "public.orders", "--format", "json", "--algorithm", "bisect", "--bisect-threshold", "16")
+	if code != exitDifferences {
+		t.Fatalf("bisect: exit %d, want 1; stderr: %s", code, errOut)
+	}
+	br := decodeReport(t, bout)
+	if fmt.Sprint(br.Summary, br.Columns, br.Differences, br.Source.Rows, br.Target.Rows) != fmt.Sprint(r.Summary, r.Columns, r.Differences, r.Source.Rows, r.Target.Rows) {
+		t.Errorf("bisect and stream reports differ:\n%s\nvs\n%s", bout, out)
+	}
+	var bp struct {
+		Plan struct {
+			Algorithm string `json:"algorithm"`
+			Bisect    struct {
+				Segments   int64 `json:"segments"`
+				Mismatched int64 `json:"segments_mismatched"`
+				Fetched    int64 `json:"rows_fetched"`
+			} `json:"bisect"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(bout), &bp); err != nil || bp.Plan.Algorithm != "bisect" || bp.Plan.Bisect.Mismatched == 0 ||
+		bp.Plan.Bisect.Segments <= bp.Plan.Bisect.Mismatched || bp.Plan.Bisect.Fetched == 0 || bp.Plan.Bisect.Fetched >= 2*500 {
+		t.Errorf("bisect plan: %v, %+v", err, bp.Plan)
+	}
+	one := filepath.Join(t.TempDir(), "one.csv")
+	if err := os.WriteFile(one, []byte("order_id\n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, "diff", a, one, "--table", "public.orders", "--algorithm", "bisect")
+	if code != exitError || !strings.Contains(errOut, "checksums computed in the database") {
+		t.Errorf("bisect against a file: exit %d, %s", code, errOut)
 	}
 
 	// A table against its CSV export (written by PostgreSQL itself).
