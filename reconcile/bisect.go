@@ -80,6 +80,11 @@ func newBisector(ctx context.Context, src, tgt Input, p *plan, opts *Options, sr
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("diff: the bisect algorithm needs checksums computed in the database, which the %s cannot do (use --algorithm stream): %w", strings.Join(missing, " and "), connectors.ErrUnsupported)
 	}
+	_, sOrd := src.Source.(connectors.OrderedReader)
+	_, tOrd := tgt.Source.(connectors.OrderedReader)
+	if !sOrd || !tOrd {
+		return nil, fmt.Errorf("diff: the bisect algorithm needs both sides to read in key order: %w", connectors.ErrUnsupported)
+	}
 	b := &bisector{src: src, tgt: tgt, sc: sc, tc: tc, threshold: opts.BisectThreshold, factor: opts.BisectFactor}
 	if b.threshold <= 0 {
 		b.threshold = DefaultBisectThreshold

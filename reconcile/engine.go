@@ -183,9 +183,7 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 		}
 	case Hash:
 	case Bisect:
-		if !sOK || !tOK {
-			return nil, fmt.Errorf("diff: the bisect algorithm needs both sides to read in key order: %w", connectors.ErrUnsupported)
-		}
+		// newBisector says what a side lacks.
 	default:
 		return nil, fmt.Errorf("diff: unknown algorithm %q (want auto, hash, merge or bisect)", algo)
 	}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench-bisect.sh: end-to-end benchmark of `reconcile diff --algorithm bisect`
-# (segment checksums computed in PostgreSQL) against `--algorithm stream`
-# and against the floor of one full-table aggregate per side, run on both
+# (segment checksums computed in PostgreSQL) and `auto` against
+# `--algorithm stream` and against the floor of one full-table aggregate per side, run on both
 # sides at once:
 #   select count(*), sum(hashtext(t::text)::bigint) from pgbench_accounts t
 #
@@ -10,8 +10,8 @@
 # It builds database A with `pgbench -i -s SCALE`, copies it to B and in B
 # updates 1,000 random rows, deletes 100 and inserts 100 (as
 # bench-postgres.sh does), and copies A to C with 10 % of the rows updated.
-# It checks that bisect and stream find exactly 1,000/100/100 in A↔B and
-# the same changes in A↔C before timing anything.
+# It checks that bisect, stream and auto find exactly 1,000/100/100 in A↔B
+# and the 10 % in A↔C before timing anything.
 #
 # Environment (all optional):
 #   PGADMIN=postgres://postgres@127.0.0.1:5432/postgres   admin connection
@@ -84,11 +84,10 @@ check() { # name db algorithm want
 	[[ $got == "$4" ]] || die "$1 $3: changed/missing/extra = $got, want $4" 1
 }
 log "checking the results"
-check 1200 $B bisect "$(printf '1000\t100\t100')"
-check 1200 $B stream "$(printf '1000\t100\t100')"
-tenth=$((rows / 10))
-check 10pct $C bisect "$(printf '%s\t0\t0' $tenth)"
-check 10pct $C stream "$(printf '%s\t0\t0' $tenth)"
+for algo in bisect stream auto; do
+	check 1200 $B $algo "$(printf '1000\t100\t100')"
+	check 10pct $C $algo "$(printf '%s\t0\t0' $((rows / 10)))"
+done
 
 agg="select count(*), sum(hashtext(t::text)::bigint) from pgbench_accounts t"
 floor="psql $(url $A) -qAtc '$agg' >/dev/null & psql $(url $B) -qAtc '$agg' >/dev/null & wait"
@@ -98,20 +97,24 @@ log "timing A↔B, 1,200 differences (hyperfine, $RUNS runs)"
 hyperfine -N --style basic --warmup 1 --runs "$RUNS" --export-json "$WORK/results/time-1200.json" \
 	-n "aggregate, both sides" "bash -c \"$floor\"" \
 	-n "bisect" "bash -c '$(run $B bisect)'" \
-	-n "stream" "bash -c '$(run $B stream)'" >&2
+	-n "stream" "bash -c '$(run $B stream)'" \
+	-n "auto" "bash -c '$(run $B auto)'" >&2
 log "timing A↔C, 10 % of rows changed"
 hyperfine -N --style basic --warmup 1 --runs "$RUNS" --export-json "$WORK/results/time-10pct.json" \
 	-n "bisect" "bash -c '$(run $C bisect)'" \
-	-n "stream" "bash -c '$(run $C stream)'" >&2
+	-n "stream" "bash -c '$(run $C stream)'" \
+	-n "auto" "bash -c '$(run $C auto)'" >&2
 
 m() { jq ".results[$2].median" "$WORK/results/time-$1.json"; }
 fetched() { jq '.plan.bisect.rows_fetched' "$WORK/results/check-$1-bisect.json"; }
 {
 	printf '\nscale %s (%d rows per side), medians of %d runs\n' "$SCALE" "$rows" "$RUNS"
-	awk -v f="$(m 1200 0)" -v b="$(m 1200 1)" -v s="$(m 1200 2)" -v r="$(fetched 1200)" 'BEGIN {
-		printf "1,200 differences: aggregate %.2fs, bisect %.2fs (%.2f x aggregate, %.2f x stream, %d rows read), stream %.2fs\n", f, b, b / f, b / s, r, s }'
-	awk -v b="$(m 10pct 0)" -v s="$(m 10pct 1)" -v r="$(fetched 10pct)" 'BEGIN {
-		printf "10 %% changed: bisect %.2fs (%.2f x stream, %d rows read), stream %.2fs\n", b, b / s, r, s }'
+	awk -v f="$(m 1200 0)" -v b="$(m 1200 1)" -v s="$(m 1200 2)" -v a="$(m 1200 3)" -v r="$(fetched 1200)" 'BEGIN {
+		printf "1,200 differences: aggregate %.2fs; bisect %.2fs (%.2f x aggregate, %.2f x stream, %d rows read); stream %.2fs; auto %.2fs (%.2f x the better plan)\n",
+			f, b, b / f, b / s, r, s, a, a / (b < s ? b : s) }'
+	awk -v b="$(m 10pct 0)" -v s="$(m 10pct 1)" -v a="$(m 10pct 2)" -v r="$(fetched 10pct)" 'BEGIN {
+		printf "10 %% changed: bisect %.2fs (%.2f x stream, %d rows read); stream %.2fs; auto %.2fs (%.2f x the better plan)\n",
+			b, b / s, r, s, a, a / (b < s ? b : s) }'
 } | tee "$WORK/results/summary.txt"
 
 if [[ $KEEP != 1 ]]; then

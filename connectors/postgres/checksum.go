@@ -18,20 +18,31 @@ import (
 
 // The Checksummer capability: segment checksums computed by the server,
 // in the Source's snapshot, over the same rows and in the same key order
-// as ReadOrdered with ReadOptions.Range.
+// as ReadOrdered with ReadOptions.Ranges.
 //
-// A row's hash is connectors.RowHash of its canonical encoding, which the
-// server builds as a bytea: the concatenation of one cell per column, each
-// exactly what the reconcile package's AppendRow writes for the Arrow
-// value this connector reads (see cellSQL).
+// The canonical row hash is connectors.RowHash of the row's canonical
+// encoding, which the server builds as a bytea: the concatenation of one
+// cell per column, each exactly what the reconcile package's AppendRow
+// writes for the Arrow value this connector reads (see cellSQL). The
+// native row hash (NativeHash) is hashtextextended of the row's text
+// output, under the settings every session of the Source fixes.
+
+// fence opens a subquery the planner keeps as it is rather than pulling
+// it up into the query around it: a subquery with a WITH list of its own
+// is never pulled up. An unused WITH item costs nothing, and, unlike
+// OFFSET 0, leaves the subquery free to run in parallel workers under a
+// partial aggregate. The GROUP BY over a fenced subquery's bucket column
+// is estimated at the planner's default number of groups rather than at
+// the key's count of distinct values, which makes the planner hash the
+// buckets in each worker instead of sorting every row.
+const fence = `WITH "reconcile fence" AS (SELECT 1) `
 
 // cell is the SQL of one column's canonical encoding, in three steps:
 // inner holds "expr AS alias" items over the table's columns, mid items
 // over inner's aliases, and final is the bytea over mid's aliases. The
-// steps are nested subqueries fenced with OFFSET 0, so that the planner
-// does not fold them into one expression: a value several parts of a
-// cell use (a numeric's text, a text's UTF-8 bytes) is computed once a
-// row.
+// steps are nested fenced subqueries, so that the planner does not fold
+// them into one expression: a value several parts of a cell use (a
+// numeric's text, a text's UTF-8 bytes) is computed once a row.
 type cell struct {
 	inner, mid []string
 	final      string
@@ -244,8 +255,8 @@ func (rp *rowPlan) selectSQL(p *tablePlan, extra []string, pred string, cells bo
 		mid = []string{"1"}
 	}
 	return "SELECT " + strings.Join(outer, ", ") +
-		" FROM (SELECT " + strings.Join(mid, ", ") +
-		" FROM (SELECT " + strings.Join(inner, ", ") + p.fromSQL(pred) + " OFFSET 0) s1 OFFSET 0) s2"
+		" FROM (" + fence + "SELECT " + strings.Join(mid, ", ") +
+		" FROM (" + fence + "SELECT " + strings.Join(inner, ", ") + p.fromSQL(pred) + ") s1) s2"
 }
 
 // rowHashSQL is connectors.RowHash in SQL: the first 8 bytes of the MD5
@@ -337,6 +348,39 @@ func (s *Source) query(ctx context.Context, sql string, start func(), scan func(
 			if err == nil {
 				err = rows.Err()
 			}
+		}
+		l.release(err == nil)
+		return err
+	})
+}
+
+// queryParams runs sql with params, sent as text of no declared type
+// (the statement's casts type them: $1::int8[] is parsed once, as an
+// int8 array, not cast for every row), on a connection inside the
+// snapshot, retrying after a lost connection, and hands each row's
+// values, as text, to scan; start, if not nil, runs before each attempt.
+func (s *Source) queryParams(ctx context.Context, sql string, params []string, start func(), scan func(vals [][]byte) error) error {
+	vals := make([][]byte, len(params))
+	for i, p := range params {
+		vals[i] = []byte(p)
+	}
+	return s.retry(ctx, func(fresh bool) error {
+		if start != nil {
+			start()
+		}
+		l, err := s.acquire(ctx, fresh)
+		if err != nil {
+			return err
+		}
+		rr := l.conn.PgConn().ExecParams(ctx, sql, vals, nil, nil, nil)
+		for rr.NextRow() {
+			if err = scan(rr.Values()); err != nil {
+				break
+			}
+		}
+		_, cerr := rr.Close()
+		if err == nil {
+			err = cerr
 		}
 		l.release(err == nil)
 		return err
@@ -514,88 +558,70 @@ func scanBound(cols []*colPlan, rows pgx.Rows) ([]any, error) {
 	return b, nil
 }
 
+// nativeHashName names the function of the native row hash.
+const nativeHashName = "hashtextextended(row text)"
+
+// NativeHash labels the native row hash: hashtextextended (PostgreSQL 11
+// on) of the text output of ROW(columns...), COLLATE "C" so that the
+// bytes are hashed whatever the database's collation. The label names
+// the server's major version, whose output functions render equal rows
+// alike under the settings every session fixes (decodingSettings), and
+// the server encoding when it is not UTF8, since the hash is of the
+// encoded text: a LATIN1 row and a UTF8 row may share their bytes and
+// differ. "" before PostgreSQL 11.
+func (s *Source) NativeHash() string {
+	if s.major < 11 {
+		return ""
+	}
+	label := "postgres " + strconv.Itoa(s.major) + " " + nativeHashName
+	switch s.encoding {
+	case "UTF8":
+	case "":
+		label += " in an unknown encoding"
+	default:
+		label += " in " + s.encoding
+	}
+	return label
+}
+
 // Checksums computes, in one statement, the row count, the count of
-// distinct keys and the sum of the row hashes of each range [r.From, b1), [b1, b2), ..., [bk, r.To) over the
-// given columns (nil for all of them, in table order).
-func (s *Source) Checksums(ctx context.Context, ref connectors.TableRef, key, columns []string, r connectors.KeyRange, bounds [][]any) ([]connectors.Segment, error) {
-	name := refName(ref)
-	fail := func(err error) ([]connectors.Segment, error) { return nil, fmt.Errorf("checksum %s: %w", name, err) }
-	p, err := s.plan(ctx, ref)
+// distinct keys and the sum of the row hashes of each range
+// [Range.From, b1), [b1, b2), ..., [bk, Range.To) of the request, over
+// the given columns (nil for all of them, in table order), with the
+// canonical hash (req.Hash "") or the native one (req.Hash equal to
+// NativeHash), which takes every column.
+func (s *Source) Checksums(ctx context.Context, ref connectors.TableRef, req connectors.ChecksumRequest) ([]connectors.Segment, error) {
+	st, err := s.checksumStatement(ctx, ref, req)
 	if err != nil {
-		return fail(err)
+		return nil, fmt.Errorf("checksum %s: %w", refName(ref), err)
 	}
-	kcols, err := p.rangeKey(key)
-	if err != nil {
-		return fail(err)
-	}
-	cols, err := p.pick(columns)
-	if err != nil {
-		return fail(err)
-	}
-	rp, refused := s.rowPlan(cols)
-	if len(refused) > 0 {
-		return fail(fmt.Errorf("column(s) %s cannot be checksummed in the database: %w", strings.Join(refused, ", "), connectors.ErrUnsupported))
-	}
-	rs, err := newRangeSQL(kcols, append([][]any{r.From, r.To}, bounds...)...)
-	if err != nil {
-		return fail(err)
-	}
-	for i, b := range bounds {
-		if b == nil {
-			return fail(fmt.Errorf("bound %d is nil: %w", i+1, connectors.ErrBadInput))
-		}
-		switch {
-		case i > 0 && compareTuple(kcols, bounds[i-1], b) >= 0:
-			return fail(fmt.Errorf("bounds %d and %d are not in ascending order: %w", i, i+1, connectors.ErrBadInput))
-		case r.From != nil && compareTuple(kcols, r.From, b) >= 0,
-			r.To != nil && compareTuple(kcols, b, r.To) >= 0:
-			return fail(fmt.Errorf("bound %d does not lie strictly inside the range: %w", i+1, connectors.ErrBadInput))
-		}
-	}
-	pred, err := rs.predicate(r)
-	if err != nil {
-		return fail(err)
-	}
-	bucket, err := rs.bucket(bounds)
-	if err != nil {
-		return fail(err)
-	}
-	// Keys: a key that covers the primary key never repeats; any other is
-	// counted, by values equal exactly when the engine's are (text
-	// byte-wise: COLLATE "C" alone, or its UTF-8 bytes inside a row,
-	// whose fields' collations are not relied on).
-	extra := []string{bucket}
-	keys := "pg_catalog.count(*)"
-	if !p.uniqueKey(planIndexes(p, kcols)) {
-		var ks []string
-		for _, c := range kcols {
-			e := c.orderExpr()
-			if len(kcols) > 1 && c.textOrder() {
-				e = "pg_catalog.convert_to((" + c.expr + ")::text, 'UTF8')"
-			}
-			extra = append(extra, e)
-			ks = append(ks, "k"+strconv.Itoa(len(extra)-1))
-		}
-		if len(ks) == 1 {
-			keys = "pg_catalog.count(DISTINCT " + ks[0] + ")"
-		} else {
-			keys = "pg_catalog.count(DISTINCT (" + strings.Join(ks, ", ") + "))"
-		}
-	}
-	sql := "SELECT k0, pg_catalog.count(*), " + keys + ", pg_catalog.sum(" + rowHashSQL("r") + ")::text FROM (" +
-		rp.selectSQL(p, extra, pred, false) + ") s GROUP BY k0"
 	var segs []connectors.Segment
-	err = s.query(ctx, sql, func() { segs = make([]connectors.Segment, len(bounds)+1) }, func(rows pgx.Rows) error {
-		var b int
-		var count, keys int64
-		var sum string
-		if err := rows.Scan(&b, &count, &keys, &sum); err != nil {
+	want := 3
+	if st.distinct {
+		want = 4
+	}
+	err = s.queryParams(ctx, st.sql, st.params, func() { segs = make([]connectors.Segment, len(req.Bounds)+1) }, func(vals [][]byte) error {
+		if len(vals) != want {
+			return fmt.Errorf("%d values in a checksum row, want %d", len(vals), want)
+		}
+		b, err := strconv.Atoi(string(vals[0]))
+		if err != nil {
 			return err
 		}
 		if b < 0 || b >= len(segs) {
 			return fmt.Errorf("range index %d out of range", b)
 		}
-		h, err := sumMod64(sum)
+		count, err := strconv.ParseInt(string(vals[1]), 10, 64)
+		if err != nil {
+			return err
+		}
+		keys := count
+		if st.distinct {
+			if keys, err = strconv.ParseInt(string(vals[2]), 10, 64); err != nil {
+				return err
+			}
+		}
+		h, err := sumMod64(string(vals[want-1]))
 		if err != nil {
 			return err
 		}
@@ -603,9 +629,122 @@ func (s *Source) Checksums(ctx context.Context, ref connectors.TableRef, key, co
 		return nil
 	})
 	if err != nil {
-		return fail(err)
+		return nil, fmt.Errorf("checksum %s: %w", refName(ref), err)
 	}
 	return segs, nil
+}
+
+// checksumStatement is the statement of a Checksums call: its rows are
+// the range index, count(*), count(DISTINCT key) when distinct, and the
+// sum of the row hashes as text.
+type checksumStatement struct {
+	sql      string
+	params   []string
+	distinct bool
+}
+
+// checksumStatement checks the request and renders its statement.
+func (s *Source) checksumStatement(ctx context.Context, ref connectors.TableRef, req connectors.ChecksumRequest) (*checksumStatement, error) {
+	native := false
+	if req.Hash != "" {
+		if req.Hash != s.NativeHash() {
+			return nil, fmt.Errorf("row hash %q is not this source's native hash (%q): %w", req.Hash, s.NativeHash(), connectors.ErrUnsupported)
+		}
+		native = true
+	}
+	p, err := s.plan(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	kcols, err := p.rangeKey(req.Key)
+	if err != nil {
+		return nil, err
+	}
+	cols, err := p.pick(req.Columns)
+	if err != nil {
+		return nil, err
+	}
+	var rp *rowPlan
+	if !native {
+		var refused []string
+		if rp, refused = s.rowPlan(cols); len(refused) > 0 {
+			return nil, fmt.Errorf("column(s) %s cannot be checksummed in the database: %w", strings.Join(refused, ", "), connectors.ErrUnsupported)
+		}
+	}
+	r, bounds := req.Range, req.Bounds
+	rs, err := newRangeSQL(kcols, append([][]any{r.From, r.To}, bounds...)...)
+	if err != nil {
+		return nil, err
+	}
+	for i, b := range bounds {
+		if b == nil {
+			return nil, fmt.Errorf("bound %d is nil: %w", i+1, connectors.ErrBadInput)
+		}
+		switch {
+		case i > 0 && compareTuple(kcols, bounds[i-1], b) >= 0:
+			return nil, fmt.Errorf("bounds %d and %d are not in ascending order: %w", i, i+1, connectors.ErrBadInput)
+		case r.From != nil && compareTuple(kcols, r.From, b) >= 0,
+			r.To != nil && compareTuple(kcols, b, r.To) >= 0:
+			return nil, fmt.Errorf("bound %d does not lie strictly inside the range: %w", i+1, connectors.ErrBadInput)
+		}
+	}
+	pred, err := rs.predicate(r)
+	if err != nil {
+		return nil, err
+	}
+	bucket, params, err := rs.bucket(bounds, s.major >= 12)
+	if err != nil {
+		return nil, err
+	}
+	// Keys: a key that covers the primary key never repeats, and its
+	// count is the row count; any other is counted, by values equal
+	// exactly when the engine's are (text byte-wise: COLLATE "C" alone,
+	// or its UTF-8 bytes inside a row, whose fields' collations are not
+	// relied on).
+	var kexprs []string
+	if !p.uniqueKey(planIndexes(p, kcols)) {
+		for _, c := range kcols {
+			e := c.orderExpr()
+			if len(kcols) > 1 && c.textOrder() {
+				e = "pg_catalog.convert_to((" + c.expr + ")::text, 'UTF8')"
+			}
+			kexprs = append(kexprs, e)
+		}
+	}
+	// extra: the bucket as k0, then the key columns as k1, k2, ...
+	extra := append([]string{bucket}, kexprs...)
+	var ks []string
+	for i := range kexprs {
+		ks = append(ks, "k"+strconv.Itoa(i+1))
+	}
+	keys := ""
+	switch len(ks) {
+	case 0:
+	case 1:
+		keys = ", pg_catalog.count(DISTINCT " + ks[0] + ")"
+	default:
+		keys = ", pg_catalog.count(DISTINCT (" + strings.Join(ks, ", ") + "))"
+	}
+	st := &checksumStatement{params: params, distinct: keys != ""}
+	if native {
+		// One fenced level: the bucket, the key columns and the row's
+		// hash, aggregated per bucket above it.
+		items := make([]string, 0, len(extra)+1)
+		for i, e := range extra {
+			items = append(items, e+" AS k"+strconv.Itoa(i))
+		}
+		names := make([]string, len(cols))
+		for i, c := range cols {
+			names[i] = quoteIdent(c.name)
+		}
+		items = append(items, "pg_catalog.hashtextextended(ROW("+strings.Join(names, ", ")+`)::text COLLATE "C", 0) AS h`)
+		st.sql = "SELECT k0, pg_catalog.count(*)" + keys + ", pg_catalog.sum(h)::text FROM (" + fence +
+			"SELECT " + strings.Join(items, ", ") + p.fromSQL(pred) + ") s GROUP BY k0"
+	} else {
+		st.sql = "SELECT k0, pg_catalog.count(*)" + keys + ", pg_catalog.sum(" + rowHashSQL("r") + ")::text FROM (" +
+			rp.selectSQL(p, extra, pred, false) + ") s GROUP BY k0"
+	}
+	return st, nil
 }
 
 var two64 = new(big.Int).Lsh(big.NewInt(1), 64)

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -66,6 +68,14 @@ func encodeAll(t *testing.T, rr array.RecordReader, err error, key []string) []e
 		t.Fatal(err)
 	}
 	return out
+}
+
+// rangesOf is ReadOptions.Ranges for one range, or nil.
+func rangesOf(r *connectors.KeyRange) []connectors.KeyRange {
+	if r == nil {
+		return nil
+	}
+	return []connectors.KeyRange{*r}
 }
 
 // segmentOf is what Checksums must report for rows.
@@ -157,7 +167,7 @@ func checkCells(t *testing.T, src *Source, ref connectors.TableRef, key, cols []
 			t.Errorf("row %d: the server's row encoding differs from the engine's", i)
 		}
 	}
-	segs, err := src.Checksums(t.Context(), ref, key, cols, connectors.KeyRange{}, nil)
+	segs, err := src.Checksums(t.Context(), ref, connectors.ChecksumRequest{Key: key, Columns: cols})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +319,7 @@ func checkSplit(t *testing.T, src *Source, ref connectors.TableRef, key []string
 	}
 	read := func(r *connectors.KeyRange) []encRow {
 		t.Helper()
-		rr, err := src.ReadOrdered(ctx, ref, key, connectors.ReadOptions{Allocator: mem, BatchRows: 11, Range: r})
+		rr, err := src.ReadOrdered(ctx, ref, key, connectors.ReadOptions{Allocator: mem, BatchRows: 11, Ranges: rangesOf(r)})
 		return encodeAll(t, rr, err, key)
 	}
 	var all []encRow
@@ -339,14 +349,21 @@ func checkSplit(t *testing.T, src *Source, ref connectors.TableRef, key []string
 				t.Errorf("key %v: bound %v not inside %v", key, b, r)
 			}
 		}
-		segs, err := src.Checksums(ctx, ref, key, nil, r, bounds)
+		segs, err := src.Checksums(ctx, ref, connectors.ChecksumRequest{Key: key, Range: r, Bounds: bounds})
 		if err != nil {
 			t.Fatalf("key %v: %v", key, err)
 		}
 		if len(segs) != len(bounds)+1 {
 			t.Fatalf("key %v: %d segments for %d bounds", key, len(segs), len(bounds))
 		}
+		// The native hash counts the same rows and keys.
+		native, err := src.Checksums(ctx, ref, connectors.ChecksumRequest{Key: key, Range: r, Bounds: bounds, Hash: src.NativeHash()})
+		if err != nil {
+			t.Fatalf("key %v: native: %v", key, err)
+		}
 		var concat []encRow
+		ranges := make([]connectors.KeyRange, len(segs))
+		rowsOfRange := make([][]encRow, len(segs))
 		for i := range segs {
 			sr := connectors.KeyRange{From: r.From, To: r.To}
 			if i > 0 {
@@ -359,10 +376,29 @@ func checkSplit(t *testing.T, src *Source, ref connectors.TableRef, key []string
 			if want := segmentOf(rows); segs[i] != want {
 				t.Errorf("key %v, range %d %v: checksum %+v, the rows read %+v", key, i, sr, segs[i], want)
 			}
+			if native[i].Rows != segs[i].Rows || native[i].Keys != segs[i].Keys || native[i].Rows > 0 && native[i].Sum == 0 {
+				t.Errorf("key %v, range %d %v: native checksum %+v, canonical %+v", key, i, sr, native[i], segs[i])
+			}
 			concat = append(concat, rows...)
+			ranges[i], rowsOfRange[i] = sr, rows
 		}
 		if got := read(&r); !slices.EqualFunc(got, concat, func(a, b encRow) bool { return bytes.Equal(a.enc, b.enc) }) {
 			t.Errorf("key %v: the ranges' rows (%d) are not the rows of %v (%d)", key, len(concat), r, len(got))
+		}
+		// Several ranges read at once: the first, two adjacent ones and
+		// the last, open ends included.
+		if len(ranges) >= 5 {
+			pick := []int{0, 2, 3, len(ranges) - 1}
+			var some []connectors.KeyRange
+			var want []encRow
+			for _, i := range pick {
+				some = append(some, ranges[i])
+				want = append(want, rowsOfRange[i]...)
+			}
+			rr, err := src.ReadOrdered(ctx, ref, key, connectors.ReadOptions{Allocator: mem, BatchRows: 11, Ranges: some})
+			if got := encodeAll(t, rr, err, key); !slices.EqualFunc(got, want, func(a, b encRow) bool { return bytes.Equal(a.enc, b.enc) }) {
+				t.Errorf("key %v: ranges %v read %d rows, want the %d of the ranges one by one", key, pick, len(got), len(want))
+			}
 		}
 		return bounds, segs
 	}
@@ -451,7 +487,7 @@ func TestBoundariesAndChecksums(t *testing.T) {
 		if err != nil || len(bounds) != 0 {
 			t.Errorf("key %v: empty range: bounds %v, %v", key, bounds, err)
 		}
-		segs, err := src.Checksums(t.Context(), ref, key, nil, empty, nil)
+		segs, err := src.Checksums(t.Context(), ref, connectors.ChecksumRequest{Key: key, Range: empty})
 		if err != nil || !slices.Equal(segs, []connectors.Segment{{}}) {
 			t.Errorf("key %v: empty range: %v, %v", key, segs, err)
 		}
@@ -515,13 +551,13 @@ func TestKeyRangeEdges(t *testing.T) {
 		if to != nil {
 			r.To = []any{to}
 		}
-		rr, err := src.ReadOrdered(t.Context(), ref, []string{key}, connectors.ReadOptions{Columns: []string{"id"}, Range: &r})
+		rr, err := src.ReadOrdered(t.Context(), ref, []string{key}, connectors.ReadOptions{Columns: []string{"id"}, Ranges: []connectors.KeyRange{r}})
 		if err != nil {
 			t.Fatalf("key %s %v: %v", key, r, err)
 		}
 		out := readRowsOf(t, rr)
 		// The checksum of the same range counts the same rows.
-		segs, err := src.Checksums(t.Context(), ref, []string{key}, []string{"id"}, r, nil)
+		segs, err := src.Checksums(t.Context(), ref, connectors.ChecksumRequest{Key: []string{key}, Columns: []string{"id"}, Range: r})
 		if err != nil {
 			t.Fatalf("key %s %v: %v", key, r, err)
 		}
@@ -584,9 +620,73 @@ func TestKeyRangeEdges(t *testing.T) {
 			t.Errorf("key %s [%v, %v): rows %q, want %q", c.key, c.from, c.to, got, c.want)
 		}
 	}
+	// The same values as the bounds of one checksum, all of them and
+	// each alone: width_bucket where the key's type allows, the CASE
+	// otherwise, count the rows of the ranges between them, canonical and
+	// native alike.
+	p, err := src.plan(t.Context(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string][]any{}
+	for _, c := range []struct {
+		key      string
+		from, to any
+	}{
+		{"s", int64(-1 << 40), int64(1 << 40)}, {"s", int64(2), int16(3)}, {"s", int32(4), nil},
+		{"t", "B", "a"}, {"t", "a ", "\xff"}, {"t", "a\x00", ""},
+		{"c", "a", "b"}, {"c", "a ", "a!"},
+		{"u", "0a000000-0000-0000-0000-000000000000", "f0000000-0000-0000-0000-000000000000"}, {"u", "A0000000-0000-0000-0000-000000000000", "1"},
+		{"by", []byte{0}, []byte{1}}, {"by", []byte{}, []byte{0, 0}},
+		{"d", at("1970-01-01T00:00:00Z"), at("2026-01-02T00:00:00Z")}, {"d", time.Unix(2147483647*86400, 0), time.Unix(-2147483648*86400, 0).UTC()},
+		{"d", at("1969-12-31T00:00:01Z"), nil},
+		{"ts", at("2026-01-01T00:00:00.0000001Z"), at("2026-01-01T00:00:01Z")}, {"ts", time.UnixMicro(-9223372036854775808), inf},
+		{"tsl", at("2026-01-01T00:00:00.000001Z"), inf}, {"tsl", at("2026-01-01T01:00:00+01:00"), at("2026-01-01T00:00:00.0000009Z")},
+	} {
+		for _, v := range []any{c.from, c.to} {
+			if v != nil {
+				values[c.key] = append(values[c.key], v)
+			}
+		}
+	}
+	for key, vals := range values {
+		kc := &p.cols[p.column(key)]
+		slices.SortFunc(vals, func(a, b any) int { return compareBound(kc, a, b) })
+		vals = slices.CompactFunc(vals, func(a, b any) bool { return compareBound(kc, a, b) == 0 })
+		check := func(vals []any) {
+			t.Helper()
+			var bounds [][]any
+			for _, v := range vals {
+				bounds = append(bounds, []any{v})
+			}
+			for _, hash := range []string{"", src.NativeHash()} {
+				segs, err := src.Checksums(t.Context(), ref, connectors.ChecksumRequest{Key: []string{key}, Columns: []string{"id"}, Bounds: bounds, Hash: hash})
+				if err != nil {
+					t.Fatalf("key %s, bounds %v: %v", key, vals, err)
+				}
+				for i, s := range segs {
+					var from, to any
+					if i > 0 {
+						from = vals[i-1]
+					}
+					if i < len(vals) {
+						to = vals[i]
+					}
+					if rows := ids(key, from, to); s.Rows != int64(len(strings.FieldsFunc(rows, func(r rune) bool { return r == ',' }))) {
+						t.Errorf("key %s, bounds %v, hash %q: range %d [%v, %v) counts %d rows, the read %q", key, vals, hash, i, from, to, s.Rows, rows)
+					}
+				}
+			}
+		}
+		check(vals)
+		for _, v := range vals {
+			check([]any{v})
+		}
+	}
+
 	// Composite: (t, s) >= ('a', 3) and < ('é', 0).
 	r := connectors.KeyRange{From: []any{"a", int64(3)}, To: []any{"é", int64(0)}}
-	rr, err := src.ReadOrdered(t.Context(), ref, []string{"t", "s"}, connectors.ReadOptions{Columns: []string{"id"}, Range: &r})
+	rr, err := src.ReadOrdered(t.Context(), ref, []string{"t", "s"}, connectors.ReadOptions{Columns: []string{"id"}, Ranges: []connectors.KeyRange{r}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -637,7 +737,7 @@ func TestChecksumIdentifiersAndFilters(t *testing.T) {
 		}
 	}
 	// The filter counts.
-	segs, err := src.Checksums(t.Context(), refs[1], []string{"Val"}, []string{"Val"}, connectors.KeyRange{From: []any{int64(100)}}, [][]any{{int64(200)}})
+	segs, err := src.Checksums(t.Context(), refs[1], connectors.ChecksumRequest{Key: []string{"Val"}, Columns: []string{"Val"}, Range: connectors.KeyRange{From: []any{int64(100)}}, Bounds: [][]any{{int64(200)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -666,7 +766,7 @@ func TestChecksumNonUTF8(t *testing.T) {
 		checkSplit(t, src, ref, key, 6, true)
 	}
 	// Bounds outside LATIN1 still compare as UTF-8 bytes.
-	rr, err := src.ReadOrdered(t.Context(), ref, []string{"c"}, connectors.ReadOptions{Columns: []string{"c"}, Range: &connectors.KeyRange{From: []any{"ß"}, To: []any{"日本"}}})
+	rr, err := src.ReadOrdered(t.Context(), ref, []string{"c"}, connectors.ReadOptions{Columns: []string{"c"}, Ranges: []connectors.KeyRange{{From: []any{"ß"}, To: []any{"日本"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -690,9 +790,8 @@ func TestChecksumRefusals(t *testing.T) {
 	defer src.Close()
 	ctx := t.Context()
 	ref := connectors.TableRef{Name: "r"}
-	r := &connectors.KeyRange{From: []any{int64(1)}}
 
-	if _, err := src.Read(ctx, ref, connectors.ReadOptions{Range: r}); !errors.Is(err, connectors.ErrUnsupported) || !strings.Contains(err.Error(), "ordered") {
+	if _, err := src.Read(ctx, ref, connectors.ReadOptions{Ranges: []connectors.KeyRange{{From: []any{int64(1)}}}}); !errors.Is(err, connectors.ErrUnsupported) || !strings.Contains(err.Error(), "ordered") {
 		t.Errorf("Read with a range: %v", err)
 	}
 	refused, err := src.Checksummable(ctx, ref, []string{"id"}, []string{"t", "f", "n", "j", "a", "b", "tm", "id"})
@@ -709,14 +808,14 @@ func TestChecksumRefusals(t *testing.T) {
 		if _, err := src.Boundaries(ctx, ref, []string{key}, connectors.KeyRange{}, 4); !errors.Is(err, connectors.ErrUnsupported) {
 			t.Errorf("key %s: Boundaries: %v", key, err)
 		}
-		if _, err := src.Checksums(ctx, ref, []string{key}, []string{"t"}, connectors.KeyRange{}, nil); !errors.Is(err, connectors.ErrUnsupported) {
+		if _, err := src.Checksums(ctx, ref, connectors.ChecksumRequest{Key: []string{key}, Columns: []string{"t"}}); !errors.Is(err, connectors.ErrUnsupported) {
 			t.Errorf("key %s: Checksums: %v", key, err)
 		}
-		if _, err := src.ReadOrdered(ctx, ref, []string{key}, connectors.ReadOptions{Range: &connectors.KeyRange{}}); err == nil {
+		if _, err := src.ReadOrdered(ctx, ref, []string{key}, connectors.ReadOptions{Ranges: []connectors.KeyRange{{}}}); err == nil {
 			t.Errorf("key %s: a range read works", key)
 		}
 	}
-	if _, err := src.Checksums(ctx, ref, []string{"id"}, []string{"t", "f"}, connectors.KeyRange{}, nil); !errors.Is(err, connectors.ErrUnsupported) || !strings.Contains(err.Error(), "f cannot") {
+	if _, err := src.Checksums(ctx, ref, connectors.ChecksumRequest{Key: []string{"id"}, Columns: []string{"t", "f"}}); !errors.Is(err, connectors.ErrUnsupported) || !strings.Contains(err.Error(), "f cannot") {
 		t.Errorf("Checksums of a float: %v", err)
 	}
 	if _, err := src.Checksummable(ctx, ref, []string{"id"}, []string{"t", "nope"}); !errors.Is(err, connectors.ErrColumnNotFound) {
@@ -739,7 +838,7 @@ func TestChecksumRefusals(t *testing.T) {
 		"above the range": {[]string{"id"}, connectors.KeyRange{To: []any{int64(5)}}, [][]any{{int64(6)}}},
 		"text for bytes":  {[]string{"t"}, connectors.KeyRange{From: []any{[]byte("x")}}, nil},
 	} {
-		if _, err := src.Checksums(ctx, ref, c.key, []string{"t"}, c.r, c.bounds); !errors.Is(err, connectors.ErrBadInput) {
+		if _, err := src.Checksums(ctx, ref, connectors.ChecksumRequest{Key: c.key, Columns: []string{"t"}, Range: c.r, Bounds: c.bounds}); !errors.Is(err, connectors.ErrBadInput) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -765,25 +864,272 @@ func TestRangeReadResumes(t *testing.T) {
 		if err != nil || len(bounds) != 3 {
 			t.Fatalf("key %v: bounds %v, %v", key, bounds, err)
 		}
-		r := connectors.KeyRange{From: bounds[0], To: bounds[2]}
-		opts := connectors.ReadOptions{BatchRows: 997, Columns: []string{"id", "grp", "payload"}, Range: &r}
-		want, err := rowsOf(mustReadOrdered(t, src, ref, key, opts))
-		if err != nil {
-			t.Fatal(err)
+		opts := connectors.ReadOptions{BatchRows: 997, Columns: []string{"id", "grp", "payload"}}
+		read := func(rs ...connectors.KeyRange) []string {
+			t.Helper()
+			o := opts
+			o.Ranges = rs
+			rows, err := rowsOf(mustReadOrdered(t, src, ref, key, o))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rows
 		}
-		if n := len(want); n < bigRows*9/10/2-1000 || n > bigRows*9/10/2+1000 {
+		middle := connectors.KeyRange{From: bounds[0], To: bounds[2]}
+		if n := len(read(middle)); n < bigRows*9/10/2-1000 || n > bigRows*9/10/2+1000 {
 			t.Errorf("key %v: the middle two of four ranges hold %d rows", key, n)
 		}
-		retries.Store(0)
-		got, err := readDisturbed(t, admin, mustReadOrdered(t, src, ref, key, opts), "COPY (%", func(pid uint32) { terminate(t, admin, pid) })
+		// The first, the third and the last quarter, the last two
+		// adjacent: what the three reads of each return.
+		several := []connectors.KeyRange{{To: bounds[0]}, {From: bounds[1], To: bounds[2]}, {From: bounds[2]}}
+		var whole []string
+		for _, r := range several {
+			whole = append(whole, read(r)...)
+		}
+		if n := len(whole); n < bigRows*9/10*3/4-1500 || n > bigRows*9/10*3/4+1500 {
+			t.Errorf("key %v: three of four ranges hold %d rows", key, n)
+		}
+		for _, rs := range [][]connectors.KeyRange{{middle}, several} {
+			var want []string
+			if len(rs) == 1 {
+				want = read(middle)
+			} else if want = read(rs...); !slices.Equal(want, whole) {
+				t.Errorf("key %v: a read of three ranges hands on %d rows, three reads of one %d", key, len(want), len(whole))
+			}
+			o := opts
+			o.Ranges = rs
+			retries.Store(0)
+			got, err := readDisturbed(t, admin, mustReadOrdered(t, src, ref, key, o), "COPY (%", func(pid uint32) { terminate(t, admin, pid) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if retries.Load() == 0 {
+				t.Errorf("key %v: the read never lost its connection: the test proves nothing", key)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("key %v, %d range(s): the disturbed range read hands on %d rows, the undisturbed %d", key, len(rs), len(got), len(want))
+			}
+		}
+	}
+}
+
+// Several ranges are read in one statement, adjacent ones and open ends
+// included; no range at all reads no row; ranges out of order,
+// overlapping or open in the middle are refused.
+func TestMultiRangeReadEdges(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	testdb.Exec(t, dsn,
+		`CREATE TABLE m (id int PRIMARY KEY, t text)`,
+		`INSERT INTO m SELECT g, 't' || g FROM generate_series(1, 100) g`,
+	)
+	src, err := Open(t.Context(), dsn, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx := t.Context()
+	ref := connectors.TableRef{Name: "m", Where: "id <> 50"}
+	k := func(n int64) []any { return []any{n} }
+	ids := func(rs []connectors.KeyRange) (string, error) {
+		rr, err := src.ReadOrdered(ctx, ref, []string{"id"}, connectors.ReadOptions{Columns: []string{"id"}, Ranges: rs})
+		if err != nil {
+			return "", err
+		}
+		rows, err := rowsOf(rr)
+		return strings.Join(rows, ","), err
+	}
+	var all []string
+	for i := 1; i <= 100; i++ {
+		if i != 50 {
+			all = append(all, strconv.Itoa(i))
+		}
+	}
+	for _, c := range []struct {
+		ranges []connectors.KeyRange
+		want   string
+	}{
+		{[]connectors.KeyRange{{To: k(3)}, {From: k(49), To: k(52)}, {From: k(99)}}, "1,2,49,51,99,100"},
+		{[]connectors.KeyRange{{From: k(5), To: k(7)}, {From: k(7), To: k(9)}, {From: k(9), To: k(10)}}, "5,6,7,8,9"},
+		{[]connectors.KeyRange{{From: k(5), To: k(5)}, {From: k(98), To: k(200)}}, "98,99,100"},
+		{[]connectors.KeyRange{{From: k(50), To: k(51)}}, ""},
+		{[]connectors.KeyRange{{}}, strings.Join(all, ",")},
+		{nil, strings.Join(all, ",")},
+	} {
+		got, err := ids(c.ranges)
+		if err != nil {
+			t.Fatalf("%v: %v", c.ranges, err)
+		}
+		if got != c.want {
+			t.Errorf("%v: rows %q, want %q", c.ranges, got, c.want)
+		}
+	}
+
+	// No range: no row, and the schema of the columns asked for.
+	rr, err := src.ReadOrdered(ctx, ref, []string{"id"}, connectors.ReadOptions{Columns: []string{"t"}, Ranges: []connectors.KeyRange{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := rr.Schema().Fields(); len(f) != 1 || f[0].Name != "t" || rr.Next() || rr.Err() != nil {
+		t.Errorf("no range: schema %v, rows or error %v", rr.Schema(), rr.Err())
+	}
+	rr.Release()
+
+	for name, rs := range map[string][]connectors.KeyRange{
+		"descending":        {{From: k(10), To: k(20)}, {From: k(1), To: k(5)}},
+		"overlapping":       {{From: k(1), To: k(20)}, {From: k(10), To: k(30)}},
+		"open in the midst": {{From: k(1), To: k(20)}, {From: k(30)}, {From: k(40)}},
+		"open before":       {{From: k(1), To: k(20)}, {To: k(30)}},
+		"wrong type":        {{From: k(1), To: k(20)}, {From: []any{"x"}}},
+	} {
+		if _, err := ids(rs); !errors.Is(err, connectors.ErrBadInput) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := src.Read(ctx, ref, connectors.ReadOptions{Ranges: []connectors.KeyRange{}}); !errors.Is(err, connectors.ErrUnsupported) {
+		t.Errorf("Read with no range: %v", err)
+	}
+}
+
+// Text keys longer than a name (63 bytes), cut at multibyte characters,
+// fall into the ranges their whole text does when width_bucket looks
+// them up as names among bounds of up to 60 bytes; longer bounds take
+// the CASE.
+func TestChecksumLongTextKeys(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	p58 := strings.Repeat("a", 58)
+	var vals []string
+	for _, tail := range []string{"", "a", "aa", "aaa", "aaaa", "aaaaa", "aaaaaa", "b", "é", "éé", "ééé", "日", "日日", "🎉", "🎉🎉",
+		"aaaaa" + strings.Repeat("z", 10), "aa日" + strings.Repeat("z", 10), "a🎉" + strings.Repeat("z", 10), "🎉🎉" + strings.Repeat("z", 10),
+		"aaaab", "aaaaab", "aaaaaab", "aaaaaaab", "aaaaaaaab", "é" + strings.Repeat("a", 10)} {
+		vals = append(vals, "("+quoteLiteral(p58+tail)+")")
+	}
+	testdb.Exec(t, dsn,
+		`CREATE TABLE lk (k text PRIMARY KEY)`,
+		`INSERT INTO lk VALUES `+strings.Join(vals, ", "),
+	)
+	src, err := Open(t.Context(), dsn, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx := t.Context()
+	ref := connectors.TableRef{Name: "lk"}
+	p, err := src.plan(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := p.rangeKey([]string{"k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(r connectors.KeyRange) int64 {
+		t.Helper()
+		rr, err := src.ReadOrdered(ctx, ref, []string{"k"}, connectors.ReadOptions{Ranges: []connectors.KeyRange{r}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if retries.Load() == 0 {
-			t.Errorf("key %v: the read never lost its connection: the test proves nothing", key)
+		rows, err := rowsOf(rr)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !slices.Equal(got, want) {
-			t.Errorf("key %v: the disturbed range read hands on %d rows, the undisturbed %d (equal: %v)", key, len(got), len(want), slices.Equal(got, want))
+		return int64(len(rows))
+	}
+	for _, tc := range []struct {
+		tails []string // bounds: p58 + tail
+		names bool     // looked up as names
+	}{
+		{[]string{"", "a", "aa"}, true},
+		{[]string{"a", "b"}, true},
+		{[]string{"é"}, true},
+		{[]string{"", "aa", "aaa"}, false},
+		{[]string{"a", "aaaa", "é", "éé"}, false},
+		{[]string{"日"}, false},
+		{[]string{"🎉a"}, false},
+	} {
+		var bounds [][]any
+		for _, tail := range tc.tails {
+			bounds = append(bounds, []any{p58 + tail})
+		}
+		rs, err := newRangeSQL(kc, bounds...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql, _, err := rs.bucket(bounds, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(sql, "::name[]"); got != tc.names {
+			t.Errorf("bounds +%q: looked up as names %v, want %v: %s", tc.tails, got, tc.names, sql)
+		}
+		for _, hash := range []string{"", src.NativeHash()} {
+			segs, err := src.Checksums(ctx, ref, connectors.ChecksumRequest{Key: []string{"k"}, Bounds: bounds, Hash: hash})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var total int64
+			for i, s := range segs {
+				var r connectors.KeyRange
+				if i > 0 {
+					r.From = bounds[i-1]
+				}
+				if i < len(bounds) {
+					r.To = bounds[i]
+				}
+				if n := count(r); s.Rows != n {
+					t.Errorf("bounds +%q, hash %q: range %d holds %d rows, the read %d", tc.tails, hash, i, s.Rows, n)
+				}
+				total += s.Rows
+			}
+			if total != int64(len(vals)) {
+				t.Errorf("bounds +%q: %d rows in all, want %d", tc.tails, total, len(vals))
+			}
+		}
+	}
+}
+
+// Checksums finds a row's range with width_bucket over one array
+// parameter where the key's type allows, and with a CASE elsewhere.
+func TestBucketForms(t *testing.T) {
+	col := func(k kind, base string) *colPlan {
+		return &colPlan{name: "x", typeName: base, baseName: base, kind: k, expr: `"x"`, notNull: true}
+	}
+	midnight := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+	latin1 := col(kindText, "text")
+	latin1.utf8Order = true
+	for _, c := range []struct {
+		col    *colPlan
+		bounds []any
+		names  bool
+		want   string // the bucket's start, or the parameter's
+	}{
+		{col(kindInt4, "integer"), []any{int64(1), int64(1) << 40}, true, `pg_catalog.width_bucket(("x")::int8, $1::int8[]) {"1","1099511627776"}`},
+		{col(kindUUID, "uuid"), []any{"0a000000-0000-0000-0000-000000000000"}, true, `pg_catalog.width_bucket(("x")::uuid, $1::uuid[])`},
+		{col(kindUUID, "uuid"), []any{"0A000000-0000-0000-0000-000000000000"}, true, `CASE WHEN pg_catalog.convert_to(`},
+		{col(kindDate, "date"), []any{midnight, time.Unix(math.MaxInt32*86400, 0)}, true, `pg_catalog.width_bucket(("x")::date, $1::date[]) {"2026-01-02","infinity"}`},
+		{col(kindDate, "date"), []any{midnight, midnight.Add(time.Hour)}, true, `CASE WHEN "x" < '2026-01-02'::date THEN 0 ELSE CASE WHEN "x" < '2026-01-02 01:00:00.000000'::timestamp`},
+		{col(kindTimestamp, "timestamp with time zone"), []any{midnight, time.UnixMicro(math.MinInt64)}, true,
+			`pg_catalog.width_bucket(("x")::timestamp with time zone, $1::timestamp with time zone[]) {"2026-01-02 00:00:00.000000+00","-infinity"}`},
+		{col(kindText, "text"), []any{"a\"b\\c", "é"}, true, `pg_catalog.width_bucket(("x")::name COLLATE "C", $1::name[]) {"a\"b\\c","é"}`},
+		{col(kindText, "text"), []any{"a"}, false, `CASE WHEN ("x") COLLATE "C" < 'a'::text`},
+		{col(kindText, "text"), []any{strings.Repeat("a", 61)}, true, `CASE WHEN`},
+		{latin1, []any{"a"}, true, `CASE WHEN pg_catalog.convert_to(`},
+		{col(kindBPChar, "character"), []any{"a"}, true, `CASE WHEN ("x") COLLATE "C" < 'a'::bpchar`},
+		{col(kindBytea, "bytea"), []any{[]byte{1}}, true, `CASE WHEN "x" < E'\\x01'::bytea`},
+	} {
+		var bounds [][]any
+		for _, b := range c.bounds {
+			bounds = append(bounds, []any{b})
+		}
+		rs, err := newRangeSQL([]*colPlan{c.col}, bounds...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql, params, err := rs.bucket(bounds, c.names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(append([]string{sql}, params...), " "); !strings.HasPrefix(got, c.want) {
+			t.Errorf("%s %v: %s, want %s...", c.col.typeName, c.bounds, got, c.want)
 		}
 	}
 }

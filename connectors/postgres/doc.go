@@ -204,13 +204,18 @@
 //
 // # Key ranges and checksums
 //
-// ReadOrdered honours ReadOptions.Range: it reads only the rows whose key
-// lies in [From, To), each bound optional, compared in the read's own
-// order (the order expressions of ORDER BY, as a row comparison
-// (k1, k2) >= (...) for a composite key); rows with a NULL in the key lie
-// in no range. The range is combined with TableRef.Where and, after a
-// lost connection, with the resume predicate. Read refuses a range, which
-// only an ordered read has. A bound holds one Go value per key column:
+// ReadOrdered honours ReadOptions.Ranges: it reads only the rows whose
+// key lies in one of the ranges, each [From, To) with either bound
+// optional, compared in the read's own order (the order expressions of
+// ORDER BY, as a row comparison (k1, k2) >= (...) for a composite key);
+// rows with a NULL in the key lie in no range. The ranges, ascending and
+// not overlapping (anything else is refused as bad input), are read in
+// one statement whose filter is the OR of their predicates (adjacent
+// ranges merged), combined with TableRef.Where and, after a lost
+// connection, with the resume predicate; the rows still come in key
+// order. An empty, non-nil Ranges reads no row and asks the server
+// nothing. Read refuses ranges, which only an ordered read has. A bound
+// holds one Go value per key column:
 // int64 (any Go integer) for smallint, integer and bigint; string for
 // text, varchar, name, char(n), enums and other columns read as text
 // (compared with the UTF-8 bytes of the value as read, char without its
@@ -233,20 +238,39 @@
 // the server, in its snapshot, so they see the same rows as its reads:
 //
 //   - Checksummable refuses the columns the server cannot encode
-//     (floats, json, jsonb, arrays; numeric, timestamps and time before
-//     PostgreSQL 14) and fails for a key column that cannot bound ranges.
+//     canonically (floats, json, jsonb, arrays; numeric, timestamps and
+//     time before PostgreSQL 14) and fails for a key column that cannot
+//     bound ranges.
 //   - Boundaries splits a range of a single integer key arithmetically
 //     between its least and greatest key (two index lookups when an index
 //     serves them; data with outliers splits unevenly, and the next level
 //     of splitting evens it out); any other key at every ceil(count/n)-th
 //     row in key order (row_number() over a sort of the range).
-//   - Checksums runs one statement: per range (a CASE that halves the
-//     bounds at each step), count(*), the count of distinct keys (count(*)
-//     itself when the key covers the primary key) and the sum of the row
-//     hashes, ('x' || substr(md5(row), 1, 16))::bit(64)::int8 summed as
-//     numeric and reduced modulo 2^64 by the connector.
+//   - Checksums runs one statement: per range, count(*), the count of
+//     distinct keys (left to the row count when the key covers the
+//     primary key) and the sum of the row hashes, summed as numeric and
+//     reduced modulo 2^64 by the connector. A row's range is
+//     width_bucket(key, $1) for a key of one integer, uuid, date or
+//     timestamp column, the bounds passed as one array parameter and
+//     found by binary search in the server (a date key needs midnight
+//     bounds). width_bucket walks an array of a variable-width type
+//     element by element, so a text key (not char(n)) is looked up as a
+//     name (64 bytes, COLLATE "C", PostgreSQL 12 on) when every bound
+//     is a text literal of at most 60 bytes: a longer key is cut to at
+//     least 60 bytes, which compare with such a bound as the whole key
+//     does. Any other key (bytea, char(n), text with longer bounds or
+//     bounds compared as bytes, composite keys) uses a CASE that halves
+//     the bounds, written as literals, at each step. The rows are hashed
+//     in a subquery fenced by an unused WITH item, which keeps the
+//     planner from pulling it up and estimating as many groups as keys:
+//     the buckets are then hashed and partly aggregated in parallel
+//     workers. Every transaction of a Source turns JIT compilation off
+//     (PostgreSQL 11 on): LLVM takes up to minutes over the CASE of
+//     thousands of bounds, and scans gain nothing from it.
 //
-// The row is the canonical encoding the reconcile package hashes (its
+// Two row hashes are offered. The canonical one (ChecksumRequest.Hash
+// "") is ('x' || substr(md5(row), 1, 16))::bit(64)::int8, where the row
+// is the canonical encoding the reconcile package hashes (its
 // AppendRow), built in SQL for exactly the Arrow value each column is
 // read as: integers 'i' and int8send; boolean 'b' and a byte; text 's',
 // a uvarint of the UTF-8 length and convert_to(col, 'UTF8') (char
@@ -258,9 +282,26 @@
 // int64 as 'i', anything else as 'n', a uvarint length and
 // "[-]digits" "e" exponent without leading or trailing zeros in the
 // digits, NaN and ±Infinity as "NaN", "Inf", "-Inf"; NULL as one 0x00
-// byte. The steps of a cell are nested subqueries fenced with OFFSET 0,
-// so that a numeric's text or a text's UTF-8 bytes is computed once a
-// row. MD5 dominates the cost: about 1 µs a row of one server core.
+// byte. The steps of a cell are nested fenced subqueries, so that a
+// numeric's text or a text's UTF-8 bytes is computed once a row. MD5 and
+// the encoding dominate the cost: 4 to 5 times a full-table
+// count(*), sum(hashtext(t::text)) on pgbench_accounts.
+//
+// The native hash (NativeHash, PostgreSQL 11 on), labelled
+// "postgres <major> hashtextextended(row text)" (and " in <encoding>"
+// outside UTF8), is hashtextextended(ROW(columns...)::text COLLATE "C",
+// 0): the record's text output, which quotes and escapes its fields, so
+// that different rows render differently, hashed as bytes. It takes
+// every column type. Equal rows render alike on two servers of one major
+// version under the settings every session of a Source fixes, with SET
+// and again with SET LOCAL in every transaction: TimeZone UTC, DateStyle
+// ISO, IntervalStyle iso_8601, extra_float_digits 3 (floats in their
+// shortest exact form), bytea_output hex, lc_monetary C and
+// quote_all_identifiers off. Equal values may still render apart (1.0
+// and 1.00 in an unconstrained numeric, JSON with other spacing, char(n)
+// of other widths, reg* types under another search_path): that costs a
+// read, never a missed difference. It costs about what the full-table
+// aggregate above does.
 //
 // # Example
 //

@@ -17,7 +17,9 @@ import (
 // key columns' order expressions, with the bounds written as literals:
 // the ordered read runs them inside a COPY, which takes no bind
 // parameters, and Checksums and Boundaries use the same SQL, so that a
-// range selects the same rows everywhere.
+// range selects the same rows everywhere. Checksums alone finds the
+// range of each row with width_bucket over one array parameter when it
+// can (see bucket).
 //
 // A bound holds one Go value per key column:
 //
@@ -87,12 +89,23 @@ func (p *tablePlan) rangeKey(key []string) ([]*colPlan, error) {
 }
 
 // keyForm is how one key column is compared with bound values: the
-// left-hand expression and the literal of a value. Both keep the engine's
-// key order.
+// left-hand expression and the text and type of a value's literal. Both
+// keep the engine's key order.
 type keyForm struct {
 	col *colPlan
 	lhs string
-	lit func(v any) (string, error)
+	// text returns a value's literal before quoting, and the type it is
+	// cast to.
+	text func(v any) (text, typ string, err error)
+}
+
+// lit renders v as a SQL literal.
+func (f *keyForm) lit(v any) (string, error) {
+	text, typ, err := f.text(v)
+	if err != nil {
+		return "", err
+	}
+	return quoteLiteral(text) + "::" + typ, nil
 }
 
 // rangeSQL renders key ranges and bounds for one key. The forms are
@@ -154,12 +167,12 @@ func formFor(c *colPlan, vals []any) (keyForm, error) {
 		}
 		// int8 literals, whatever the column's width: a bound from another
 		// source may lie outside the column's type.
-		f.lit = func(v any) (string, error) {
+		f.text = func(v any) (string, string, error) {
 			n, ok := boundInt(v)
 			if !ok {
-				return "", bad(v, "an integer (int64)")
+				return "", "", bad(v, "an integer (int64)")
 			}
-			return quoteLiteral(strconv.FormatInt(n, 10)) + "::int8", nil
+			return strconv.FormatInt(n, 10), "int8", nil
 		}
 	case kindText, kindBPChar, kindUUID:
 		native := !c.utf8Order
@@ -181,28 +194,28 @@ func formFor(c *colPlan, vals []any) (keyForm, error) {
 		}
 		if !native {
 			f.lhs = "pg_catalog.convert_to((" + c.expr + ")::text, 'UTF8')"
-			f.lit = func(v any) (string, error) {
+			f.text = func(v any) (string, string, error) {
 				s, ok := v.(string)
 				if !ok {
-					return "", bad(v, "a string")
+					return "", "", bad(v, "a string")
 				}
-				return byteaLiteral([]byte(s)), nil
+				return byteaText([]byte(s)), "bytea", nil
 			}
 			break
 		}
-		cast := "::text"
+		typ := "text"
 		switch c.kind {
 		case kindUUID:
-			cast, f.lhs = "::uuid", c.expr
+			typ, f.lhs = "uuid", c.expr
 		case kindBPChar:
-			cast = "::bpchar"
+			typ = "bpchar"
 		}
-		f.lit = func(v any) (string, error) {
+		f.text = func(v any) (string, string, error) {
 			s, ok := v.(string)
 			if !ok {
-				return "", bad(v, "a string")
+				return "", "", bad(v, "a string")
 			}
-			return quoteLiteral(s) + cast, nil
+			return s, typ, nil
 		}
 	case kindBytea:
 		f.lhs = c.expr
@@ -211,12 +224,12 @@ func formFor(c *colPlan, vals []any) (keyForm, error) {
 				return f, bad(v, "[]byte")
 			}
 		}
-		f.lit = func(v any) (string, error) {
+		f.text = func(v any) (string, string, error) {
 			b, ok := boundBytes(v)
 			if !ok {
-				return "", bad(v, "[]byte")
+				return "", "", bad(v, "[]byte")
 			}
-			return byteaLiteral(b), nil
+			return byteaText(b), "bytea", nil
 		}
 	case kindDate:
 		for _, v := range vals {
@@ -224,12 +237,12 @@ func formFor(c *colPlan, vals []any) (keyForm, error) {
 				return f, bad(v, "a time.Time")
 			}
 		}
-		f.lit = func(v any) (string, error) {
+		f.text = func(v any) (string, string, error) {
 			t, ok := v.(time.Time)
 			if !ok {
-				return "", bad(v, "a time.Time")
+				return "", "", bad(v, "a time.Time")
 			}
-			return dateBoundLiteral(c, t)
+			return dateBoundText(c, t)
 		}
 	case kindTimestamp:
 		for _, v := range vals {
@@ -237,12 +250,12 @@ func formFor(c *colPlan, vals []any) (keyForm, error) {
 				return f, bad(v, "a time.Time")
 			}
 		}
-		f.lit = func(v any) (string, error) {
+		f.text = func(v any) (string, string, error) {
 			t, ok := v.(time.Time)
 			if !ok {
-				return "", bad(v, "a time.Time")
+				return "", "", bad(v, "a time.Time")
 			}
-			return timestampBoundLiteral(c, t)
+			return timestampBoundText(c, t)
 		}
 	default:
 		return f, fmt.Errorf("key column %s (%s) cannot bound key ranges: %w", c.name, c.typeName, connectors.ErrUnsupported)
@@ -279,7 +292,8 @@ func canonicalUUID(s string) bool {
 	return true
 }
 
-func byteaLiteral(b []byte) string { return quoteLiteral(`\x`+hex.EncodeToString(b)) + "::bytea" }
+// byteaText is the text of a bytea literal of b.
+func byteaText(b []byte) string { return `\x` + hex.EncodeToString(b) }
 
 // boundInt reads an integer bound of any Go integer type.
 func boundInt(v any) (int64, bool) {
@@ -350,34 +364,35 @@ func unixMicrosCeil(t time.Time) (int64, bool) {
 	return us, true
 }
 
-// timestampBoundLiteral renders t as a literal of the timestamp column c.
-func timestampBoundLiteral(c *colPlan, t time.Time) (string, error) {
+// timestampBoundText renders t as the text of a literal of the timestamp
+// column c, and its type.
+func timestampBoundText(c *colPlan, t time.Time) (string, string, error) {
 	us, ok := unixMicrosCeil(t)
 	if !ok {
-		return "", fmt.Errorf("key column %s: bound %s is beyond microseconds in an int64: %w", c.name, t, connectors.ErrBadInput)
+		return "", "", fmt.Errorf("key column %s: bound %s is beyond microseconds in an int64: %w", c.name, t, connectors.ErrBadInput)
 	}
-	cast := func(s string) string { return quoteLiteral(s) + "::" + c.baseName }
 	switch us {
 	case math.MaxInt64:
-		return cast("infinity"), nil
+		return "infinity", c.baseName, nil
 	case math.MinInt64:
-		return cast("-infinity"), nil
+		return "-infinity", c.baseName, nil
 	}
 	pg := us - pgEpochMicros
 	if us < math.MinInt64+pgEpochMicros {
-		return "", fmt.Errorf("key column %s: bound %s is out of range: %w", c.name, t, connectors.ErrBadInput)
+		return "", "", fmt.Errorf("key column %s: bound %s is out of range: %w", c.name, t, connectors.ErrBadInput)
 	}
 	zone := ""
 	if strings.Contains(c.baseName, "with time zone") {
 		zone = "+00"
 	}
-	return cast(formatPGTime(pg) + zone), nil
+	return formatPGTime(pg) + zone, c.baseName, nil
 }
 
-// dateBoundLiteral renders t as a literal to compare the date column c
-// with: a date at midnight UTC, otherwise a timestamp (PostgreSQL compares
-// dates with timestamps exactly, a date being its midnight).
-func dateBoundLiteral(c *colPlan, t time.Time) (string, error) {
+// dateBoundText renders t as the text of a literal to compare the date
+// column c with, and its type: a date at midnight UTC, otherwise a
+// timestamp (PostgreSQL compares dates with timestamps exactly, a date
+// being its midnight).
+func dateBoundText(c *colPlan, t time.Time) (string, string, error) {
 	t = t.UTC()
 	sec := t.Unix()
 	days := sec / 86400
@@ -388,20 +403,20 @@ func dateBoundLiteral(c *colPlan, t time.Time) (string, error) {
 	if midnight {
 		switch days {
 		case infDays:
-			return quoteLiteral("infinity") + "::date", nil
+			return "infinity", "date", nil
 		case minusInfDays:
-			return quoteLiteral("-infinity") + "::date", nil
+			return "-infinity", "date", nil
 		}
 		if days > infDays || days-pgEpochDays <= minusInfDays {
-			return "", fmt.Errorf("key column %s: bound %s is out of range: %w", c.name, t, connectors.ErrBadInput)
+			return "", "", fmt.Errorf("key column %s: bound %s is out of range: %w", c.name, t, connectors.ErrBadInput)
 		}
-		return quoteLiteral(formatPGDate(int32(days-pgEpochDays))) + "::date", nil
+		return formatPGDate(int32(days - pgEpochDays)), "date", nil
 	}
 	us, ok := unixMicrosCeil(t)
 	if !ok || us < math.MinInt64+pgEpochMicros {
-		return "", fmt.Errorf("key column %s: bound %s is out of range: %w", c.name, t, connectors.ErrBadInput)
+		return "", "", fmt.Errorf("key column %s: bound %s is out of range: %w", c.name, t, connectors.ErrBadInput)
 	}
-	return quoteLiteral(formatPGTime(us-pgEpochMicros)) + "::timestamp", nil
+	return formatPGTime(us - pgEpochMicros), "timestamp", nil
 }
 
 // compare renders the comparison (lhs...) op (literals of tuple...).
@@ -421,15 +436,22 @@ func (rs *rangeSQL) compare(op string, tuple []any) (string, error) {
 	return "(" + strings.Join(lhs, ", ") + ") " + op + " (" + strings.Join(lits, ", ") + ")", nil
 }
 
-// predicate selects the rows whose key lies in r: no NULL in the key,
-// From <= key < To.
-func (rs *rangeSQL) predicate(r connectors.KeyRange) (string, error) {
+// notNull is the predicate that the key holds no NULL ("" when its
+// columns are NOT NULL).
+func (rs *rangeSQL) notNull() string {
 	var terms []string
 	for _, f := range rs.forms {
 		if !f.col.notNull {
 			terms = append(terms, "("+f.col.expr+") IS NOT NULL")
 		}
 	}
+	return strings.Join(terms, " AND ")
+}
+
+// within is the predicate From <= key < To of r, NULLs aside ("" for an
+// unbounded range).
+func (rs *rangeSQL) within(r connectors.KeyRange) (string, error) {
+	var terms []string
 	if r.From != nil {
 		t, err := rs.compare(">=", r.From)
 		if err != nil {
@@ -444,16 +466,143 @@ func (rs *rangeSQL) predicate(r connectors.KeyRange) (string, error) {
 		}
 		terms = append(terms, t)
 	}
-	if len(terms) == 0 {
-		return "", nil
-	}
 	return strings.Join(terms, " AND "), nil
 }
 
+// predicate selects the rows whose key lies in r: no NULL in the key,
+// From <= key < To.
+func (rs *rangeSQL) predicate(r connectors.KeyRange) (string, error) {
+	w, err := rs.within(r)
+	if err != nil {
+		return "", err
+	}
+	nn := rs.notNull()
+	if nn == "" || w == "" {
+		return nn + w, nil
+	}
+	return nn + " AND " + w, nil
+}
+
+// rangesPredicate selects the rows whose key (of the columns cols) lies
+// in one of ranges, ascending and not overlapping: no NULL in the key,
+// and the OR of the ranges' predicates, adjacent ranges merged into one.
+func rangesPredicate(cols []*colPlan, ranges []connectors.KeyRange) (string, error) {
+	var bounds [][]any
+	for _, r := range ranges {
+		bounds = append(bounds, r.From, r.To)
+	}
+	rs, err := newRangeSQL(cols, bounds...)
+	if err != nil {
+		return "", err
+	}
+	var merged []connectors.KeyRange
+	for i, r := range ranges {
+		if i > 0 {
+			prev := ranges[i-1]
+			if prev.To == nil || r.From == nil || compareTuple(cols, prev.To, r.From) > 0 {
+				return "", fmt.Errorf("key ranges %d and %d are not in ascending order or overlap: %w", i, i+1, connectors.ErrBadInput)
+			}
+			if last := &merged[len(merged)-1]; compareTuple(cols, last.To, r.From) == 0 {
+				last.To = r.To
+				continue
+			}
+		}
+		merged = append(merged, r)
+	}
+	var ors []string
+	for _, r := range merged {
+		w, err := rs.within(r)
+		if err != nil {
+			return "", err
+		}
+		if w == "" {
+			ors = nil // an unbounded range holds every key
+			break
+		}
+		ors = append(ors, w)
+	}
+	terms := []string{rs.notNull()}
+	switch len(ors) {
+	case 0:
+	case 1:
+		terms = append(terms, ors[0])
+	default:
+		terms = append(terms, "("+strings.Join(ors, ") OR (")+")")
+	}
+	return andSQL(terms...), nil
+}
+
+// maxNameBound is the longest text bound, in bytes, compared as a name:
+// the text of a key that does not fit a name (63 bytes) is cut to at
+// least 60 bytes (whole UTF-8 characters), which compares with a bound
+// of 60 bytes or fewer as the whole text does.
+const maxNameBound = 60
+
+// arrayForm returns how width_bucket looks column c up in an array of
+// bounds: the array's element type and the expression of the key, or ""
+// when it cannot. width_bucket searches an array of a fixed-width type in
+// O(log n), but walks one of a variable-width type (text, bytea) element
+// by element, so text keys are cut to names (64 bytes, fixed, compared
+// byte-wise with COLLATE "C", PostgreSQL 12 on) when names says so and
+// every bound is short enough (see maxNameBound). char(n) keys, whose
+// cut would drop trailing blanks, are left to the CASE.
+func arrayForm(c *colPlan, names bool) (typ, lhs string) {
+	switch c.kind {
+	case kindInt2, kindInt4, kindInt8:
+		typ = "int8"
+	case kindUUID:
+		typ = "uuid"
+	case kindDate:
+		// Only midnights: a date compared with a timestamp array would be
+		// cast to timestamp, which not every date fits.
+		typ = "date"
+	case kindTimestamp:
+		typ = c.baseName
+	case kindText:
+		if names && !c.utf8Order {
+			return "name", "(" + c.expr + `)::name COLLATE "C"`
+		}
+		return "", ""
+	default:
+		return "", ""
+	}
+	return typ, "(" + c.expr + ")::" + typ
+}
+
 // bucket renders the index of the range among [.., b1), [b1, b2), ...,
-// [bk, ..) a row's key lies in, as a CASE that halves the bounds at each
-// step (log2(k) comparisons per row).
-func (rs *rangeSQL) bucket(bounds [][]any) (string, error) {
+// [bk, ..) a row's key lies in, and the statement's parameters. A key of
+// one column that arrayForm takes (integers, uuid, date, timestamps, and
+// text as names) is looked up with width_bucket in the bounds, one array
+// parameter ($1::int8[]), which compares in the type's order, the order
+// of the read; any other key by a CASE that halves the bounds at each
+// step (log2(k) comparisons per row), with the bounds as literals.
+func (rs *rangeSQL) bucket(bounds [][]any, names bool) (string, []string, error) {
+	if len(bounds) == 0 {
+		return "0", nil, nil
+	}
+	if len(rs.forms) == 1 {
+		f := &rs.forms[0]
+		typ, lhs := arrayForm(f.col, names)
+		elems := make([]string, len(bounds))
+		ok := typ != ""
+		for i := 0; ok && i < len(bounds); i++ {
+			text, t, err := f.text(bounds[i][0])
+			if err != nil {
+				return "", nil, err
+			}
+			if typ == "name" {
+				// A text bound that fits a text literal, short enough.
+				ok = t == "text" && len(text) <= maxNameBound
+			} else {
+				// Not a uuid compared as bytes, nor a date with a time of day.
+				ok = t == typ
+			}
+			elems[i] = text
+		}
+		if ok {
+			return "pg_catalog.width_bucket(" + lhs + ", $1::" + typ + "[])", []string{arrayText(elems)}, nil
+		}
+	}
 	var b strings.Builder
 	var walk func(lo, hi int) error
 	walk = func(lo, hi int) error {
@@ -478,9 +627,31 @@ func (rs *rangeSQL) bucket(bounds [][]any) (string, error) {
 		return nil
 	}
 	if err := walk(0, len(bounds)); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return b.String(), nil
+	return b.String(), nil, nil
+}
+
+// arrayText renders elems as the text of a one-dimensional array, each
+// element double-quoted.
+func arrayText(elems []string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, e := range elems {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		for j := 0; j < len(e); j++ {
+			if e[j] == '"' || e[j] == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(e[j])
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // compareBound compares two bound values of column c in the engine's key

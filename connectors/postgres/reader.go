@@ -20,15 +20,16 @@ import (
 // lost connection can resume) as record batches. The caller owns the
 // reader and must Release it.
 func (s *Source) Read(ctx context.Context, ref connectors.TableRef, opts connectors.ReadOptions) (array.RecordReader, error) {
-	if opts.Range != nil {
-		return nil, fmt.Errorf("read %s: a key range restricts an ordered read only (ReadOrdered with its key): %w", refName(ref), connectors.ErrUnsupported)
+	if opts.Ranges != nil {
+		return nil, fmt.Errorf("read %s: key ranges restrict an ordered read only (ReadOrdered with its key): %w", refName(ref), connectors.ErrUnsupported)
 	}
 	return s.read(ctx, ref, nil, opts)
 }
 
 // ReadOrdered streams the rows sorted by key in the engine's key order
-// (see the package documentation). With opts.Range set it streams only
-// the rows whose key lies in the range (none with a NULL in the key).
+// (see the package documentation). With opts.Ranges not nil it streams
+// only the rows whose key lies in one of the ranges (none with a NULL in
+// the key, none at all for an empty slice), in one statement.
 func (s *Source) ReadOrdered(ctx context.Context, ref connectors.TableRef, key []string, opts connectors.ReadOptions) (array.RecordReader, error) {
 	if len(key) == 0 {
 		return nil, fmt.Errorf("read %s: an ordered read needs at least one key column: %w", refName(ref), connectors.ErrUnsupported)
@@ -75,16 +76,13 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 		unique = true
 	}
 	var filter string
-	if opts.Range != nil {
+	if opts.Ranges != nil {
 		cols, err := p.rangeKey(key)
 		if err == nil {
-			var rs *rangeSQL
-			if rs, err = newRangeSQL(cols, opts.Range.From, opts.Range.To); err == nil {
-				filter, err = rs.predicate(*opts.Range)
-			}
+			filter, err = rangesPredicate(cols, opts.Ranges)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: key range: %w", name, err)
+			return nil, fmt.Errorf("read %s: key ranges: %w", name, err)
 		}
 	}
 	if err := s.usable(); err != nil {
@@ -105,6 +103,14 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 	fields := make([]arrow.Field, len(out))
 	for i, c := range out {
 		fields[i] = p.cols[c].field
+	}
+	if opts.Ranges != nil && len(opts.Ranges) == 0 {
+		// No range, no row: nothing to ask the server.
+		rr, err := array.NewRecordReader(arrow.NewSchema(fields, nil), nil)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		return rr, nil
 	}
 	sc := &scan{
 		s:      s,

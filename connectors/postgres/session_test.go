@@ -41,7 +41,7 @@ func TestSessionSettings(t *testing.T) {
 	testdb.Exec(t, dsn, `CREATE SEQUENCE seq`, `CREATE TABLE t (id int)`, `INSERT INTO t VALUES (1)`)
 	names := []string{"statement_timeout", "lock_timeout", "application_name", "TimeZone", "DateStyle", "IntervalStyle",
 		"extra_float_digits", "standard_conforming_strings", "idle_in_transaction_session_timeout",
-		"default_transaction_read_only", "transaction_isolation", "transaction_read_only", "bytea_output", "lc_monetary", "client_encoding"}
+		"default_transaction_read_only", "transaction_isolation", "transaction_read_only", "bytea_output", "lc_monetary", "client_encoding", "quote_all_identifiers", "jit"}
 	src, err := Open(t.Context(), dsn, connectors.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +50,7 @@ func TestSessionSettings(t *testing.T) {
 	const want = "statement_timeout=1h lock_timeout=10s application_name=reconcile TimeZone=UTC DateStyle=ISO, YMD IntervalStyle=iso_8601 " +
 		"extra_float_digits=3 standard_conforming_strings=on idle_in_transaction_session_timeout=0 " +
 		"default_transaction_read_only=on transaction_isolation=repeatable read transaction_read_only=on " +
-		"bytea_output=hex lc_monetary=C client_encoding=UTF8"
+		"bytea_output=hex lc_monetary=C client_encoding=UTF8 quote_all_identifiers=off jit=off"
 	for _, control := range []bool{true, false} {
 		if got := show(t, src, control, names...); got != want {
 			t.Errorf("control=%v:\n got %s\nwant %s", control, got, want)
@@ -90,7 +90,8 @@ func TestSessionSettings(t *testing.T) {
 func TestDecodingSettingsPerTransaction(t *testing.T) {
 	dsn := testdb.PostgresEncoding(t, "LATIN1")
 	other := testdb.WithParams(dsn, "options=-c%20TimeZone%3DAsia/Tokyo%20-c%20DateStyle%3DGerman%20-c%20IntervalStyle%3Dpostgres"+
-		"%20-c%20extra_float_digits%3D0%20-c%20bytea_output%3Descape%20-c%20lc_monetary%3DC.UTF-8%20-c%20standard_conforming_strings%3Doff")
+		"%20-c%20extra_float_digits%3D0%20-c%20bytea_output%3Descape%20-c%20lc_monetary%3DC.UTF-8%20-c%20standard_conforming_strings%3Doff"+
+		"%20-c%20quote_all_identifiers%3Don")
 	src, err := Open(t.Context(), other, connectors.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -98,14 +99,14 @@ func TestDecodingSettingsPerTransaction(t *testing.T) {
 	defer src.Close()
 	src.setup = "" // the pooler's next server session never saw it
 	const want = "TimeZone=UTC DateStyle=ISO, YMD IntervalStyle=iso_8601 extra_float_digits=3 bytea_output=hex lc_monetary=C " +
-		"standard_conforming_strings=on client_encoding=UTF8"
+		"standard_conforming_strings=on client_encoding=UTF8 quote_all_identifiers=off"
 	l, err := src.acquire(t.Context(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l.release(true)
 	if got := show(t, src, false, "TimeZone", "DateStyle", "IntervalStyle", "extra_float_digits", "bytea_output", "lc_monetary",
-		"standard_conforming_strings", "client_encoding"); got != want {
+		"standard_conforming_strings", "client_encoding", "quote_all_identifiers"); got != want {
 		t.Errorf("in a reading transaction:\n got %s\nwant %s", got, want)
 	}
 }

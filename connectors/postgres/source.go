@@ -68,10 +68,12 @@ type Source struct {
 	display string   // the location with passwords hidden
 	secrets []string // passwords to scrub from error texts
 	setup   string   // the session settings, run on every connection
-	local   string   // the decoding settings again, as SET LOCAL, run after every BEGIN
+	local   string   // the decoding and planning settings, as SET LOCAL, run after every BEGIN
 	// nonUTF8: the server encoding is neither UTF8 nor SQL_ASCII, so text
 	// keys order by convert_to(..., 'UTF8').
 	nonUTF8 bool
+	// encoding is the server encoding, as the server reports it.
+	encoding string
 	// major is the server's major version (15 for 15.4), 0 when unknown.
 	major int
 	// base outlives the caller's context, for closing connections once
@@ -133,7 +135,6 @@ func (c Config) Open(ctx context.Context, location string, opts connectors.Optio
 		display: display,
 		secrets: secrets,
 		setup:   sessionSetup(cfg.RuntimeParams, opts),
-		local:   localSetup(),
 		base:    context.WithoutCancel(ctx),
 		plans:   map[connectors.TableRef]*tablePlan{},
 	}
@@ -194,8 +195,10 @@ func sessionSetup(dsn map[string]string, opts connectors.Options) string {
 }
 
 // decodingSettings are the settings the decoding depends on: text output
-// of dates, intervals, floats, bytea (inside JSON arrays) and money, and
-// how literals and text travel.
+// of dates, intervals, floats, bytea (inside JSON arrays), money and
+// object names (regclass and the like), and how literals and text
+// travel. The native row hash (NativeHash) hashes the text output of
+// rows, which these fix as well.
 var decodingSettings = [][2]string{
 	{"client_encoding", "'UTF8'"},
 	{"standard_conforming_strings", "on"},
@@ -205,15 +208,24 @@ var decodingSettings = [][2]string{
 	{"extra_float_digits", "3"},
 	{"bytea_output", "'hex'"},
 	{"lc_monetary", "'C'"},
+	{"quote_all_identifiers", "off"},
 }
 
 // localSetup returns the decoding settings as SET LOCAL statements, run
 // right after every BEGIN: a pooler in transaction mode may hand the
-// transaction a server session that never ran the session setup.
-func localSetup() string {
+// transaction a server session that never ran the session setup. On a
+// server of the given major version that has JIT compilation (11 on), it
+// turns that off for the transaction: the connector's statements are
+// scans, which JIT does not speed up, and checksum statements, whose
+// generated expressions (a CASE over thousands of key bounds) LLVM takes
+// up to minutes to compile.
+func localSetup(major int) string {
 	var b strings.Builder
 	for _, kv := range decodingSettings {
 		fmt.Fprintf(&b, "SET LOCAL %s = %s; ", kv[0], kv[1])
+	}
+	if major >= 11 {
+		b.WriteString("SET LOCAL jit = off; ")
 	}
 	return b.String()
 }
@@ -232,6 +244,8 @@ func (s *Source) start(ctx context.Context) error {
 		s.closeConn(conn)
 		return fmt.Errorf("take snapshot: %s: %w", what, err)
 	}
+	s.major = majorVersion(conn.PgConn().ParameterStatus("server_version"))
+	s.local = localSetup(s.major)
 	if _, err := conn.PgConn().Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "+s.local).ReadAll(); err != nil {
 		return fail("begin", err)
 	}
@@ -276,8 +290,8 @@ func (s *Source) start(ctx context.Context) error {
 		return fail("release savepoint", err)
 	}
 	s.control = conn
-	s.major = majorVersion(conn.PgConn().ParameterStatus("server_version"))
-	switch conn.PgConn().ParameterStatus("server_encoding") {
+	s.encoding = conn.PgConn().ParameterStatus("server_encoding")
+	switch s.encoding {
 	case "UTF8", "SQL_ASCII", "":
 	default:
 		s.nonUTF8 = true

@@ -1,0 +1,198 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/testdb"
+)
+
+// nativeTable holds a column of most kinds, floats and JSON too, with
+// NULLs in o.
+var nativeTable = []string{
+	`CREATE TABLE n (id int PRIMARY KEY, t text, o text, f8 float8, f4 real, nu numeric, j json, jb jsonb, a int[],
+		ts timestamptz, tsl timestamp, d date, iv interval, by bytea, u uuid, c char(3), b bool, tm time, m money, ip inet, pt point)`,
+	`INSERT INTO n SELECT g, 'row ' || g || (ARRAY['', 'é', '"q"', ' , ( )', E'back\\slash'])[g % 5 + 1],
+		CASE WHEN g % 3 = 0 THEN 'o' || g END,
+		g / 7.0::float8, (g / 3.0)::real, g / 11.0, ('{"g": ' || g || ', "s": "x y"}')::json, ('{"g": ' || g || '}')::jsonb,
+		ARRAY[g, g + 1, NULL], '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 hour 1 microsecond',
+		'1999-12-31 23:59:59.5'::timestamp + g * interval '1 day', '2000-01-01'::date + g, g * interval '1 day 2 seconds',
+		decode(md5(g::text), 'hex'), md5(g::text)::uuid, (ARRAY['a', 'bb ', NULL])[g % 3 + 1], g % 2 = 0,
+		'00:00'::time + g * interval '1 second', g * 1.25, ('10.0.' || (g % 256) || '.1')::inet, point(g, g / 3.0)
+	FROM generate_series(1, 1000) g`,
+}
+
+// segmentsOf checksums the whole table n, natively, cut at bounds.
+func segmentsOf(t *testing.T, src *Source, bounds [][]any) []connectors.Segment {
+	t.Helper()
+	segs, err := src.Checksums(t.Context(), connectors.TableRef{Name: "n"}, connectors.ChecksumRequest{Key: []string{"id"}, Bounds: bounds, Hash: src.NativeHash()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return segs
+}
+
+// The native hash of two databases holding the same rows agrees segment
+// by segment, whatever each connection string sets for the text output
+// of values; a changed value, a NULL made non-NULL and a deleted row each
+// make the one segment holding them differ.
+func TestNativeHashTwoDatabases(t *testing.T) {
+	a, b := testdb.Postgres(t), testdb.Postgres(t)
+	testdb.Exec(t, a, nativeTable...)
+	testdb.Exec(t, b, nativeTable...)
+	srcA, err := Open(t.Context(), a, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srcA.Close()
+	// B's sessions start out rendering values otherwise.
+	other := testdb.WithParams(b, "options=-c%20TimeZone%3DAsia/Tokyo%20-c%20DateStyle%3DGerman%20-c%20IntervalStyle%3Dpostgres"+
+		"%20-c%20extra_float_digits%3D0%20-c%20bytea_output%3Descape%20-c%20lc_monetary%3DC.UTF-8%20-c%20quote_all_identifiers%3Don")
+	openB := func() *Source {
+		t.Helper()
+		src, err := Open(t.Context(), other, connectors.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { src.Close() })
+		return src
+	}
+	srcB := openB()
+	label := srcA.NativeHash()
+	if want := fmt.Sprintf("postgres %d hashtextextended(row text)", srcA.major); label != want || srcB.NativeHash() != label {
+		t.Fatalf("labels %q and %q, want %q", label, srcB.NativeHash(), want)
+	}
+	bounds, err := srcA.Boundaries(t.Context(), connectors.TableRef{Name: "n"}, []string{"id"}, connectors.KeyRange{}, 10)
+	if err != nil || len(bounds) != 9 {
+		t.Fatalf("bounds %v, %v", bounds, err)
+	}
+	before := segmentsOf(t, srcA, bounds)
+	if got := segmentsOf(t, srcB, bounds); !slices.Equal(got, before) {
+		t.Fatalf("equal tables: segments\n%v\n%v", before, got)
+	}
+	for i, s := range before {
+		if s.Rows != 100 || s.Keys != 100 || s.Sum == 0 {
+			t.Errorf("segment %d: %+v", i, s)
+		}
+	}
+
+	// The segment of each id: bounds are 101, 201, ..., 901.
+	testdb.Exec(t, b,
+		`UPDATE n SET f8 = f8 + 4e-15 WHERE id = 123`,      // one ulp: 17.571428571428577
+		`UPDATE n SET o = '' WHERE id = 455 AND o IS NULL`, // NULL to the empty string
+		`DELETE FROM n WHERE id = 789`,
+	)
+	after := segmentsOf(t, openB(), bounds)
+	var differ []int
+	for i := range before {
+		if after[i] != before[i] {
+			differ = append(differ, i)
+		}
+	}
+	if !slices.Equal(differ, []int{1, 4, 7}) {
+		t.Errorf("segments %v differ, want 1, 4 and 7", differ)
+	}
+	if after[1].Rows != 100 || after[4].Rows != 100 || after[7].Rows != 99 {
+		t.Errorf("row counts of the changed segments: %d, %d, %d", after[1].Rows, after[4].Rows, after[7].Rows)
+	}
+}
+
+// The native hash of a segment is the sum mod 2^64 of hashtextextended of
+// each row's text in the order of the columns asked for; it takes the
+// columns the canonical hash refuses (floats, JSON, arrays), and
+// a label not its own is refused.
+func TestNativeHashColumns(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	testdb.Exec(t, dsn, nativeTable...)
+	src, err := Open(t.Context(), dsn, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx := t.Context()
+	ref := connectors.TableRef{Name: "n", Where: "id % 4 <> 1"}
+	refused, err := src.Checksummable(ctx, ref, []string{"id"}, nil)
+	if err != nil || !slices.Equal(refused, []string{"f8", "f4", "j", "jb", "a"}) {
+		t.Errorf("canonical refusals: %q, %v", refused, err)
+	}
+	if _, err := src.Checksums(ctx, ref, connectors.ChecksumRequest{Key: []string{"id"}, Columns: []string{"id", "j"}}); !errors.Is(err, connectors.ErrUnsupported) {
+		t.Errorf("canonical checksum of json: %v", err)
+	}
+	for _, h := range []string{"md5", "postgres 14 hashtextextended(row text)", src.NativeHash() + " "} {
+		if _, err := src.Checksums(ctx, ref, connectors.ChecksumRequest{Key: []string{"id"}, Hash: h}); !errors.Is(err, connectors.ErrUnsupported) {
+			t.Errorf("hash %q: %v", h, err)
+		}
+	}
+
+	// What the server sums, computed apart.
+	want := func(cols []string, from, to int) uint64 {
+		t.Helper()
+		var sum string
+		q := fmt.Sprintf(`SELECT coalesce(sum(hashtextextended(ROW(%s)::text, 0)), 0)::text FROM n WHERE id %% 4 <> 1 AND id >= %d AND id < %d`,
+			strings.Join(cols, ", "), from, to)
+		if err := src.query(ctx, q, nil, func(r pgx.Rows) error { return r.Scan(&sum) }); err != nil {
+			t.Fatal(err)
+		}
+		h, err := sumMod64(sum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	all := []string{"id", "t", "o", "f8", "f4", "nu", "j", "jb", "a", "ts", "tsl", "d", "iv", "by", "u", "c", "b", "tm", "m", "ip", "pt"}
+	for _, cols := range [][]string{nil, {"f8", "j"}, {"j", "f8"}, {"pt"}, {}} {
+		names := cols
+		if cols == nil {
+			names = all
+		}
+		segs, err := src.Checksums(ctx, ref, connectors.ChecksumRequest{
+			Key: []string{"id"}, Columns: cols, Hash: src.NativeHash(),
+			Range:  connectors.KeyRange{From: []any{int64(10)}, To: []any{int64(900)}},
+			Bounds: [][]any{{int64(300)}, {int64(301)}, {int64(700)}},
+		})
+		if err != nil {
+			t.Fatalf("columns %q: %v", cols, err)
+		}
+		edges := []int{10, 300, 301, 700, 900}
+		for i, s := range segs {
+			if w := want(names, edges[i], edges[i+1]); s.Sum != w {
+				t.Errorf("columns %q, segment %d: sum %x, want %x", cols, i, s.Sum, w)
+			}
+		}
+		if segs[1].Rows != 1 || segs[0].Rows+segs[1].Rows+segs[2].Rows+segs[3].Rows != 668 {
+			t.Errorf("columns %q: %+v", cols, segs)
+		}
+	}
+
+	// A key that repeats is counted by its distinct values; the key must
+	// still bound ranges.
+	segs, err := src.Checksums(ctx, connectors.TableRef{Name: "n"}, connectors.ChecksumRequest{Key: []string{"b"}, Hash: src.NativeHash()})
+	if err == nil || !errors.Is(err, connectors.ErrUnsupported) {
+		t.Errorf("a boolean key: %v, %v", segs, err)
+	}
+	segs, err = src.Checksums(ctx, connectors.TableRef{Name: "n"}, connectors.ChecksumRequest{Key: []string{"c"}, Hash: src.NativeHash(), Bounds: [][]any{{"b"}}})
+	if err != nil || len(segs) != 2 || segs[0].Rows != 333 || segs[0].Keys != 1 || segs[1].Rows != 334 || segs[1].Keys != 1 {
+		t.Errorf("a char key: %+v, %v", segs, err)
+	}
+}
+
+// A database in another encoding says so in its label: the hash is of
+// the text in the server's encoding.
+func TestNativeHashLabelEncoding(t *testing.T) {
+	dsn := testdb.PostgresEncoding(t, "LATIN1")
+	src, err := Open(t.Context(), dsn, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if got, want := src.NativeHash(), "postgres "+strconv.Itoa(src.major)+" hashtextextended(row text) in LATIN1"; got != want {
+		t.Errorf("label %q, want %q", got, want)
+	}
+}
