@@ -54,10 +54,15 @@ type Checksummer interface {
 	NativeHash() string
 	// Boundaries returns at most n-1 ascending keys strictly inside r that
 	// split it into ranges of about equal row counts (fewer when r holds
-	// fewer distinct keys, none when n < 2).
+	// fewer distinct keys, none when n < 2). Each bound is a fresh slice:
+	// the engine tells adjacent ranges by the identity of their shared bound.
 	Boundaries(ctx context.Context, ref TableRef, key []string, r KeyRange, n int) ([][]any, error)
 	// Checksums computes one Segment per range of the request, in one
-	// statement.
+	// statement. It must refuse bounds that are not ascending and strictly
+	// inside the range (a wrong bucket would hide rows), and must neither
+	// change nor keep the bounds: both sides get the same ones, at once.
+	// Its counts and a ranged ReadOrdered must see the same rows (one
+	// snapshot, a deterministic filter); the engine checks the totals.
 	Checksums(ctx context.Context, ref TableRef, req ChecksumRequest) ([]Segment, error)
 }
 

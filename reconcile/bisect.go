@@ -24,10 +24,11 @@ import (
 // the ordered merge, so the report lists the same field-level changes as a
 // full stream.
 //
-// The first level cuts the key space into segments of about
-// BisectThreshold rows (from the source's own key distribution, so a stale
-// row estimate cannot make a giant segment: a segment found larger than the
-// threshold is split again, BisectFactor ways).
+// The first level cuts the key space into about estimated rows /
+// BisectThreshold segments (Boundaries: an arithmetic split of an integer
+// key, otherwise evenly by row). The estimate may be stale or unknown, so a
+// differing segment found larger than the threshold is split again,
+// BisectFactor ways, until its segments reach the threshold.
 
 // Bisect defaults.
 const (
@@ -63,7 +64,7 @@ type bisector struct {
 	queries          atomic.Int64
 	srcDB, tgtDB     atomic.Int64 // nanoseconds spent in each database
 	leaves           []connectors.KeyRange
-	leafRows         int64 // rows the leaves hold, both sides (from the checksums)
+	leafSrc, leafTgt int64 // rows the leaves hold on each side, by the checksums
 }
 
 // newBisector checks that the pair can be bisected and sets up the plan.
@@ -229,10 +230,15 @@ func (b *bisector) boundaries(ctx context.Context, r connectors.KeyRange, n int,
 
 // split checksums the n segments of r and handles each: matched, read
 // (a leaf) or split again. Leaves come out in key order.
-func (b *bisector) split(ctx context.Context, r connectors.KeyRange, n int, side Side, depth int) error {
+func (b *bisector) split(ctx context.Context, r connectors.KeyRange, n int, side Side, srcRows, tgtRows int64, depth int) error {
 	bounds, err := b.boundaries(ctx, r, n, side)
 	if err != nil {
 		return err
+	}
+	if len(bounds) == 0 {
+		// One key, repeated: there is nothing to split, so it is read.
+		b.leaf(r, srcRows, tgtRows)
+		return nil
 	}
 	return b.splitAt(ctx, r, bounds, depth)
 }
@@ -279,15 +285,17 @@ func (b *bisector) splitAt(ctx context.Context, r connectors.KeyRange, bounds []
 			continue
 		}
 		b.mismatched++
-		if dense || max(s.Rows, t.Rows) <= b.threshold || depth >= maxBisectDepth || (s.Rows <= 1 && t.Rows <= 1) {
-			b.leaf(seg, s.Rows+t.Rows)
+		rows := max(s.Rows, t.Rows)
+		near := rows <= int64(b.factor)*b.threshold // one more split would reach the threshold
+		if rows <= b.threshold || dense && near || depth >= maxBisectDepth || (s.Rows <= 1 && t.Rows <= 1) {
+			b.leaf(seg, s.Rows, t.Rows)
 			continue
 		}
 		more := SourceSide
 		if t.Rows > s.Rows {
 			more = TargetSide
 		}
-		if err := b.split(ctx, seg, b.factor, more, depth+1); err != nil {
+		if err := b.split(ctx, seg, b.factor, more, s.Rows, t.Rows, depth+1); err != nil {
 			return err
 		}
 	}
@@ -299,8 +307,10 @@ func (b *bisector) splitAt(ctx context.Context, r connectors.KeyRange, bounds []
 const autoSamples = 16
 
 // sample checksums up to autoSamples first-level segments, spread over the
-// key space, and reports whether most of them differ: then the table is
-// better streamed than bisected.
+// key space, and reports whether a quarter or more of them differ: then
+// the table is better streamed than bisected (a full checksum scan costs
+// about as much as streaming two thirds of the table on one machine, and
+// reading the differing segments adds their share of a stream).
 func (b *bisector) sample(ctx context.Context, bounds [][]any) (dense bool, sampled, differing int, err error) {
 	nseg := len(bounds) + 1
 	if nseg < 2*autoSamples {
@@ -324,13 +334,14 @@ func (b *bisector) sample(ctx context.Context, bounds [][]any) (dense bool, samp
 			differing++
 		}
 	}
-	return 2*differing > sampled, sampled, differing, nil
+	return 4*differing >= sampled, sampled, differing, nil
 }
 
 // leaf records a segment to read, joined to the previous one when they
 // touch (the previous one ends at the very bound this one starts at).
-func (b *bisector) leaf(r connectors.KeyRange, rows int64) {
-	b.leafRows += rows
+func (b *bisector) leaf(r connectors.KeyRange, srcRows, tgtRows int64) {
+	b.leafSrc += srcRows
+	b.leafTgt += tgtRows
 	if n := len(b.leaves); n > 0 {
 		last := &b.leaves[n-1]
 		if sameBound(last.To, r.From) {
@@ -458,11 +469,8 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 			o := ropts
 			o.Columns = cols
 			o.Ranges = rs
-			var rr array.RecordReader
-			err := b.timed(side, func() (err error) {
-				rr, err = ord.ReadOrdered(ctx, in.Table, key, o)
-				return err
-			})
+			b.queries.Add(1)
+			rr, err := ord.ReadOrdered(ctx, in.Table, key, o)
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", side, err)
 			}
@@ -473,7 +481,23 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 	defer sr.Release()
 	tr := newRangesReader(ctx, b.leaves, reader(TargetSide, to, b.tgt, b.tkey, b.tcols))
 	defer tr.Release()
-	return false, mergeDiff(ctx, ss, ts, sr, tr, em, true)
+	before := em.res.Summary.Differences()
+	if err := mergeDiff(ctx, ss, ts, sr, tr, em, true); err != nil {
+		return false, err
+	}
+	// The reads must return the rows the checksums counted: a source whose
+	// checksums and reads see different rows (say a --where on the clock)
+	// would otherwise turn a differing segment into a clean verdict.
+	if ss.rows != b.leafSrc || ts.rows != b.leafTgt {
+		return false, fmt.Errorf("diff: the differing segments held %d source and %d target rows by their checksums, but reading them returned %d and %d; the data or the filter changed between the statements (use --algorithm stream): %w",
+			b.leafSrc, b.leafTgt, ss.rows, ts.rows, connectors.ErrBadInput)
+	}
+	// The canonical hash hashes what the engine compares: a segment that
+	// differs by it must show a difference when read.
+	if b.hash == "" && em.res.Summary.Differences() == before {
+		return false, fmt.Errorf("diff: %d segments differed by their checksums, but reading them showed no difference; the databases' canonical encoding disagrees with the engine's (use --algorithm stream): %w", b.mismatched, connectors.ErrBadInput)
+	}
+	return false, nil
 }
 
 // finish records the bisect statistics in res, after the sides' own.
@@ -489,9 +513,9 @@ func (b *bisector) finish(res *Result) {
 	res.Source.Rows, res.Target.Rows = b.srcRows, b.tgtRows
 	res.Source.Checksum, res.Target.Checksum = b.srcSum, b.tgtSum
 	res.Source.Columns, res.Target.Columns = nil, nil
+	kind := "database sums of MD5 row hashes"
 	if b.hash != "" {
-		res.Plan.Note = joinNote(res.Plan.Note, "checksums are the databases' segment sums of their native row hashes ("+b.hash+")")
-	} else {
-		res.Plan.Note = joinNote(res.Plan.Note, "checksums are the databases' segment sums of MD5 row hashes")
+		kind = "database sums of " + b.hash
 	}
+	res.Source.ChecksumKind, res.Target.ChecksumKind = kind, kind
 }

@@ -164,6 +164,12 @@ type SideStats struct {
 	// Checksum is the sum mod 2^64 of the row digests (a row digest folds
 	// the digests of the key and compared columns, ordered by source name).
 	Checksum uint64
+	// ChecksumKind is empty for that checksum. A bisect run reads most rows
+	// only through the databases' segment checksums; Checksum is then the
+	// sum of the databases' row hashes and ChecksumKind names them (e.g.
+	// "database sums of MD5 row hashes"). Compare such checksums only with
+	// checksums of the same kind.
+	ChecksumKind string
 	// Columns holds the per-column checksums (sum of cell digests), ordered
 	// by source name.
 	Columns []ColumnChecksum
@@ -226,8 +232,9 @@ type PlanStats struct {
 	Elapsed      time.Duration
 
 	// Bisect statistics: segments checksummed and found different, rows
-	// read from both sides, queries run and the time spent in each side's
-	// database (checksums, boundaries and reads).
+	// read from both sides, statements run (checksums, boundaries, reads)
+	// and the time each side's database took over the checksum and
+	// boundary statements.
 	Segments           int64
 	SegmentsMismatched int64
 	RowsFetched        int64

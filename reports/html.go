@@ -138,8 +138,8 @@ func (h *HTML) Finish(res *reconcile.Result, runErr error) error {
 		Exit:     o.exitCode,
 		Class:    o.verdict,
 		Sides: []htmlSide{
-			{"source", src, thousands(r.Source.Rows), checksum(r.Source.Checksum), r.Source.Table, snapshotText(r.Source)},
-			{"target", dst, thousands(r.Target.Rows), checksum(r.Target.Checksum), r.Target.Table, snapshotText(r.Target)},
+			{"source", src, thousands(r.Source.Rows), checksumText(r.Source), r.Source.Table, snapshotText(r.Source)},
+			{"target", dst, thousands(r.Target.Rows), checksumText(r.Target), r.Target.Table, snapshotText(r.Target)},
 		},
 		Notes:         sideNotes(r),
 		Key:           strings.Join(keyColumns(h.m, r), ", "),

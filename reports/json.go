@@ -164,11 +164,11 @@ func sideObject(name string, s reconcile.SideStats) object {
 	if len(s.Notes) > 0 {
 		o = append(o, member{"notes", s.Notes})
 	}
-	return append(o,
-		member{"rows", s.Rows},
-		member{"checksum", checksum(s.Checksum)},
-		member{"columns", cols},
-	)
+	o = append(o, member{"rows", s.Rows}, member{"checksum", checksum(s.Checksum)})
+	if s.ChecksumKind != "" {
+		o = append(o, member{"checksum_kind", s.ChecksumKind})
+	}
+	return append(o, member{"columns", cols})
 }
 
 func schemaObject(s reconcile.SchemaDiff) object {

@@ -66,7 +66,7 @@ func (md *Markdown) Finish(res *reconcile.Result, runErr error) error {
 	fmt.Fprintf(&b, "| name | %s | %s |\n", mdEscape(src), mdEscape(dst))
 	if !o.noResult {
 		fmt.Fprintf(&b, "| rows | %s | %s |\n", thousands(r.Source.Rows), thousands(r.Target.Rows))
-		fmt.Fprintf(&b, "| checksum | `%s` | `%s` |\n", checksum(r.Source.Checksum), checksum(r.Target.Checksum))
+		fmt.Fprintf(&b, "| checksum | %s | %s |\n", mdChecksum(r.Source), mdChecksum(r.Target))
 		if r.Source.Table != "" || r.Target.Table != "" {
 			fmt.Fprintf(&b, "| table | %s | %s |\n", mdEscape(r.Source.Table), mdEscape(r.Target.Table))
 		}
@@ -271,4 +271,11 @@ func sigil(k reconcile.Kind) string {
 		return "?"
 	}
 	return "~"
+}
+
+func mdChecksum(s reconcile.SideStats) string {
+	if s.ChecksumKind == "" {
+		return "`" + checksum(s.Checksum) + "`"
+	}
+	return "`" + checksum(s.Checksum) + "` (" + mdEscape(s.ChecksumKind) + ")"
 }

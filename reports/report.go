@@ -253,6 +253,15 @@ func plural(n int64, word string) string {
 	return thousands(n) + " " + word + "s"
 }
 
+// checksumText is a side's checksum, with its kind when it is not the
+// engine's own.
+func checksumText(s reconcile.SideStats) string {
+	if s.ChecksumKind == "" {
+		return checksum(s.Checksum)
+	}
+	return checksum(s.Checksum) + " (" + s.ChecksumKind + ")"
+}
+
 func queries(n int64) string {
 	if n == 1 {
 		return "1 query"
@@ -302,7 +311,7 @@ func planText(p reconcile.PlanStats) string {
 		parts = append(parts, fmt.Sprintf("%d spilled (%s bytes)", p.SpilledParts, thousands(p.SpilledBytes)))
 	}
 	if p.Algorithm == string(reconcile.Bisect) {
-		parts = append(parts, fmt.Sprintf("%s checksummed, %s differing, %s read, %s, database time %s source / %s target",
+		parts = append(parts, fmt.Sprintf("%s checksummed, %s differing, %s read, %s, checksum time %s source / %s target",
 			plural(p.Segments, "segment"), thousands(p.SegmentsMismatched), plural(p.RowsFetched, "row"), queries(p.Queries),
 			elapsed(p.SourceDBTime), elapsed(p.TargetDBTime)))
 	}

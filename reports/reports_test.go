@@ -152,7 +152,8 @@ func databaseRun() run {
 // databases: the plan carries the bisect statistics.
 func bisectRun() run {
 	r := databaseRun()
-	r.res.Plan = reconcile.PlanStats{Algorithm: "bisect", Note: "checksums are the databases' segment sums of MD5 row hashes",
+	r.res.Source.ChecksumKind, r.res.Target.ChecksumKind = "database sums of MD5 row hashes", "database sums of MD5 row hashes"
+	r.res.Plan = reconcile.PlanStats{Algorithm: "bisect",
 		Elapsed: 1500 * time.Millisecond, Segments: 1230, Queries: 4,
 		SourceDBTime: 1200 * time.Millisecond, TargetDBTime: 1100 * time.Millisecond}
 	r.res.Source.Columns, r.res.Target.Columns = nil, nil

@@ -106,7 +106,7 @@ func (t *Table) Finish(res *reconcile.Result, runErr error) error {
 		} else {
 			fmt.Fprintf(&b, "%s  %s  ", label, name+strings.Repeat(" ", nameW-utf8.RuneCountInString(name)))
 		}
-		fmt.Fprintf(&b, "%*s rows  checksum %s\n", rowsW, thousands(s.Rows), checksum(s.Checksum))
+		fmt.Fprintf(&b, "%*s rows  checksum %s\n", rowsW, thousands(s.Rows), checksumText(s))
 		var facts []string
 		if s.Table != "" {
 			facts = append(facts, "table "+oneLine(s.Table))

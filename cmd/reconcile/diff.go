@@ -114,7 +114,7 @@ Exit codes: 0 consistent, 1 differences found, 2 error.`,
 	f.StringVar(&o.memoryLimit, "memory-limit", "512MiB", "memory for unordered inputs before partitions spill to disk")
 	f.StringVar(&o.tempDir, "temp-dir", "", "directory for spill files (default: the system temp dir)")
 	f.IntVar(&o.workers, "workers", 0, "parallel partition diffs (default: number of CPUs)")
-	f.StringVar(&o.algorithm, "algorithm", "auto", "auto (stream in key order where both sides can, else hash-partition), stream, hash, or bisect (segment checksums in the databases; only differing segments are read)")
+	f.StringVar(&o.algorithm, "algorithm", "auto", "auto (bisect two databases that checksum in SQL unless a sample shows most segments differ; else stream in key order where both sides can; else hash-partition), stream, hash, or bisect (segment checksums in the databases; only differing segments are read)")
 	f.Int64Var(&o.bisectRows, "bisect-threshold", reconcile.DefaultBisectThreshold, "bisect: read a differing segment of at most this many rows instead of splitting it")
 	f.IntVar(&o.bisectFactor, "bisect-factor", reconcile.DefaultBisectFactor, "bisect: split a larger differing segment into this many")
 	f.StringVar(&o.sourceFormat, "source-format", "", "source format, overriding the extension: csv, tsv, jsonl, parquet, arrow (add .gz for gzip)")

@@ -97,6 +97,9 @@ type tablePlan struct {
 	// queries. col(len(cols)+i) is ties[i]; column never finds them.
 	ties []colPlan
 	info connectors.TableInfo
+	// inherited: a table with inheritance children, whose primary key
+	// PostgreSQL does not enforce across them.
+	inherited bool
 }
 
 // col returns plan column i: a column of the table, or past them a
@@ -120,7 +123,7 @@ func (p *tablePlan) tieBreakers() []int {
 // uniqueKey reports whether rows never share a value of the key columns
 // keys: they include every column of the primary key.
 func (p *tablePlan) uniqueKey(keys []int) bool {
-	if len(p.info.PrimaryKey) == 0 {
+	if len(p.info.PrimaryKey) == 0 || p.inherited {
 		return false
 	}
 	for _, k := range p.info.PrimaryKey {
@@ -310,6 +313,7 @@ WHERE c.relname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 	case relkind == "p" || relkind == "r" && children:
 		// Partitions and inheritance children each number their rows.
 		p.ties = []colPlan{tieTableOID, tieCTID}
+		p.inherited = relkind == "r"
 	case relkind == "r" || relkind == "m":
 		p.ties = []colPlan{tieCTID}
 	}
