@@ -431,6 +431,13 @@ func (r *rangesReader) Next() bool {
 	return false
 }
 
+// checksumError is a failure of the checksum phase, before any row was read
+// or any change listed: auto can still stream the table instead.
+type checksumError struct{ err error }
+
+func (e *checksumError) Error() string { return e.err.Error() }
+func (e *checksumError) Unwrap() error { return e.err }
+
 // bisectDiff runs the bisect algorithm. With b.adaptive (auto), it first
 // checksums a sample of the first level's segments and, when most of them
 // differ, returns streamed = true without reading anything: the caller
@@ -444,12 +451,12 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 	}
 	bounds, err := b.boundaries(ctx, connectors.KeyRange{}, max(n, 1), first)
 	if err != nil {
-		return false, err
+		return false, &checksumError{err}
 	}
 	if b.adaptive {
 		dense, sampled, differing, err := b.sample(ctx, bounds)
 		if err != nil {
-			return false, err
+			return false, &checksumError{err}
 		}
 		if dense {
 			em.res.Plan.Note = joinNote(em.res.Plan.Note, fmt.Sprintf("%d of %d sampled segments differ, so the table was streamed", differing, sampled))
@@ -457,7 +464,7 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 		}
 	}
 	if err := b.splitAt(ctx, connectors.KeyRange{}, bounds, 0); err != nil {
-		return false, err
+		return false, &checksumError{err}
 	}
 	em.res.Summary.Matched += b.matched
 	if len(b.leaves) == 0 {

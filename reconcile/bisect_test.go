@@ -31,6 +31,7 @@ type sumSource struct {
 	reads    int            // ReadOrdered calls
 	native   string         // NativeHash label
 	dropKey  any            // a key whose rows ranged reads leave out (reads and checksums disagree)
+	failSums error          // returned by Checksums
 	hashes   map[string]int // Checksums calls by hash asked for
 }
 
@@ -174,6 +175,9 @@ func (s *sumSource) Boundaries(_ context.Context, _ connectors.TableRef, _ []str
 }
 
 func (s *sumSource) Checksums(_ context.Context, _ connectors.TableRef, req connectors.ChecksumRequest) ([]connectors.Segment, error) {
+	if s.failSums != nil {
+		return nil, s.failSums
+	}
 	if req.Hash != "" && req.Hash != s.native {
 		return nil, fmt.Errorf("hash %q asked of a source whose native hash is %q", req.Hash, s.native)
 	}
@@ -461,5 +465,24 @@ func TestBisectCrossChecksAndRepeatedKeys(t *testing.T) {
 	}
 	if bis.res.Plan.Segments > 8 {
 		t.Errorf("repeated key split into %d segments", bis.res.Plan.Segments)
+	}
+}
+
+// A checksum statement that fails makes bisect fail (exit 2, never a
+// verdict) and auto stream the table instead, saying why.
+func TestChecksumFailure(t *testing.T) {
+	mem := checkedAlloc(t)
+	rows := bisectRows(rand.New(rand.NewPCG(51, 52)), 200)
+	tgt := slices.Clone(rows)
+	tgt[20] = []any{tgt[20][0], "changed@example.com", tgt[20][2]}
+	boom := errors.New("canceling statement due to statement timeout")
+	ss, ts := newSumSource(t, mem, bisectFields, rows), newSumSource(t, mem, bisectFields, tgt)
+	ts.failSums = boom
+	if _, err := Diff(context.Background(), Input{Source: ss}, Input{Source: ts}, Options{Key: []string{"id"}, Allocator: mem, Algorithm: Bisect}, nil); !errors.Is(err, boom) {
+		t.Errorf("bisect: %v, want the checksum error", err)
+	}
+	auto := diff(t, ss, ts, Options{Key: []string{"id"}, Allocator: mem})
+	if auto.res.Plan.Algorithm != "merge" || !strings.Contains(auto.res.Plan.Note, "statement timeout") || auto.res.Summary.Changed != 1 || auto.res.Summary.Matched != 199 {
+		t.Errorf("auto: %+v, %+v", auto.res.Plan, auto.res.Summary)
 	}
 }

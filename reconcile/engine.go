@@ -232,7 +232,13 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 		default:
 			b.adaptive = adaptive
 			streamed, err := bisectDiff(ctx, b, ss, ts, so, to, &opts, em, srcInfo, tgtInfo)
-			if err != nil {
+			var ce *checksumError
+			switch {
+			case err != nil && adaptive && errors.As(err, &ce) && ctx.Err() == nil:
+				// Nothing was read or listed yet: stream instead.
+				res.Plan.Note = "segment checksums failed, so the table was streamed: " + err.Error()
+				streamed = true
+			case err != nil:
 				return nil, err
 			}
 			if streamed {
