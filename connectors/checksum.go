@@ -86,3 +86,10 @@ func RowHash(row []byte) uint64 {
 	d := md5.Sum(row)
 	return binary.BigEndian.Uint64(d[:8])
 }
+
+// Meter is an optional capability: a source that counts the bytes it has
+// received from its server so far (TLS and protocol overhead included), so
+// that a report can say what a plan cost in transfer.
+type Meter interface {
+	BytesReceived() int64
+}

@@ -65,6 +65,7 @@ type bisector struct {
 	srcDB, tgtDB     atomic.Int64 // nanoseconds spent in each database
 	leaves           []connectors.KeyRange
 	leafSrc, leafTgt int64 // rows the leaves hold on each side, by the checksums
+	receivedBefore   int64 // the sources' byte counts when the bisect began
 }
 
 // newBisector checks that the pair can be bisected and sets up the plan.
@@ -102,6 +103,7 @@ func newBisector(ctx context.Context, src, tgt Input, p *plan, opts *Options, sr
 		b.scols = append(b.scols, c.src)
 		b.tcols = append(b.tcols, c.tgt)
 	}
+	b.receivedBefore = received(src, tgt)
 	if h := sc.NativeHash(); h != "" && h == tc.NativeHash() {
 		b.hash = h
 	}
@@ -507,6 +509,19 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 	return false, nil
 }
 
+// received is what the sources that count it (connectors.Meter) have
+// received from their servers so far.
+func received(src, tgt Input) int64 {
+	var n int64
+	if m, ok := src.Source.(connectors.Meter); ok {
+		n += m.BytesReceived()
+	}
+	if m, ok := tgt.Source.(connectors.Meter); ok && tgt.Source != src.Source {
+		n += m.BytesReceived()
+	}
+	return n
+}
+
 // finish records the bisect statistics in res, after the sides' own.
 func (b *bisector) finish(res *Result) {
 	fetchedSrc, fetchedTgt := res.Source.Rows, res.Target.Rows
@@ -514,6 +529,7 @@ func (b *bisector) finish(res *Result) {
 	res.Plan.SegmentsMismatched = b.mismatched
 	res.Plan.RowsFetched = fetchedSrc + fetchedTgt
 	res.Plan.Queries = b.queries.Load()
+	res.Plan.BytesReceived = received(b.src, b.tgt) - b.receivedBefore
 	res.Plan.SourceDBTime = time.Duration(b.srcDB.Load())
 	res.Plan.TargetDBTime = time.Duration(b.tgtDB.Load())
 	// The sides' totals come from the checksums: most rows were never read.

@@ -241,6 +241,9 @@ type PlanStats struct {
 	Queries            int64
 	SourceDBTime       time.Duration
 	TargetDBTime       time.Duration
+	// BytesReceived is what the sources received from their servers
+	// during the bisect, for sources that count it (connectors.Meter).
+	BytesReceived int64
 }
 
 // Result is the complete outcome of a diff. Counts and checksums are always

@@ -215,6 +215,7 @@ func planObject(p reconcile.PlanStats) object {
 			{"segments_mismatched", p.SegmentsMismatched},
 			{"rows_fetched", p.RowsFetched},
 			{"queries", p.Queries},
+			{"bytes_received", p.BytesReceived},
 			{"source_db_seconds", seconds(p.SourceDBTime)},
 			{"target_db_seconds", seconds(p.TargetDBTime)},
 		}})

@@ -311,9 +311,9 @@ func planText(p reconcile.PlanStats) string {
 		parts = append(parts, fmt.Sprintf("%d spilled (%s bytes)", p.SpilledParts, thousands(p.SpilledBytes)))
 	}
 	if p.Algorithm == string(reconcile.Bisect) {
-		parts = append(parts, fmt.Sprintf("%s checksummed, %s differing, %s read, %s, checksum time %s source / %s target",
+		parts = append(parts, fmt.Sprintf("%s checksummed, %s differing, %s read, %s, %s received, checksum time %s source / %s target",
 			plural(p.Segments, "segment"), thousands(p.SegmentsMismatched), plural(p.RowsFetched, "row"), queries(p.Queries),
-			elapsed(p.SourceDBTime), elapsed(p.TargetDBTime)))
+			plural(p.BytesReceived, "byte"), elapsed(p.SourceDBTime), elapsed(p.TargetDBTime)))
 	}
 	parts = append(parts, elapsed(p.Elapsed))
 	if p.Note != "" {

@@ -154,7 +154,7 @@ func bisectRun() run {
 	r := databaseRun()
 	r.res.Source.ChecksumKind, r.res.Target.ChecksumKind = "database sums of MD5 row hashes", "database sums of MD5 row hashes"
 	r.res.Plan = reconcile.PlanStats{Algorithm: "bisect",
-		Elapsed: 1500 * time.Millisecond, Segments: 1230, Queries: 4,
+		Elapsed: 1500 * time.Millisecond, Segments: 1230, Queries: 4, BytesReceived: 52310,
 		SourceDBTime: 1200 * time.Millisecond, TargetDBTime: 1100 * time.Millisecond}
 	r.res.Source.Columns, r.res.Target.Columns = nil, nil
 	return r

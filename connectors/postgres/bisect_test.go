@@ -48,8 +48,17 @@ func TestBisectDiff(t *testing.T) {
 		}
 		return res, changes
 	}
+	bytes := func() int64 { return src.BytesReceived() + tgt.BytesReceived() }
+	b0 := bytes()
 	merged, want := run(reconcile.Merge)
+	b1 := bytes()
 	bisected, got := run(reconcile.Bisect)
+	b2 := bytes()
+	// The sockets' byte counts: a stream receives both tables, a bisect
+	// little more than its checksums and the differing segments.
+	if b1-b0 < 2*50000*20 || bisected.Plan.BytesReceived <= 0 || bisected.Plan.BytesReceived > b2-b1 || 4*(b2-b1) > b1-b0 {
+		t.Errorf("bytes received: stream %d, bisect %d (plan says %d)", b1-b0, b2-b1, bisected.Plan.BytesReceived)
+	}
 	if len(want) != 4 || len(got) != len(want) {
 		t.Fatalf("bisect found %q, merge %q", got, want)
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,13 +64,14 @@ func (c Config) backoff(n int) time.Duration { return connectors.Retry(c).Delay(
 // Source is a PostgreSQL database read at one point in time. It is safe for
 // concurrent use. See the package documentation.
 type Source struct {
-	cfg     *pgx.ConnConfig
-	conf    Config
-	opts    connectors.Options
-	display string   // the location with passwords hidden
-	secrets []string // passwords to scrub from error texts
-	setup   string   // the session settings, run on every connection
-	local   string   // the decoding and planning settings, as SET LOCAL, run after every BEGIN
+	received *atomic.Int64 // bytes read from the server's sockets
+	cfg      *pgx.ConnConfig
+	conf     Config
+	opts     connectors.Options
+	display  string   // the location with passwords hidden
+	secrets  []string // passwords to scrub from error texts
+	setup    string   // the session settings, run on every connection
+	local    string   // the decoding and planning settings, as SET LOCAL, run after every BEGIN
 	// nonUTF8: the server encoding is neither UTF8 nor SQL_ASCII, so text
 	// keys order by convert_to(..., 'UTF8').
 	nonUTF8 bool
@@ -128,15 +131,26 @@ func (c Config) Open(ctx context.Context, location string, opts connectors.Optio
 		// Catalog queries run once per connection: no statement cache.
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
+	received := new(atomic.Int64)
+	if dial := cfg.DialFunc; dial != nil {
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &meteredConn{Conn: c, n: received}, nil
+		}
+	}
 	s := &Source{
-		cfg:     cfg,
-		conf:    c.withDefaults(),
-		opts:    opts,
-		display: display,
-		secrets: secrets,
-		setup:   sessionSetup(cfg.RuntimeParams, opts),
-		base:    context.WithoutCancel(ctx),
-		plans:   map[connectors.TableRef]*tablePlan{},
+		received: received,
+		cfg:      cfg,
+		conf:     c.withDefaults(),
+		opts:     opts,
+		display:  display,
+		secrets:  secrets,
+		setup:    sessionSetup(cfg.RuntimeParams, opts),
+		base:     context.WithoutCancel(ctx),
+		plans:    map[connectors.TableRef]*tablePlan{},
 	}
 	if err := s.start(ctx); err != nil {
 		return nil, fmt.Errorf("open %s: %w", display, err)
@@ -536,3 +550,21 @@ func majorVersion(v string) int {
 var _ connectors.Source = (*Source)(nil)
 var _ connectors.OrderedReader = (*Source)(nil)
 var _ connectors.Checksummer = (*Source)(nil)
+
+// meteredConn counts the bytes read from a connection to the server.
+type meteredConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *meteredConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// BytesReceived is what the Source's connections have read from the
+// server so far.
+func (s *Source) BytesReceived() int64 { return s.received.Load() }
+
+var _ connectors.Meter = (*Source)(nil)
