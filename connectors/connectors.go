@@ -39,6 +39,14 @@ const (
 	LogicalDecimal = "decimal"
 )
 
+// MetaDBType is the Arrow field metadata key a database connector sets to
+// the column's type as the database names it ("character(3)", "bytea",
+// "integer[]"). The engine uses a native row hash (Checksummer.NativeHash)
+// only where every compared column has the same database type on both
+// sides: the engine compares across types by logical value, the database's
+// text rendering does not.
+const MetaDBType = "reconcile.db_type"
+
 // MetaInvalid is the Arrow field metadata key a connector sets, with the
 // value InvalidMin, on a date, timestamp or time column whose source can
 // hold values no Arrow value represents (MySQL's zero dates such as

@@ -104,7 +104,7 @@ func newBisector(ctx context.Context, src, tgt Input, p *plan, opts *Options, sr
 		b.tcols = append(b.tcols, c.tgt)
 	}
 	b.receivedBefore = received(src, tgt)
-	if h := sc.NativeHash(); h != "" && h == tc.NativeHash() {
+	if h := sc.NativeHash(); h != "" && h == tc.NativeHash() && sameDBTypes(p, srcInfo, tgtInfo) {
 		b.hash = h
 	}
 	if err := checkBisect(ctx, b, p, srcInfo, tgtInfo); err != nil {
@@ -153,6 +153,31 @@ func checkBisect(ctx context.Context, b *bisector, p *plan, srcInfo, tgtInfo *co
 		return fmt.Errorf(bisectRefusal+"%w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// sameDBTypes reports whether every compared column has the same database
+// type on both sides (connectors.MetaDBType), the condition for a native
+// row hash: a char(3) 'ab' and a text 'ab ' render alike but differ.
+func sameDBTypes(p *plan, srcInfo, tgtInfo *connectors.TableInfo) bool {
+	for _, c := range p.pairs {
+		sf, ok1 := field(srcInfo, c.src)
+		tf, ok2 := field(tgtInfo, c.tgt)
+		if !ok1 || !ok2 {
+			return false
+		}
+		st, tt := dbType(sf), dbType(tf)
+		if st == "" || st != tt {
+			return false
+		}
+	}
+	return true
+}
+
+func dbType(f arrow.Field) string {
+	if i := f.Metadata.FindKey(connectors.MetaDBType); i >= 0 {
+		return f.Metadata.Values()[i]
+	}
+	return ""
 }
 
 func other(side string) string {

@@ -224,10 +224,15 @@ func (s *sumSource) Checksums(_ context.Context, _ connectors.TableRef, req conn
 	return segs, nil
 }
 
+// bisectFields carry their database types, as a database connector's do.
 var bisectFields = []arrow.Field{
-	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
-	{Name: "email", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "amount", Type: &arrow.Decimal128Type{Precision: 10, Scale: 2}, Nullable: true},
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64, Metadata: withDBType("bigint")},
+	{Name: "email", Type: arrow.BinaryTypes.String, Nullable: true, Metadata: withDBType("text")},
+	{Name: "amount", Type: &arrow.Decimal128Type{Precision: 10, Scale: 2}, Nullable: true, Metadata: withDBType("numeric(10,2)")},
+}
+
+func withDBType(name string) arrow.Metadata {
+	return arrow.NewMetadata([]string{connectors.MetaDBType}, []string{name})
 }
 
 func bisectRows(r *rand.Rand, n int) [][]any {
@@ -484,5 +489,25 @@ func TestChecksumFailure(t *testing.T) {
 	auto := diff(t, ss, ts, Options{Key: []string{"id"}, Allocator: mem})
 	if auto.res.Plan.Algorithm != "merge" || !strings.Contains(auto.res.Plan.Note, "statement timeout") || auto.res.Summary.Changed != 1 || auto.res.Summary.Matched != 199 {
 		t.Errorf("auto: %+v, %+v", auto.res.Plan, auto.res.Summary)
+	}
+}
+
+// A native hash is used only where every compared column has the same
+// database type on both sides; otherwise the canonical hash is.
+func TestNativeHashNeedsSameDBTypes(t *testing.T) {
+	mem := checkedAlloc(t)
+	rows := bisectRows(rand.New(rand.NewPCG(61, 62)), 100)
+	other := slices.Clone(bisectFields)
+	other[1].Metadata = withDBType("character(30)")
+	for _, tc := range []struct {
+		fields []arrow.Field
+		want   string
+	}{{bisectFields, "x"}, {other, ""}} {
+		ss, ts := newSumSource(t, mem, bisectFields, rows), newSumSource(t, mem, tc.fields, rows)
+		ss.native, ts.native = "x", "x"
+		res := diff(t, ss, ts, Options{Key: []string{"id"}, Allocator: mem, Algorithm: Bisect})
+		if len(ts.hashes) != 1 || ts.hashes[tc.want] == 0 || !res.res.Consistent() {
+			t.Errorf("email typed %s: hashes %v, want %q", dbType(tc.fields[1]), ts.hashes, tc.want)
+		}
 	}
 }

@@ -335,6 +335,9 @@ ORDER BY a.attnum`, oid)
 			rows.Close()
 			return nil, fmt.Errorf("read columns: %w", err)
 		}
+		// A foreign table's NOT NULL is a promise about the remote data
+		// that nobody checks: its columns may be NULL.
+		c.notNull = c.notNull && relkind != "f"
 		cols = append(cols, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -484,7 +487,9 @@ func mapColumn(c column, types map[uint32]pgType) (cp colPlan, note string) {
 	q := quoteIdent(c.name)
 	cp.expr = q
 	field := func(dt arrow.DataType, md arrow.Metadata) {
-		cp.field = arrow.Field{Name: c.name, Type: dt, Nullable: !c.notNull, Metadata: md}
+		keys := append(md.Keys(), connectors.MetaDBType)
+		vals := append(md.Values(), cp.typeName)
+		cp.field = arrow.Field{Name: c.name, Type: dt, Nullable: !c.notNull, Metadata: arrow.NewMetadata(keys, vals)}
 	}
 	asText := func() {
 		cp.kind = kindText
