@@ -220,6 +220,9 @@ func (s *Source) describeOn(ctx context.Context, conn *pgx.Conn, ref connectors.
 	p := &tablePlan{name: refName(ref), info: connectors.TableInfo{Name: refName(ref), EstimatedRows: -1}}
 	var cols []column
 	if ref.Query != "" {
+		if !enclosed(ref.Query) {
+			return nil, fmt.Errorf("query %q: unbalanced parentheses, quotes or comment; the query must stand on its own as a subquery: %w", shorten(ref.Query), connectors.ErrBadInput)
+		}
 		p.from = "(" + userSQL(ref.Query) + ") AS q"
 		sd, err := conn.PgConn().Prepare(ctx, "", "SELECT * FROM "+p.from, nil)
 		if err != nil {
@@ -264,6 +267,9 @@ func (s *Source) describeOn(ctx context.Context, conn *pgx.Conn, ref connectors.
 	}
 	p.info.Schema = arrow.NewSchema(fields, nil)
 	if ref.Where != "" {
+		if !enclosed(ref.Where) {
+			return nil, fmt.Errorf("filter %q: unbalanced parentheses, quotes or comment; the filter must stand on its own in parentheses: %w", shorten(ref.Where), connectors.ErrBadInput)
+		}
 		p.where = userSQL(ref.Where)
 		p.info.EstimatedRows = -1
 	}

@@ -99,6 +99,94 @@ func userSQL(s string) string {
 	return s + "\n"
 }
 
+// enclosed reports whether s keeps to the parentheses it is wrapped in:
+// outside string literals, quoted identifiers, dollar quotes and comments,
+// no ")" closes more than was opened and every "(" is closed. A filter such
+// as "a = 1) OR (b = 2" would otherwise escape its wrapping and the
+// predicates ANDed with it (key ranges, the resume point of a lost read).
+func enclosed(s string) bool {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth--; depth < 0 {
+				return false
+			}
+		case c == '\'' || c == '"':
+			// E'...' strings take backslash escapes; a doubled quote is
+			// one quote in all of them.
+			escapes := c == '\'' && i > 0 && (s[i-1] == 'E' || s[i-1] == 'e')
+			j := i + 1
+			for ; j < len(s); j++ {
+				if escapes && s[j] == '\\' {
+					j++
+					continue
+				}
+				if s[j] == c {
+					if j+1 < len(s) && s[j+1] == c {
+						j++
+						continue
+					}
+					break
+				}
+			}
+			if j >= len(s) {
+				return false
+			}
+			i = j
+		case c == '-' && i+1 < len(s) && s[i+1] == '-':
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(s) && s[i+1] == '*':
+			nest := 0
+			for ; i+1 < len(s); i++ {
+				if s[i] == '/' && s[i+1] == '*' {
+					nest++
+					i++
+				} else if s[i] == '*' && s[i+1] == '/' {
+					nest--
+					i++
+					if nest == 0 {
+						break
+					}
+				}
+			}
+			if nest != 0 {
+				return false
+			}
+		case c == '$' && (i == 0 || !identByte(s[i-1])):
+			// $tag$ ... $tag$ (a $1 parameter has no closing $).
+			end := strings.IndexByte(s[i+1:], '$')
+			if end < 0 || !validTag(s[i+1:i+1+end]) {
+				continue
+			}
+			tag := s[i : i+end+2]
+			close := strings.Index(s[i+len(tag):], tag)
+			if close < 0 {
+				return false
+			}
+			i += len(tag) + close + len(tag) - 1
+		}
+	}
+	return depth == 0
+}
+
+func identByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+func validTag(t string) bool {
+	for i := 0; i < len(t); i++ {
+		if !identByte(t[i]) || i == 0 && t[i] >= '0' && t[i] <= '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // shorten abbreviates SQL for an error message.
 func shorten(s string) string {
 	s = strings.Join(strings.Fields(s), " ")

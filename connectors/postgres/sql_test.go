@@ -132,3 +132,32 @@ func TestShorten(t *testing.T) {
 		t.Errorf("shorten gave %q", got)
 	}
 }
+
+func TestEnclosed(t *testing.T) {
+	for s, want := range map[string]bool{
+		"a = 1":                                 true,
+		"(a = 1) OR (b = 2)":                    true,
+		"a = 1) OR (b = 2":                      false,
+		"a = 1) --":                             false,
+		"f(a, (b))":                             true,
+		"(a = 1":                                false,
+		"name = ')'":                            true,
+		"name = 'it''s )'":                      true,
+		`name = E'\')' AND (x)`:                 true,
+		`name = E'\'' ) AND (x`:                 false,
+		`"odd)name" = 1`:                        true,
+		`"a""b)" = 1`:                           true,
+		"a = 1 -- )\n":                          true,
+		"a = 1 /* ) /* nested ) */ ) */":        true,
+		"a = 1 /* unclosed":                     false,
+		"a = $$)$$":                             true,
+		"a = $x$ ) $x$ AND b = $1":              true,
+		"a = $x$ ) ":                            false,
+		"a = 'unclosed":                         false,
+		"created_at < now() - interval '1 day'": true,
+	} {
+		if got := enclosed(s); got != want {
+			t.Errorf("enclosed(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
