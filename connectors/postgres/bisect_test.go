@@ -140,3 +140,27 @@ func TestBisectDifferentColumnTypes(t *testing.T) {
 		}
 	}
 }
+
+// NOT NULL on a foreign table, or on a parent with a foreign partition, is
+// not enforced by PostgreSQL: such key columns count as nullable, so bisect
+// refuses them and auto streams (the stream reports NULL keys).
+func TestForeignTablesMayHoldNullKeys(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	testdb.Exec(t, dsn,
+		`CREATE EXTENSION file_fdw`,
+		`CREATE SERVER files FOREIGN DATA WRAPPER file_fdw`,
+		`CREATE FOREIGN TABLE ft (a int NOT NULL, v text) SERVER files OPTIONS (filename '/dev/null', format 'csv')`,
+		`CREATE TABLE pp (a int NOT NULL, v text) PARTITION BY LIST (v)`,
+		`CREATE FOREIGN TABLE pp_f PARTITION OF pp FOR VALUES IN ('x') SERVER files OPTIONS (filename '/dev/null', format 'csv')`,
+		`CREATE TABLE plain (a int NOT NULL, v text)`)
+	src := open(t, dsn)
+	for name, nullable := range map[string]bool{"ft": true, "pp": true, "plain": false} {
+		info, err := src.Describe(t.Context(), connectors.TableRef{Name: name})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := info.Schema.Field(0).Nullable; got != nullable {
+			t.Errorf("%s: key column nullable = %v, want %v", name, got, nullable)
+		}
+	}
+}

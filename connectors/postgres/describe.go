@@ -323,6 +323,21 @@ WHERE c.relname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 	case relkind == "r" || relkind == "m":
 		p.ties = []colPlan{tieCTID}
 	}
+	// A foreign table's NOT NULL is a promise about the remote data that
+	// nobody checks, and so is that of a parent with a foreign table
+	// among its partitions or inheritance children.
+	foreign := relkind == "f"
+	if children && !foreign {
+		err := conn.QueryRow(ctx, `
+WITH RECURSIVE d(oid) AS (
+  SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent = $1
+  UNION
+  SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN d ON i.inhparent = d.oid)
+SELECT EXISTS (SELECT 1 FROM d JOIN pg_catalog.pg_class c ON c.oid = d.oid WHERE c.relkind = 'f')`, oid).Scan(&foreign)
+		if err != nil {
+			return nil, fmt.Errorf("look up partitions: %w", err)
+		}
+	}
 	if (relkind == "r" || relkind == "m" || relkind == "p") && reltuples >= 0 {
 		p.info.EstimatedRows = int64(reltuples)
 	}
@@ -341,9 +356,7 @@ ORDER BY a.attnum`, oid)
 			rows.Close()
 			return nil, fmt.Errorf("read columns: %w", err)
 		}
-		// A foreign table's NOT NULL is a promise about the remote data
-		// that nobody checks: its columns may be NULL.
-		c.notNull = c.notNull && relkind != "f"
+		c.notNull = c.notNull && !foreign
 		cols = append(cols, c)
 	}
 	if err := rows.Err(); err != nil {
