@@ -208,27 +208,27 @@ func (b *bisector) timed(side Side, f func() error) error {
 	return err
 }
 
+// sideChecksums computes one side's segments of r cut at bounds.
+func (b *bisector) sideChecksums(ctx context.Context, side Side, r connectors.KeyRange, bounds [][]any) (segs []connectors.Segment, err error) {
+	cs, ref, req := b.sc, b.src.Table, connectors.ChecksumRequest{Key: b.skey, Columns: b.scols, Range: r, Bounds: bounds, Hash: b.hash}
+	if side == TargetSide {
+		cs, ref, req.Key, req.Columns = b.tc, b.tgt.Table, b.tkey, b.tcols
+	}
+	err = b.timed(side, func() (err error) {
+		segs, err = cs.Checksums(ctx, ref, req)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("checksum %s: %w", side, err)
+	}
+	return segs, nil
+}
+
 // checksums computes both sides' segments of r cut at bounds, at once.
 func (b *bisector) checksums(ctx context.Context, r connectors.KeyRange, bounds [][]any) (src, tgt []connectors.Segment, err error) {
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return b.timed(SourceSide, func() (err error) {
-			src, err = b.sc.Checksums(gctx, b.src.Table, connectors.ChecksumRequest{Key: b.skey, Columns: b.scols, Range: r, Bounds: bounds, Hash: b.hash})
-			if err != nil {
-				return fmt.Errorf("checksum source: %w", err)
-			}
-			return nil
-		})
-	})
-	g.Go(func() error {
-		return b.timed(TargetSide, func() (err error) {
-			tgt, err = b.tc.Checksums(gctx, b.tgt.Table, connectors.ChecksumRequest{Key: b.tkey, Columns: b.tcols, Range: r, Bounds: bounds, Hash: b.hash})
-			if err != nil {
-				return fmt.Errorf("checksum target: %w", err)
-			}
-			return nil
-		})
-	})
+	g.Go(func() (err error) { src, err = b.sideChecksums(gctx, SourceSide, r, bounds); return err })
+	g.Go(func() (err error) { tgt, err = b.sideChecksums(gctx, TargetSide, r, bounds); return err })
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}

@@ -126,12 +126,7 @@ func hashTagged(tag byte, v []byte) uint64 {
 		h = prime5 + uint64(total)
 		h ^= (head | uint64(v[0])<<16 | uint64(v[1])<<24) * prime1
 		h = bits.RotateLeft64(h, 23)*prime2 + prime3
-		rest = v[2:]
-		for i := 0; i < len(rest); i++ {
-			h ^= uint64(rest[i]) * prime5
-			h = bits.RotateLeft64(h, 11) * prime1
-		}
-		return xxAvalanche(h)
+		rest = v[2:] // at most 3 bytes: the tail below takes them one by one
 	default: // the two head bytes and at most one value byte
 		h = prime5 + uint64(total)
 		h ^= uint64(tag) * prime5
