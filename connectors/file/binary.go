@@ -67,9 +67,11 @@ func (s *Source) describeParquet() (*plan, error) {
 	return &plan{info: connectors.TableInfo{Schema: schema, EstimatedRows: pf.NumRows()}}, nil
 }
 
-// leaves collects the Parquet leaf column indices of a field.
+// leaves collects the Parquet leaf column indices of a field. A field
+// with children is a group whatever IsLeaf says: arrow-go leaves a
+// group's ColIndex at 0, which IsLeaf takes for leaf column 0.
 func leaves(f *pqarrow.SchemaField, out []int) []int {
-	if f.IsLeaf() {
+	if len(f.Children) == 0 {
 		return append(out, f.ColIndex)
 	}
 	for i := range f.Children {

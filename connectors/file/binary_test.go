@@ -245,3 +245,40 @@ func TestArrowIPCFormatOverride(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A nested column is read by its own leaves, not by column 0's: arrow-go
+// gives a list field a ColIndex of 0 although it is not a leaf.
+func TestParquetNestedColumnProjection(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "tags", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
+	}, nil)
+	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, schema, strings.NewReader(`[{"id": 1, "tags": ["a", "b"]}, {"id": 2, "tags": null}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	tbl := array.NewTableFromRecords(schema, []arrow.Record{rec})
+	defer tbl.Release()
+	path := filepath.Join(t.TempDir(), "n.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pqarrow.WriteTable(tbl, f, 10, parquet.NewWriterProperties(), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	src, err := New(path, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	tb, err := readAll(t, src, connectors.ReadOptions{Columns: []string{"tags"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.schema.NumFields() != 1 || !arrow.TypeEqual(tb.schema.Field(0).Type, schema.Field(1).Type) || len(tb.rows) != 2 || tb.rows[1][0] != "NULL" {
+		t.Fatalf("projected nested column: %v %v", tb.schema, tb.rows)
+	}
+}
