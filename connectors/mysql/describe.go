@@ -653,6 +653,12 @@ func mapResultColumn(c resultColumn) (cp colPlan, note string) {
 // filter, the resume predicate after key values, and the order of keys.
 // The comment marks the connector's statements in the process list.
 func (p *tablePlan) selectSQL(cols, keys []int, resume *resumePoint) (string, []any) {
+	return p.selectWhere(cols, keys, resume, "")
+}
+
+// selectWhere is selectSQL with a predicate of the connector's own
+// (ranges, see rangesPredicate) ANDed to the filter.
+func (p *tablePlan) selectWhere(cols, keys []int, resume *resumePoint, pred string) (string, []any) {
 	var b sqlBuilder
 	b.WriteString("SELECT /* reconcile read */ ")
 	for i, c := range cols {
@@ -663,14 +669,22 @@ func (p *tablePlan) selectSQL(cols, keys []int, resume *resumePoint) (string, []
 	}
 	b.WriteString(" FROM ")
 	b.WriteString(p.from)
-	switch {
-	case p.where != "" && resume != nil:
-		b.WriteString(" WHERE (" + p.where + ") AND ")
-		p.resumePredicate(&b, keys, resume)
-	case p.where != "":
-		b.WriteString(" WHERE (" + p.where + ")")
-	case resume != nil:
-		b.WriteString(" WHERE ")
+	var terms []string
+	if p.where != "" {
+		terms = append(terms, "("+p.where+")")
+	}
+	if pred != "" {
+		terms = append(terms, "("+pred+")")
+	}
+	if len(terms) > 0 {
+		b.WriteString(" WHERE " + strings.Join(terms, " AND "))
+	}
+	if resume != nil {
+		if len(terms) > 0 {
+			b.WriteString(" AND ")
+		} else {
+			b.WriteString(" WHERE ")
+		}
 		p.resumePredicate(&b, keys, resume)
 	}
 	if len(keys) > 0 {

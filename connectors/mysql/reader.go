@@ -45,6 +45,19 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 	for i := range p.cols {
 		names[i] = p.cols[i].name
 	}
+	var ranges string
+	if opts.Ranges != nil {
+		if len(key) == 0 {
+			return nil, fmt.Errorf("read %s: key ranges need an ordered read: %w", name, connectors.ErrUnsupported)
+		}
+		kcols, err := p.rangeKey(key)
+		if err == nil {
+			ranges, err = rangesPredicate(kcols, opts.Ranges)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+	}
 	out, keys, err := colselect.Resolve(colselect.Table{
 		Name: name, Columns: names,
 		Unordered: func(i int) (string, string) { return p.cols[i].typeName, p.cols[i].unordered },
@@ -90,6 +103,7 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 		name:   name,
 		schema: arrow.NewSchema(fields, nil),
 		keys:   keys,
+		ranges: ranges,
 		unique: unique,
 		nOut:   len(out),
 		batch:  batch,
@@ -133,9 +147,10 @@ type scan struct {
 	schema *arrow.Schema
 	fields []int // plan columns in SELECT order: the output, then extra key columns
 	nOut   int
-	keys   []int // plan columns of the key, in order; nil for an unordered read
-	unique bool  // the keys end with the primary key: no two rows share them
-	keyPos []int // positions in fields of the key columns
+	keys   []int  // plan columns of the key, in order; nil for an unordered read
+	ranges string // the predicate of ReadOptions.Ranges ("" for none)
+	unique bool   // the keys end with the primary key: no two rows share them
+	keyPos []int  // positions in fields of the key columns
 	decs   []*colDec
 	vars   []int // indexes in decs of the variable-width (text, binary) columns
 	batch  int
@@ -254,7 +269,7 @@ func (sc *scan) attempt(ctx context.Context) error {
 			return err
 		}
 	}
-	sql, args := sc.plan.selectSQL(sc.fields, sc.keys, resume)
+	sql, args := sc.plan.selectWhere(sc.fields, sc.keys, resume, sc.ranges)
 	stop := s.watch(ctx, ss)
 	rows, err := ss.query(ss.ctx, sql, args)
 	if err == nil {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -177,6 +178,8 @@ type Source struct {
 	notes   []string // about the server (settings it lacks)
 	resumes []Resume
 	plans   map[connectors.TableRef]*tablePlan
+
+	received *atomic.Int64 // bytes read from the server's sockets (BytesReceived)
 }
 
 // Open is a connectors.Opener for "mysql://" and "mariadb://" locations;
@@ -200,6 +203,8 @@ func (c Config) Open(ctx context.Context, location string, opts connectors.Optio
 	}
 	secrets = append(secrets, cfg.Passwd)
 	display = scrubText(display, secrets)
+	received := new(atomic.Int64)
+	cfg.DialFunc = meteredDial(received)
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", display, scrub(err, secrets))
@@ -215,6 +220,7 @@ func (c Config) Open(ctx context.Context, location string, opts connectors.Optio
 		base:      context.WithoutCancel(ctx),
 		slot:      make(chan struct{}, 1),
 		plans:     map[connectors.TableRef]*tablePlan{},
+		received:  received,
 	}
 	ss, err := s.connect(ctx, true)
 	if err != nil {
