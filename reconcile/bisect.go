@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +32,20 @@ import (
 // key, otherwise evenly by row). The estimate may be stale or unknown, so a
 // differing segment found larger than the threshold is split again,
 // BisectFactor ways, until its segments reach the threshold.
+//
+// Concurrency: differing segments are independent key ranges, so their
+// boundary and checksum statements run concurrently, at most
+// Options.Workers tasks at once (an errgroup with SetLimit), each task
+// issuing one statement per side at a time: at most Workers statements
+// run on each side. A task that finds no free slot handles the segment
+// itself, so a task never waits for a slot. Leaves are collected with
+// their position in the segment tree and put in key order at the end.
+//
+// Load: with Options.MaxQuerySeconds, the first level, which covers the
+// whole table, is checksummed in chunks of consecutive segments rather
+// than in one statement per side, each chunk sized so that its statement
+// takes about that long (see chunker). Deeper levels cover one differing
+// segment each, BisectFactor segments of about BisectThreshold rows.
 
 // Bisect defaults.
 const (
@@ -39,6 +56,10 @@ const (
 	// maxBisectDepth stops splitting a segment whose keys will not spread
 	// (it is read instead).
 	maxBisectDepth = 12
+	// initialChunkRows is about how many rows the first chunk of the
+	// first level covers when statements are sized to a time target (as
+	// pt-table-checksum starts with 1000-row chunks).
+	initialChunkRows = 1024
 )
 
 // Segment checksums collide (miss a difference) only if two different sets
@@ -52,20 +73,37 @@ type bisector struct {
 	scols, tcols []string
 	threshold    int64
 	factor       int
-	hash         string // connectors.ChecksumRequest.Hash: "" canonical, else the shared native label
-	adaptive     bool   // auto: read dense levels instead of splitting them
+	hash         string        // connectors.ChecksumRequest.Hash: "" canonical, else the shared native label
+	adaptive     bool          // auto: read dense levels instead of splitting them
+	workers      int           // tasks at once, each one statement per side at a time
+	maxQuery     time.Duration // target time of a first-level statement; 0: one statement per side
+	chunks       *chunker      // the first level's chunks, while they are handed out
 
+	queries        atomic.Int64
+	srcDB, tgtDB   atomic.Int64 // nanoseconds spent in each database, summed over concurrent statements
+	receivedBefore int64        // the sources' byte counts when the bisect began
+
+	mu sync.Mutex // guards the statistics and found below while segments are handled
 	// statistics
 	srcRows, tgtRows int64
 	srcSum, tgtSum   uint64
 	matched          int64
 	checked          int64
 	mismatched       int64
-	queries          atomic.Int64
-	srcDB, tgtDB     atomic.Int64 // nanoseconds spent in each database
-	leaves           []connectors.KeyRange
-	leafSrc, leafTgt int64 // rows the leaves hold on each side, by the checksums
-	receivedBefore   int64 // the sources' byte counts when the bisect began
+	found            []leaf // in the order tasks found them
+
+	leaves           []connectors.KeyRange // in key order, adjacent ones joined (after the checksums)
+	leafSrc, leafTgt int64                 // rows the leaves hold on each side, by the checksums
+}
+
+// leaf is a differing segment to read, with its position in the tree of
+// segments: the indexes of the segments it lies in, level by level (the
+// first level's index counts over all its chunks). Positions order the
+// leaves by key.
+type leaf struct {
+	pos              []int32
+	r                connectors.KeyRange
+	srcRows, tgtRows int64
 }
 
 // newBisector checks that the pair can be bisected and sets up the plan.
@@ -87,7 +125,8 @@ func newBisector(ctx context.Context, src, tgt Input, p *plan, opts *Options, sr
 	if !sOrd || !tOrd {
 		return nil, fmt.Errorf("diff: the bisect algorithm needs both sides to read in key order: %w", connectors.ErrUnsupported)
 	}
-	b := &bisector{src: src, tgt: tgt, sc: sc, tc: tc, threshold: opts.BisectThreshold, factor: opts.BisectFactor}
+	b := &bisector{src: src, tgt: tgt, sc: sc, tc: tc, threshold: opts.BisectThreshold, factor: opts.BisectFactor,
+		workers: max(opts.Workers, 1), maxQuery: seconds(opts.MaxQuerySeconds)}
 	if b.threshold <= 0 {
 		b.threshold = DefaultBisectThreshold
 	}
@@ -195,53 +234,69 @@ func field(info *connectors.TableInfo, name string) (arrow.Field, bool) {
 	return info.Schema.Field(i), true
 }
 
-// timed runs f against one side's database, counting the query and its time.
-func (b *bisector) timed(side Side, f func() error) error {
+// seconds converts Options.MaxQuerySeconds to a duration: 0 (no target)
+// for zero, negative and non-finite values, at most a day.
+func seconds(s float64) time.Duration {
+	if !(s > 0) || math.IsInf(s, 1) {
+		return 0
+	}
+	return time.Duration(min(s, 24*3600) * float64(time.Second))
+}
+
+// timed runs f against one side's database, counting the query and its
+// time, and returns that time.
+func (b *bisector) timed(side Side, f func() error) (time.Duration, error) {
 	start := time.Now()
 	err := f()
+	took := time.Since(start)
 	b.queries.Add(1)
 	if side == SourceSide {
-		b.srcDB.Add(int64(time.Since(start)))
+		b.srcDB.Add(int64(took))
 	} else {
-		b.tgtDB.Add(int64(time.Since(start)))
+		b.tgtDB.Add(int64(took))
 	}
-	return err
+	return took, err
 }
 
 // sideChecksums computes one side's segments of r cut at bounds.
-func (b *bisector) sideChecksums(ctx context.Context, side Side, r connectors.KeyRange, bounds [][]any) (segs []connectors.Segment, err error) {
+func (b *bisector) sideChecksums(ctx context.Context, side Side, r connectors.KeyRange, bounds [][]any) (segs []connectors.Segment, took time.Duration, err error) {
 	cs, ref, req := b.sc, b.src.Table, connectors.ChecksumRequest{Key: b.skey, Columns: b.scols, Range: r, Bounds: bounds, Hash: b.hash}
 	if side == TargetSide {
 		cs, ref, req.Key, req.Columns = b.tc, b.tgt.Table, b.tkey, b.tcols
 	}
-	err = b.timed(side, func() (err error) {
+	took, err = b.timed(side, func() (err error) {
 		segs, err = cs.Checksums(ctx, ref, req)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("checksum %s: %w", side, err)
+		return nil, 0, fmt.Errorf("checksum %s: %w", side, err)
 	}
-	return segs, nil
+	return segs, took, nil
 }
 
-// checksums computes both sides' segments of r cut at bounds, at once.
-func (b *bisector) checksums(ctx context.Context, r connectors.KeyRange, bounds [][]any) (src, tgt []connectors.Segment, err error) {
+// sides holds one figure per side: source, target.
+type sides[T any] [2]T
+
+// checksums computes both sides' segments of r cut at bounds, at once,
+// and the time each side's statement took. The first to fail cancels the
+// other.
+func (b *bisector) checksums(ctx context.Context, r connectors.KeyRange, bounds [][]any) (src, tgt []connectors.Segment, took sides[time.Duration], err error) {
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { src, err = b.sideChecksums(gctx, SourceSide, r, bounds); return err })
-	g.Go(func() (err error) { tgt, err = b.sideChecksums(gctx, TargetSide, r, bounds); return err })
+	g.Go(func() (err error) { src, took[0], err = b.sideChecksums(gctx, SourceSide, r, bounds); return err })
+	g.Go(func() (err error) { tgt, took[1], err = b.sideChecksums(gctx, TargetSide, r, bounds); return err })
 	if err := g.Wait(); err != nil {
-		return nil, nil, err
+		return nil, nil, took, err
 	}
 	if len(src) != len(bounds)+1 || len(tgt) != len(bounds)+1 {
-		return nil, nil, fmt.Errorf("checksum: %d boundaries gave %d source and %d target segments, want %d", len(bounds), len(src), len(tgt), len(bounds)+1)
+		return nil, nil, took, fmt.Errorf("checksum: %d boundaries gave %d source and %d target segments, want %d", len(bounds), len(src), len(tgt), len(bounds)+1)
 	}
-	return src, tgt, nil
+	return src, tgt, took, nil
 }
 
 // boundaries cuts r into about n segments from the keys of the side with
 // more rows there.
 func (b *bisector) boundaries(ctx context.Context, r connectors.KeyRange, n int, side Side) (bounds [][]any, err error) {
-	err = b.timed(side, func() error {
+	_, err = b.timed(side, func() error {
 		if side == SourceSide {
 			bounds, err = b.sc.Boundaries(ctx, b.src.Table, b.skey, r, n)
 		} else {
@@ -255,30 +310,93 @@ func (b *bisector) boundaries(ctx context.Context, r connectors.KeyRange, n int,
 	return bounds, err
 }
 
-// split checksums the n segments of r and handles each: matched, read
-// (a leaf) or split again. Leaves come out in key order.
-func (b *bisector) split(ctx context.Context, r connectors.KeyRange, n int, side Side, srcRows, tgtRows int64, depth int) error {
+// segments runs the checksums of the first level, cut at bounds, and of
+// every differing segment below it, under one errgroup of b.workers
+// tasks, and then puts the leaves in key order.
+func (b *bisector) segments(ctx context.Context, bounds [][]any, rowsPerSegment int64) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(b.workers)
+	nseg := len(bounds) + 1
+	if b.maxQuery <= 0 || nseg == 1 {
+		g.Go(func() error { return b.chunk(gctx, g, bounds, 0, nseg) })
+	} else {
+		initial := initialChunkRows / max(rowsPerSegment, 1)
+		b.chunks = &chunker{target: b.maxQuery, nseg: nseg, size: int(min(max(initial, 1), int64(nseg)))}
+		// Each task takes the next chunk until none is left; the
+		// differing segments of its chunks go to free slots, or are
+		// handled by the task itself when there is none.
+		for range min(b.workers, nseg) {
+			g.Go(func() error {
+				for {
+					lo, hi, ok := b.chunks.take()
+					if !ok {
+						return nil
+					}
+					if err := b.chunk(gctx, g, bounds, lo, hi); err != nil {
+						return err
+					}
+				}
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	b.sortLeaves()
+	return nil
+}
+
+// chunk checksums the first level's segments lo..hi-1 (of those cut at
+// bounds) in one statement per side and handles each.
+func (b *bisector) chunk(ctx context.Context, g *errgroup.Group, bounds [][]any, lo, hi int) error {
+	var r connectors.KeyRange
+	if lo > 0 {
+		r.From = bounds[lo-1]
+	}
+	if hi <= len(bounds) {
+		r.To = bounds[hi-1]
+	}
+	inner := bounds[lo : hi-1 : hi-1]
+	ss, ts, took, err := b.checksums(ctx, r, inner)
+	if err != nil {
+		return err
+	}
+	if b.chunks != nil {
+		b.chunks.observe(hi-lo, took)
+	}
+	return b.handle(ctx, g, r, inner, ss, ts, 0, nil, lo)
+}
+
+// split checksums the n segments of r, which lies at pos in the tree of
+// segments, and handles each: matched, read (a leaf) or split again.
+func (b *bisector) split(ctx context.Context, g *errgroup.Group, r connectors.KeyRange, n int, side Side, srcRows, tgtRows int64, depth int, pos []int32) error {
 	bounds, err := b.boundaries(ctx, r, n, side)
 	if err != nil {
 		return err
 	}
 	if len(bounds) == 0 {
 		// One key, repeated: there is nothing to split, so it is read.
-		b.leaf(r, srcRows, tgtRows)
+		b.mu.Lock()
+		b.found = append(b.found, leaf{pos: pos, r: r, srcRows: srcRows, tgtRows: tgtRows})
+		b.mu.Unlock()
 		return nil
 	}
-	return b.splitAt(ctx, r, bounds, depth)
+	ss, ts, _, err := b.checksums(ctx, r, bounds)
+	if err != nil {
+		return err
+	}
+	return b.handle(ctx, g, r, bounds, ss, ts, depth, pos, 0)
 }
 
 // differ reports whether a segment's figures show a difference.
 func differ(s, t connectors.Segment) bool { return s != t || s.Keys != s.Rows }
 
-// splitAt checksums the segments of r cut at bounds and handles each.
-func (b *bisector) splitAt(ctx context.Context, r connectors.KeyRange, bounds [][]any, depth int) error {
-	ss, ts, err := b.checksums(ctx, r, bounds)
-	if err != nil {
-		return err
-	}
+// handle takes the checksums ss and ts of the segments of r cut at
+// bounds, at depth, below the segment at pos (nil for the first level,
+// whose segments' indexes start at first): it counts them, records the
+// leaves and splits the other differing segments, each in a task of g
+// when a slot is free and here otherwise.
+func (b *bisector) handle(ctx context.Context, g *errgroup.Group, r connectors.KeyRange, bounds [][]any, ss, ts []connectors.Segment, depth int, pos []int32, first int) error {
 	// Adaptive: when most segments of this level differ, splitting them
 	// further would checksum most of their rows again; they are read.
 	dense := false
@@ -291,6 +409,14 @@ func (b *bisector) splitAt(ctx context.Context, r connectors.KeyRange, bounds []
 		}
 		dense = 2*d > len(ss)
 	}
+	type task struct {
+		seg              connectors.KeyRange
+		pos              []int32
+		side             Side
+		srcRows, tgtRows int64
+	}
+	var splits []task
+	b.mu.Lock()
 	for i := range ss {
 		seg := connectors.KeyRange{From: r.From, To: r.To}
 		if i > 0 {
@@ -312,21 +438,103 @@ func (b *bisector) splitAt(ctx context.Context, r connectors.KeyRange, bounds []
 			continue
 		}
 		b.mismatched++
+		at := append(slices.Clip(pos), int32(first+i))
 		rows := max(s.Rows, t.Rows)
 		near := rows <= int64(b.factor)*b.threshold // one more split would reach the threshold
 		if rows <= b.threshold || dense && near || depth >= maxBisectDepth || (s.Rows <= 1 && t.Rows <= 1) {
-			b.leaf(seg, s.Rows, t.Rows)
+			b.found = append(b.found, leaf{pos: at, r: seg, srcRows: s.Rows, tgtRows: t.Rows})
 			continue
 		}
 		more := SourceSide
 		if t.Rows > s.Rows {
 			more = TargetSide
 		}
-		if err := b.split(ctx, seg, b.factor, more, s.Rows, t.Rows, depth+1); err != nil {
+		splits = append(splits, task{seg, at, more, s.Rows, t.Rows})
+	}
+	b.mu.Unlock()
+	for _, k := range splits {
+		work := func() error { return b.split(ctx, g, k.seg, b.factor, k.side, k.srcRows, k.tgtRows, depth+1, k.pos) }
+		if g.TryGo(work) {
+			continue
+		}
+		if err := work(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// sortLeaves puts the leaves found in key order, joining each to the
+// previous one when they touch (the previous one ends at the very bound
+// this one starts at).
+func (b *bisector) sortLeaves() {
+	slices.SortFunc(b.found, func(x, y leaf) int { return slices.Compare(x.pos, y.pos) })
+	for _, l := range b.found {
+		b.leafSrc += l.srcRows
+		b.leafTgt += l.tgtRows
+		if n := len(b.leaves); n > 0 {
+			last := &b.leaves[n-1]
+			if sameBound(last.To, l.r.From) {
+				last.To = l.r.To
+				continue
+			}
+		}
+		b.leaves = append(b.leaves, l.r)
+	}
+	b.found = nil
+}
+
+// chunker sizes the first level's statements to a target time, as
+// pt-table-checksum's --chunk-time does: the first chunk covers about
+// initialChunkRows rows; each statement that completes gives, per side,
+// its time per segment (its rows per second over its rows per segment,
+// which holds as well where a filter leaves few of the rows scanned),
+// averaged with the earlier ones; the slower side's figure sizes the next
+// chunks to the target, growing at most twice the largest chunk measured.
+type chunker struct {
+	target time.Duration
+	nseg   int
+
+	mu      sync.Mutex
+	next    int            // the first segment not handed out
+	size    int            // segments of the next chunk
+	largest int            // segments of the largest chunk measured
+	perSeg  sides[float64] // seconds a segment takes on each side, 0 before the first measurement
+}
+
+// take hands out the next chunk, segments lo..hi-1.
+func (c *chunker) take() (lo, hi int, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.next >= c.nseg {
+		return 0, 0, false
+	}
+	lo = c.next
+	hi = min(c.nseg, lo+c.size)
+	c.next = hi
+	return lo, hi, true
+}
+
+// observe records that a chunk of segs segments took the given times and
+// sizes the next chunks.
+func (c *chunker) observe(segs int, took sides[time.Duration]) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.largest = max(c.largest, segs)
+	slowest := 0.0
+	for i, d := range took {
+		per := d.Seconds() / float64(segs)
+		if c.perSeg[i] > 0 {
+			per = (c.perSeg[i] + per) / 2
+		}
+		c.perSeg[i] = per
+		slowest = max(slowest, per)
+	}
+	n := 2 * c.largest
+	if slowest > 0 {
+		n = min(n, int(c.target.Seconds()/slowest))
+	}
+	c.size = max(n, 1)
 }
 
 // autoSamples is how many first-level segments auto checksums before it
@@ -334,15 +542,19 @@ func (b *bisector) splitAt(ctx context.Context, r connectors.KeyRange, bounds []
 const autoSamples = 16
 
 // sample checksums up to autoSamples first-level segments, spread over the
-// key space, and reports whether a quarter or more of them differ: then
-// the table is better streamed than bisected (a full checksum scan costs
-// about as much as streaming two thirds of the table on one machine, and
-// reading the differing segments adds their share of a stream).
+// key space, b.workers at a time, and reports whether a quarter or more of
+// them differ: then the table is better streamed than bisected (a full
+// checksum scan costs about as much as streaming two thirds of the table
+// on one machine, and reading the differing segments adds their share of
+// a stream).
 func (b *bisector) sample(ctx context.Context, bounds [][]any) (dense bool, sampled, differing int, err error) {
 	nseg := len(bounds) + 1
 	if nseg < 2*autoSamples {
 		return false, 0, 0, nil // the first level is hardly more work than a sample
 	}
+	differs := make([]bool, autoSamples)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(b.workers)
 	for k := range autoSamples {
 		i := (2*k + 1) * nseg / (2 * autoSamples)
 		seg := connectors.KeyRange{}
@@ -352,31 +564,25 @@ func (b *bisector) sample(ctx context.Context, bounds [][]any) (dense bool, samp
 		if i < len(bounds) {
 			seg.To = bounds[i]
 		}
-		ss, ts, err := b.checksums(ctx, seg, nil)
-		if err != nil {
-			return false, 0, 0, err
-		}
+		g.Go(func() error {
+			ss, ts, _, err := b.checksums(gctx, seg, nil)
+			if err != nil {
+				return err
+			}
+			differs[k] = differ(ss[0], ts[0])
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return false, 0, 0, err
+	}
+	for _, d := range differs {
 		sampled++
-		if differ(ss[0], ts[0]) {
+		if d {
 			differing++
 		}
 	}
 	return 4*differing >= sampled, sampled, differing, nil
-}
-
-// leaf records a segment to read, joined to the previous one when they
-// touch (the previous one ends at the very bound this one starts at).
-func (b *bisector) leaf(r connectors.KeyRange, srcRows, tgtRows int64) {
-	b.leafSrc += srcRows
-	b.leafTgt += tgtRows
-	if n := len(b.leaves); n > 0 {
-		last := &b.leaves[n-1]
-		if sameBound(last.To, r.From) {
-			last.To = r.To
-			return
-		}
-	}
-	b.leaves = append(b.leaves, r)
 }
 
 // sameBound reports whether two bounds are the same bound value handed out
@@ -490,7 +696,7 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 			return true, nil
 		}
 	}
-	if err := b.splitAt(ctx, connectors.KeyRange{}, bounds, 0); err != nil {
+	if err := b.segments(ctx, bounds, est/int64(len(bounds)+1)); err != nil {
 		return false, &checksumError{err}
 	}
 	em.res.Summary.Matched += b.matched

@@ -7,7 +7,10 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -28,11 +31,65 @@ type sumSource struct {
 	schema   *arrow.Schema
 	rows     [][]any // sorted by key
 	estimate int64
-	reads    int            // ReadOrdered calls
-	native   string         // NativeHash label
-	dropKey  any            // a key whose rows ranged reads leave out (reads and checksums disagree)
-	failSums error          // returned by Checksums
+	reads    int           // ReadOrdered calls
+	native   string        // NativeHash label
+	dropKey  any           // a key whose rows ranged reads leave out (reads and checksums disagree)
+	failSums error         // returned by Checksums
+	rowDelay time.Duration // Checksums and Boundaries sleep this long per row of their range: a slow database
+	// block, when set, is called by each Checksums and Boundaries call
+	// ("checksums", "boundaries") with its context and range before it
+	// computes anything; an error it returns is the call's.
+	block func(ctx context.Context, call string, r connectors.KeyRange) error
+
+	mu       sync.Mutex
 	hashes   map[string]int // Checksums calls by hash asked for
+	sums     []sumCall      // Checksums calls, in the order they ended
+	inFlight atomic.Int64   // Checksums and Boundaries calls running now
+	peak     atomic.Int64   // the most that ran at once
+}
+
+// sumCall is a recorded Checksums call.
+type sumCall struct {
+	r        connectors.KeyRange
+	segments int
+}
+
+// enter counts a call in flight; the returned func counts it out.
+func (s *sumSource) enter() func() {
+	n := s.inFlight.Add(1)
+	for {
+		p := s.peak.Load()
+		if n <= p || s.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	return func() { s.inFlight.Add(-1) }
+}
+
+// slow waits as long as the database would take over the rows of r.
+func (s *sumSource) slow(ctx context.Context, call string, r connectors.KeyRange) error {
+	if s.block != nil {
+		if err := s.block(ctx, call, r); err != nil {
+			return err
+		}
+	}
+	if s.rowDelay == 0 {
+		return nil
+	}
+	n := 0
+	for _, row := range s.rows {
+		if inRange(keyOf(row), r) {
+			n++
+		}
+	}
+	t := time.NewTimer(time.Duration(n) * s.rowDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 var _ connectors.Checksummer = (*sumSource)(nil)
@@ -113,6 +170,8 @@ func (s *sumSource) Read(ctx context.Context, ref connectors.TableRef, opts conn
 }
 
 func (s *sumSource) ReadOrdered(ctx context.Context, ref connectors.TableRef, key []string, opts connectors.ReadOptions) (array.RecordReader, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.reads++
 	cols := opts.Columns
 	if cols == nil {
@@ -127,7 +186,7 @@ func (s *sumSource) ReadOrdered(ctx context.Context, ref connectors.TableRef, ke
 	var recs []arrow.Record
 	var schema *arrow.Schema
 	for i, r := range ranges {
-		if i > 0 && cmpKey(ranges[i-1].To[0], r.From[0]) > 0 {
+		if i > 0 && (ranges[i-1].To == nil || r.From == nil || cmpKey(ranges[i-1].To[0], r.From[0]) > 0) {
 			return nil, fmt.Errorf("ranges out of order: %v before %v", ranges[i-1], r)
 		}
 		var part []arrow.Record
@@ -156,7 +215,11 @@ func (s *sumSource) Checksummable(context.Context, connectors.TableRef, []string
 
 func (s *sumSource) NativeHash() string { return s.native }
 
-func (s *sumSource) Boundaries(_ context.Context, _ connectors.TableRef, _ []string, r connectors.KeyRange, n int) ([][]any, error) {
+func (s *sumSource) Boundaries(ctx context.Context, _ connectors.TableRef, _ []string, r connectors.KeyRange, n int) ([][]any, error) {
+	defer s.enter()()
+	if err := s.slow(ctx, "boundaries", r); err != nil {
+		return nil, err
+	}
 	var keys []any
 	for _, row := range s.rows {
 		if k := keyOf(row); inRange(k, r) && (len(keys) == 0 || cmpKey(keys[len(keys)-1], k) != 0) {
@@ -174,17 +237,24 @@ func (s *sumSource) Boundaries(_ context.Context, _ connectors.TableRef, _ []str
 	return out, nil
 }
 
-func (s *sumSource) Checksums(_ context.Context, _ connectors.TableRef, req connectors.ChecksumRequest) ([]connectors.Segment, error) {
+func (s *sumSource) Checksums(ctx context.Context, _ connectors.TableRef, req connectors.ChecksumRequest) ([]connectors.Segment, error) {
+	defer s.enter()()
+	if err := s.slow(ctx, "checksums", req.Range); err != nil {
+		return nil, err
+	}
 	if s.failSums != nil {
 		return nil, s.failSums
 	}
 	if req.Hash != "" && req.Hash != s.native {
 		return nil, fmt.Errorf("hash %q asked of a source whose native hash is %q", req.Hash, s.native)
 	}
+	s.mu.Lock()
 	if s.hashes == nil {
 		s.hashes = map[string]int{}
 	}
 	s.hashes[req.Hash]++
+	s.sums = append(s.sums, sumCall{r: req.Range, segments: len(req.Bounds) + 1})
+	s.mu.Unlock()
 	cols, r, bounds := req.Columns, req.Range, req.Bounds
 	rows, _, recs := s.project(r, cols, max(1, len(s.rows)))
 	defer func() {
@@ -509,5 +579,222 @@ func TestNativeHashNeedsSameDBTypes(t *testing.T) {
 		if len(ts.hashes) != 1 || ts.hashes[tc.want] == 0 || !res.res.Consistent() {
 			t.Errorf("email typed %s: hashes %v, want %q", dbType(tc.fields[1]), ts.hashes, tc.want)
 		}
+	}
+}
+
+// bisectReport is what two runs of one bisect must agree on: the changes,
+// the counts, the sides' totals and the plan's figures (times and bytes
+// aside).
+func bisectReport(c collected) string {
+	p := c.res.Plan
+	return fmt.Sprintf("%v\n%+v\nsource %d %x, target %d %x\nsegments %d, mismatched %d, fetched %d",
+		c.lines(), c.res.Summary, c.res.Source.Rows, c.res.Source.Checksum, c.res.Target.Rows, c.res.Target.Checksum,
+		p.Segments, p.SegmentsMismatched, p.RowsFetched)
+}
+
+// scatter returns rows with every step-th row's email changed, from the
+// first on.
+func scatter(rows [][]any, first, step int) [][]any {
+	out := slices.Clone(rows)
+	for i := first; i < len(out); i += step {
+		out[i] = []any{out[i][0], "changed@example.com", out[i][2]}
+	}
+	return out
+}
+
+// Bisect reports the same, with the same plan, whatever the number of
+// workers, and never runs more statements at once against a side than
+// Options.Workers.
+func TestBisectWorkersSameReport(t *testing.T) {
+	mem := checkedAlloc(t)
+	defer func(n int) { rangesPerRead = n }(rangesPerRead)
+	rangesPerRead = 3
+	r := rand.New(rand.NewPCG(71, 72))
+	base := bisectRows(r, 1200)
+	missing := slices.Delete(slices.Clone(base), 500, 510)
+	cases := map[string][][]any{
+		"scattered":         scatter(base, 17, 290),
+		"cluster":           scatter(base[:1000], 900, 1),
+		"ten percent":       scatter(base, 5, 10),
+		"missing and extra": append(missing, []any{1, "between@example.com", "1.00"}, []any{99999, "after@example.com", "2.00"}),
+	}
+	for name, tgt := range cases {
+		var want string
+		var wantQueries int64
+		for _, workers := range []int{1, 2, 4} {
+			ss, ts := newSumSource(t, mem, bisectFields, base), newSumSource(t, mem, bisectFields, tgt)
+			// A stale estimate: first-level segments far above the
+			// threshold, split level by level.
+			ss.estimate, ts.estimate = 40, 40
+			ss.rowDelay, ts.rowDelay = 2*time.Microsecond, 2*time.Microsecond
+			got := diff(t, ss, ts, Options{Key: []string{"id"}, Allocator: mem, Algorithm: Bisect, BisectThreshold: 8, BisectFactor: 4, Workers: workers})
+			for side, s := range map[string]*sumSource{"source": ss, "target": ts} {
+				if p := s.peak.Load(); p > int64(workers) || p < 1 {
+					t.Errorf("%s, %d workers: %d statements at once against the %s", name, workers, p, side)
+				}
+			}
+			rep := bisectReport(got)
+			if workers == 1 {
+				want, wantQueries = rep, got.res.Plan.Queries
+				stream := diff(t, source(t, tbl(t, mem, "s", bisectFields, base, 50), []string{"id"}),
+					source(t, tbl(t, mem, "t", bisectFields, sortedByKey(tgt), 50), []string{"id"}),
+					Options{Key: []string{"id"}, Allocator: mem, Algorithm: Merge})
+				if !slices.Equal(stream.lines(), got.lines()) || stream.res.Summary != got.res.Summary {
+					t.Fatalf("%s: bisect %+v, stream %+v", name, got.res.Summary, stream.res.Summary)
+				}
+				continue
+			}
+			if rep != want || got.res.Plan.Queries != wantQueries {
+				t.Errorf("%s: %d workers report (%d queries)\n%s\n1 worker reports (%d queries)\n%s", name, workers, got.res.Plan.Queries, rep, wantQueries, want)
+			}
+		}
+	}
+}
+
+// Differing segments are split concurrently: the boundary queries of two
+// of them run at once (the first waits, for at most a minute, for a
+// second one to start).
+func TestBisectSplitsConcurrently(t *testing.T) {
+	mem := checkedAlloc(t)
+	base := bisectRows(rand.New(rand.NewPCG(81, 82)), 3000)
+	tgt := scatter(base, 100, 700)
+	ss, ts := newSumSource(t, mem, bisectFields, base), newSumSource(t, mem, bisectFields, tgt)
+	ss.estimate, ts.estimate = 100, 100
+	var waited atomic.Bool
+	ss.block = func(ctx context.Context, call string, r connectors.KeyRange) error {
+		if call != "boundaries" || r.From == nil && r.To == nil || !waited.CompareAndSwap(false, true) {
+			return nil // the first level's, or not the first split
+		}
+		deadline := time.Now().Add(time.Minute)
+		for ss.inFlight.Load() < 2 {
+			if time.Now().After(deadline) {
+				return errors.New("no other boundary query started while this one ran")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	}
+	got := diff(t, ss, ts, Options{Key: []string{"id"}, Allocator: mem, Algorithm: Bisect, BisectThreshold: 8, BisectFactor: 4, Workers: 4})
+	if got.res.Summary.Changed != 5 || ss.peak.Load() < 2 {
+		t.Errorf("%+v, %d statements at once", got.res.Summary, ss.peak.Load())
+	}
+}
+
+// With MaxQuerySeconds, a slow source has the first level checksummed in
+// chunks sized to the target from the measured time per segment, not in
+// one statement per side; the report is the same.
+func TestBisectChunksToMaxQuerySeconds(t *testing.T) {
+	mem := checkedAlloc(t)
+	base := bisectRows(rand.New(rand.NewPCG(91, 92)), 4000)
+	const (
+		threshold = 64
+		rowDelay  = 20 * time.Microsecond // a database reading 50,000 rows a second
+		target    = 0.005                 // seconds: at most 250 rows, 3 segments of 64 rows, a statement
+	)
+	// 4000 rows estimated: 63 first-level segments of about 63 rows; the
+	// first chunk covers 1024/63 of them.
+	const nseg, initial, most = 63, 16, 4
+	run := func(tgt [][]any, maxQuery float64, workers int) (collected, *sumSource) {
+		ss, ts := newSumSource(t, mem, bisectFields, base), newSumSource(t, mem, bisectFields, tgt)
+		ss.rowDelay, ts.rowDelay = rowDelay, rowDelay
+		res := diff(t, ss, ts, Options{Key: []string{"id"}, Allocator: mem, Algorithm: Bisect, BisectThreshold: threshold, BisectFactor: 4,
+			Workers: workers, MaxQuerySeconds: maxQuery})
+		return res, ss
+	}
+
+	// Equal tables: every statement is of the first level.
+	whole, ss := run(base, 0, 1)
+	if len(ss.sums) != 1 || ss.sums[0].segments != nseg {
+		t.Fatalf("without a target: statements %+v, want one of %d segments", ss.sums, nseg)
+	}
+	chunked, ss := run(base, target, 1)
+	calls := ss.sums
+	if len(calls) < 1+(nseg-initial)/most {
+		t.Fatalf("%d statements, want at least %d", len(calls), 1+(nseg-initial)/most)
+	}
+	covered := 0
+	for i, c := range calls {
+		covered += c.segments
+		switch {
+		case i == 0 && (c.segments != initial || c.r.From != nil):
+			t.Errorf("first statement: %d segments from %v, want %d from the start", c.segments, c.r.From, initial)
+		case i > 0 && c.segments > most:
+			t.Errorf("statement %d covers %d segments, want at most %d", i, c.segments, most)
+		case i > 0 && !sameBound(calls[i-1].r.To, c.r.From):
+			t.Errorf("statement %d starts at %v, not where statement %d ended (%v)", i, c.r.From, i-1, calls[i-1].r.To)
+		}
+	}
+	if covered != nseg || calls[len(calls)-1].r.To != nil {
+		t.Errorf("the statements cover %d segments, ending at %v; want %d to the end", covered, calls[len(calls)-1].r.To, nseg)
+	}
+	if chunked.res.Plan.Queries != whole.res.Plan.Queries+2*int64(len(calls)-1) || bisectReport(chunked) != bisectReport(whole) {
+		t.Errorf("chunked: %d queries, report\n%s\nwhole: %d queries, report\n%s", chunked.res.Plan.Queries, bisectReport(chunked), whole.res.Plan.Queries, bisectReport(whole))
+	}
+
+	// Differences, found alike in chunks, with one or more workers.
+	tgt := scatter(base, 3, 401)
+	want, _ := run(tgt, 0, 1)
+	for _, workers := range []int{1, 4} {
+		got, ss := run(tgt, target, workers)
+		if bisectReport(got) != bisectReport(want) || got.res.Summary.Changed != 10 {
+			t.Errorf("%d workers, chunked:\n%s\nwant\n%s", workers, bisectReport(got), bisectReport(want))
+		}
+		if got.res.Plan.Queries <= want.res.Plan.Queries || ss.peak.Load() > int64(workers) {
+			t.Errorf("%d workers: %d queries (%d in one statement a level), %d at once", workers, got.res.Plan.Queries, want.res.Plan.Queries, ss.peak.Load())
+		}
+	}
+}
+
+// Cancelling the diff cancels the statements that run; a statement that
+// fails on one side cancels the other side's.
+func TestBisectCancelsStatements(t *testing.T) {
+	mem := checkedAlloc(t)
+	base := bisectRows(rand.New(rand.NewPCG(101, 102)), 2000)
+	tgt := scatter(base, 10, 100)
+	// waitCancel blocks the first-level checksums until their context
+	// ends (a minute at most), and counts the calls it saw cancelled.
+	waitCancel := func(entered chan<- struct{}, cancelled *atomic.Int64) func(context.Context, string, connectors.KeyRange) error {
+		var once sync.Once
+		return func(ctx context.Context, call string, r connectors.KeyRange) error {
+			if call != "checksums" {
+				return nil
+			}
+			once.Do(func() { close(entered) })
+			select {
+			case <-ctx.Done():
+				cancelled.Add(1)
+				return ctx.Err()
+			case <-time.After(time.Minute):
+				return errors.New("the statement was never cancelled")
+			}
+		}
+	}
+
+	// The caller cancels while both sides' statements run.
+	ss, ts := newSumSource(t, mem, bisectFields, base), newSumSource(t, mem, bisectFields, tgt)
+	var cancelled atomic.Int64
+	sEntered, tEntered := make(chan struct{}), make(chan struct{})
+	ss.block, ts.block = waitCancel(sEntered, &cancelled), waitCancel(tEntered, &cancelled)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-sEntered
+		<-tEntered
+		cancel()
+	}()
+	_, err := Diff(ctx, Input{Source: ss}, Input{Source: ts}, Options{Key: []string{"id"}, Allocator: mem, Algorithm: Bisect, Workers: 4, MaxQuerySeconds: 1}, nil)
+	if !errors.Is(err, context.Canceled) || cancelled.Load() < 2 || ss.inFlight.Load() != 0 || ts.inFlight.Load() != 0 {
+		t.Errorf("cancelled diff: %v; %d statements cancelled, %d/%d still running", err, cancelled.Load(), ss.inFlight.Load(), ts.inFlight.Load())
+	}
+
+	// The target's statement fails: the source's is cancelled.
+	boom := errors.New("canceling statement due to statement timeout")
+	ss, ts = newSumSource(t, mem, bisectFields, base), newSumSource(t, mem, bisectFields, tgt)
+	cancelled.Store(0)
+	ss.block = waitCancel(make(chan struct{}), &cancelled)
+	ts.failSums = boom
+	_, err = Diff(context.Background(), Input{Source: ss}, Input{Source: ts}, Options{Key: []string{"id"}, Allocator: mem, Algorithm: Bisect}, nil)
+	if !errors.Is(err, boom) || cancelled.Load() != 1 || ss.inFlight.Load() != 0 {
+		t.Errorf("failed target: %v; %d source statements cancelled, %d still running", err, cancelled.Load(), ss.inFlight.Load())
 	}
 }

@@ -65,7 +65,9 @@ type Options struct {
 	MemoryLimit int64
 	// TempDir holds spill files; empty means os.TempDir().
 	TempDir string
-	// Workers bounds parallel partition diffs; 0 means GOMAXPROCS.
+	// Workers bounds parallel partition diffs (hash) and the statements
+	// bisect runs at once against each side (a checksum or a boundary
+	// query of an independent key range each); 0 means GOMAXPROCS.
 	Workers int
 	// Algorithm defaults to Auto.
 	Algorithm Algorithm
@@ -81,6 +83,16 @@ type Options struct {
 	// BisectFactor is how many segments a differing segment above the
 	// threshold is split into; 0 means DefaultBisectFactor.
 	BisectFactor int
+	// MaxQuerySeconds is the time, in seconds, one checksum statement of
+	// bisect aims at, like pt-table-checksum's --chunk-time, so that no
+	// single statement loads a source for long: the first level of
+	// segments, which covers the whole table, is checksummed in chunks
+	// of consecutive segments, the first of about a thousand rows, the
+	// next ones sized from the measured time per segment of the slower
+	// side (growing at most twofold a step). It is a target, not a
+	// timeout. 0 (or less) checksums the first level in one statement
+	// per side.
+	MaxQuerySeconds float64
 }
 
 // maxWorkers caps Options.Workers: partitions are the unit of parallelism.
