@@ -101,10 +101,13 @@ func sameTable(a, b string) bool {
 }
 
 func (s *Source) what() string {
-	if s.m.Table != "" {
+	switch {
+	case s.m.Table != "":
 		return "table " + s.m.Table
+	case s.m.Query != "":
+		return "a query"
 	}
-	return "a query"
+	return "the rows"
 }
 
 func (s *Source) name() string { return s.m.Name + "@" + s.m.ID }

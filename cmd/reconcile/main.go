@@ -20,6 +20,7 @@ import (
 	"github.com/reconhq/reconcile/connectors/file"
 	"github.com/reconhq/reconcile/connectors/mysql"
 	"github.com/reconhq/reconcile/connectors/postgres"
+	"github.com/reconhq/reconcile/snapshots"
 )
 
 // Exit codes are API.
@@ -75,6 +76,13 @@ func newRegistry() *connectors.Registry {
 	}
 	reg.Register("mysql", openMySQL)
 	reg.Register("mariadb", openMySQL)
+	reg.Register(snapshots.Scheme, func(ctx context.Context, location string, opts connectors.Options) (connectors.Source, error) {
+		s, err := snapshots.Open(ctx, location, opts)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	})
 	return reg
 }
 
@@ -131,9 +139,11 @@ func newRootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "reconcile",
 		Short: "Prove that copies of the same data agree, and say exactly where they do not",
-		Long: `reconcile compares a system of record with its copies (files today: CSV, TSV,
-JSON Lines, Parquet, Arrow) by key and reports missing, extra, changed and
-duplicated records, schema drift, and row counts and checksums of both sides.
+		Long: `reconcile compares a system of record with its copies (PostgreSQL, MySQL and
+MariaDB tables; CSV, TSV, JSON Lines, Parquet and Arrow files; snapshots) by
+key and reports missing, extra, changed and duplicated records, schema drift,
+and row counts and checksums of both sides. 'reconcile snapshot' keeps
+point-in-time copies to diff against later.
 
 Exit codes: 0 consistent, 1 differences found, 2 error.`,
 		Version:       version,
@@ -143,7 +153,7 @@ Exit codes: 0 consistent, 1 differences found, 2 error.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())
 	})
-	root.AddCommand(newDiffCmd(e))
+	root.AddCommand(newDiffCmd(e), newSnapshotCmd(e))
 	return root
 }
 
