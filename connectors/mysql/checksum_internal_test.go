@@ -3,9 +3,11 @@ package mysql
 import (
 	"bytes"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -255,5 +257,450 @@ func TestChecksumTypeMatrix(t *testing.T) {
 	refused, err = src.Checksummable(t.Context(), ref, []string{"id"}, nil)
 	if err != nil || refused != nil {
 		t.Errorf("Checksummable of the matrix = %q, %v; want none refused", refused, err)
+	}
+}
+
+// nullKey reports whether the key cells of an encoded row hold a NULL.
+func nullKey(t *testing.T, r encRow) bool {
+	cells, err := reconcile.SplitCells([]byte(r.key), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cells {
+		if c.IsNull() {
+			return true
+		}
+	}
+	return false
+}
+
+func sameRows(a, b []encRow) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i].enc, b[i].enc) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkSplit splits the rows of ref in r by key into about n ranges and
+// checks that the bounds are ascending and inside r, that the checksums
+// of the ranges are those of the rows ReadOrdered returns for each range,
+// and that those rows are, range after range, the rows of r without NULL
+// keys in the read's order. It returns the bounds and the rows per range.
+func checkSplit(t *testing.T, src *Source, ref connectors.TableRef, key []string, r connectors.KeyRange, n int) ([][]any, [][]encRow) {
+	t.Helper()
+	var want []encRow
+	var ranges []connectors.KeyRange
+	if r.From != nil || r.To != nil {
+		ranges = []connectors.KeyRange{r}
+	}
+	for _, row := range readEnc(t, src, ref, key, nil, ranges) {
+		if !nullKey(t, row) {
+			want = append(want, row)
+		}
+	}
+	p, err := src.plan(t.Context(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcols, err := p.rangeKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bounds, err := src.Boundaries(t.Context(), ref, key, r, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bounds) > n-1 {
+		t.Errorf("%d bounds for %d ranges", len(bounds), n)
+	}
+	for i, b := range bounds {
+		if i > 0 && compareTuple(kcols, bounds[i-1], b) >= 0 {
+			t.Errorf("bounds %v and %v are not ascending", bounds[i-1], b)
+		}
+		if r.From != nil && compareTuple(kcols, r.From, b) >= 0 || r.To != nil && compareTuple(kcols, b, r.To) >= 0 {
+			t.Errorf("bound %v lies outside %v", b, r)
+		}
+	}
+	segs, err := src.Checksums(t.Context(), ref, connectors.ChecksumRequest{Key: key, Range: r, Bounds: bounds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) != len(bounds)+1 {
+		t.Fatalf("%d segments for %d bounds", len(segs), len(bounds))
+	}
+	var got []encRow
+	var per [][]encRow
+	for i := range segs {
+		seg := connectors.KeyRange{From: r.From, To: r.To}
+		if i > 0 {
+			seg.From = bounds[i-1]
+		}
+		if i < len(bounds) {
+			seg.To = bounds[i]
+		}
+		rows := readEnc(t, src, ref, key, nil, []connectors.KeyRange{seg})
+		if w := segmentOf(rows); segs[i] != w {
+			t.Errorf("segment %d [%v, %v): checksum %+v, the rows read give %+v", i, seg.From, seg.To, segs[i], w)
+		}
+		got = append(got, rows...)
+		per = append(per, rows)
+	}
+	if !sameRows(got, want) {
+		t.Errorf("the ranges' reads hold %d rows, the whole read %d (or in another order)", len(got), len(want))
+	}
+	// All ranges at once, and every other range, in one read each.
+	// (No range at all, when there is a single one, reads no row.)
+	var all []connectors.KeyRange
+	odd := []connectors.KeyRange{}
+	var oddRows []encRow
+	for i := range segs {
+		seg := connectors.KeyRange{From: r.From, To: r.To}
+		if i > 0 {
+			seg.From = bounds[i-1]
+		}
+		if i < len(bounds) {
+			seg.To = bounds[i]
+		}
+		all = append(all, seg)
+		if i%2 == 1 {
+			odd = append(odd, seg)
+			oddRows = append(oddRows, per[i]...)
+		}
+	}
+	if rows := readEnc(t, src, ref, key, nil, all); !sameRows(rows, want) {
+		t.Errorf("one read of all %d ranges: %d rows, want %d", len(all), len(rows), len(want))
+	}
+	if rows := readEnc(t, src, ref, key, nil, odd); !sameRows(rows, oddRows) {
+		t.Errorf("one read of %d ranges: %d rows, want %d", len(odd), len(rows), len(oddRows))
+	}
+	return bounds, per
+}
+
+// Boundaries split each key type's rows into ranges whose checksums are
+// those of the rows range reads return, in the read's key order, and so
+// do the ranges of a split inside one of them.
+func TestBoundariesAndChecksums(t *testing.T) {
+	loc := testdb.MySQL(t)
+	testdb.ExecMySQL(t, loc, "SET SESSION sql_mode = 'ALLOW_INVALID_DATES'",
+		`CREATE TABLE ints (id bigint PRIMARY KEY, v varchar(10))`,
+		`INSERT INTO ints SELECT CAST(seq AS SIGNED) * 3 - 1000, CONCAT('v', seq) FROM seq_1_to_2000`,
+		`CREATE TABLE ubig (id bigint unsigned PRIMARY KEY, v int)`,
+		`INSERT INTO ubig VALUES (0, 1), (5, 2), (9223372036854775806, 3), (9223372036854775807, 4), (9223372036854775808, 5), (18446744073709551615, 6)`,
+		`INSERT INTO ubig SELECT seq * 1000, seq FROM seq_1_to_300`,
+		// A text key that repeats, under a case- and accent-insensitive
+		// collation, with NULLs: compared and counted as UTF-8 bytes.
+		`CREATE TABLE texts (id int PRIMARY KEY, s varchar(20) COLLATE utf8mb4_general_ci NULL, n int)`,
+		`INSERT INTO texts SELECT seq, ELT(seq % 14 + 1, 'a', 'A', 'á', 'b', ' a', 'a ', '', NULL, 'Straße', 'STRASSE', 'a\tb', 'z', 'ä', 'ß'), seq FROM seq_1_to_700`,
+		`CREATE TABLE comp (a int NOT NULL, b varchar(10) COLLATE utf8mb4_general_ci NOT NULL, v int, PRIMARY KEY (a, b))`,
+		`INSERT INTO comp SELECT seq % 7, CONCAT(ELT(seq % 3 + 1, 'x', 'X', 'y'), seq), seq FROM seq_1_to_900`,
+		`CREATE TABLE times (id int PRIMARY KEY, dt datetime(6) NOT NULL, ts timestamp(3) NULL, d date NOT NULL, bin varbinary(8) NOT NULL)`,
+		`INSERT INTO times SELECT seq, TIMESTAMP'1969-12-31 23:00:00' + INTERVAL (seq DIV 2) * 1001 SECOND + INTERVAL seq MICROSECOND,
+		   IF(seq % 5 = 0, NULL, TIMESTAMP'2020-01-01 00:00:00' + INTERVAL seq * 77 SECOND), DATE'0000-01-01' + INTERVAL (seq % 400) * 9 DAY, UNHEX(LPAD(HEX(seq * 7919 % 1000), 4, '0')) FROM seq_1_to_800`,
+		`INSERT INTO times VALUES (900, '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00', X''), (901, '0000-00-00 00:00:00', NULL, '2023-02-30', X'00')`,
+	)
+	src := openSource(t, loc)
+	for _, tc := range []struct {
+		table string
+		key   []string
+		n     int
+	}{
+		{"ints", []string{"id"}, 10},
+		{"ints", []string{"v"}, 7},
+		{"ubig", []string{"id"}, 5},
+		{"texts", []string{"s"}, 6},
+		{"texts", []string{"s", "n"}, 9},
+		{"comp", []string{"a", "b"}, 8},
+		{"comp", []string{"b"}, 5},
+		{"times", []string{"dt"}, 9},
+		{"times", []string{"ts"}, 9},
+		{"times", []string{"d"}, 9},
+		{"times", []string{"d", "dt"}, 9},
+		{"times", []string{"bin"}, 6},
+	} {
+		t.Run(tc.table+"/"+strings.Join(tc.key, ","), func(t *testing.T) {
+			ref := connectors.TableRef{Name: tc.table}
+			bounds, per := checkSplit(t, src, ref, tc.key, connectors.KeyRange{}, tc.n)
+			if len(bounds) < 2 {
+				t.Fatalf("only %d bounds", len(bounds))
+			}
+			if tc.table != "ubig" {
+				// About equal row counts: no range holds more than twice
+				// its share.
+				total := 0
+				for _, rows := range per {
+					total += len(rows)
+				}
+				for i, rows := range per {
+					if len(rows) > 2*total/tc.n+2 {
+						t.Errorf("range %d holds %d of %d rows", i, len(rows), total)
+					}
+				}
+			}
+			// A split inside a range of the split.
+			inner := connectors.KeyRange{From: bounds[0], To: bounds[1]}
+			checkSplit(t, src, ref, tc.key, inner, 4)
+			// A single range, or none, splits into nothing.
+			if b, err := src.Boundaries(t.Context(), ref, tc.key, inner, 1); err != nil || b != nil {
+				t.Errorf("Boundaries(n = 1) = %v, %v", b, err)
+			}
+		})
+	}
+}
+
+// readIDs reads column id of ref in key order, restricted to ranges.
+func readIDs(t *testing.T, src *Source, ref connectors.TableRef, key []string, ranges []connectors.KeyRange) ([]string, error) {
+	t.Helper()
+	rr, err := src.ReadOrdered(t.Context(), ref, key, connectors.ReadOptions{Columns: []string{"id"}, Ranges: ranges})
+	if err != nil {
+		return nil, err
+	}
+	defer rr.Release()
+	var out []string
+	for rr.Next() {
+		rec := rr.Record()
+		for i := 0; i < int(rec.NumRows()); i++ {
+			out = append(out, rec.Column(0).ValueStr(i))
+		}
+	}
+	return out, rr.Err()
+}
+
+// A range read returns exactly the rows in [From, To), in the engine's key
+// order, whatever the bound values: open bounds, text with trailing
+// spaces, NUL bytes or invalid UTF-8, integers beyond the column's type,
+// dates with a time of day, instants between microseconds. Checksums
+// count the same rows.
+func TestKeyRangeEdges(t *testing.T) {
+	loc := testdb.MySQL(t)
+	testdb.ExecMySQL(t, loc,
+		`CREATE TABLE e (id tinyint PRIMARY KEY, s varchar(10) COLLATE utf8mb4_general_ci NOT NULL, dt datetime(6) NOT NULL, d date NOT NULL, b varbinary(4) NOT NULL)`,
+		`INSERT INTO e VALUES
+		  (1, 'a',   '2024-01-01 00:00:00.000001', '2024-01-01', X'00'),
+		  (2, 'a ',  '2024-01-01 00:00:00.000002', '2024-01-02', X''),
+		  (3, 'a\0', '2024-01-01 00:00:00',        '2023-12-31', X'0000'),
+		  (4, 'ab',  '2024-01-01 00:00:01',        '2024-01-03', X'FF'),
+		  (5, 'B',   '1999-01-01 00:00:00',        '1000-01-01', X'7F'),
+		  (6, 'é',   '9999-12-31 23:59:59.999999', '9999-12-31', X'80')`)
+	src := openSource(t, loc)
+	ref := connectors.TableRef{Name: "e"}
+	at := func(s string) time.Time {
+		v, err := time.Parse("2006-01-02 15:04:05.999999999", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		key      string
+		from, to any // nil: open
+		want     string
+	}{
+		{"id", nil, nil, "1 2 3 4 5 6"},
+		{"id", int64(-1000), int64(3), "1 2"},
+		{"id", int32(3), nil, "3 4 5 6"},
+		{"id", int64(300), nil, ""},
+		{"id", nil, int64(-300), ""},
+		{"s", nil, "a\x00", "5 1"},
+		{"s", "a\x00", "ab", "3 2"},
+		{"s", "a ", "a!", "2"},
+		{"s", "a\xff", nil, "6"},
+		{"s", "B", "b", "5 1 3 2 4"},
+		{"s", "", "\xc3\xa9", "5 1 3 2 4"},
+		{"dt", at("2024-01-01 00:00:00.0000005"), nil, "1 2 4 6"},
+		{"dt", at("2024-01-01 00:00:00"), at("2024-01-01 00:00:00.000001"), "3"},
+		{"dt", nil, at("2024-01-01 00:00:00.000000001"), "5 3"},
+		{"d", at("2024-01-01 12:00:00"), nil, "2 4 6"},
+		{"d", at("2024-01-01 00:00:00"), at("2024-01-02 00:00:00.000001"), "1 2"},
+		{"d", at("0000-01-01 00:00:00"), at("1000-01-01 00:00:00"), ""},
+		{"b", []byte{}, []byte{0}, "2"},
+		{"b", []byte{0}, []byte{0x80}, "1 3 5"},
+		{"b", "\x80", nil, "6 4"},
+	} {
+		r := connectors.KeyRange{}
+		if tc.from != nil {
+			r.From = []any{tc.from}
+		}
+		if tc.to != nil {
+			r.To = []any{tc.to}
+		}
+		got, err := readIDs(t, src, ref, []string{tc.key}, []connectors.KeyRange{r})
+		if err != nil {
+			t.Errorf("%s [%v, %v): %v", tc.key, tc.from, tc.to, err)
+			continue
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%s [%q, %q): read %q, want %q", tc.key, tc.from, tc.to, got, tc.want)
+		}
+		segs, err := src.Checksums(t.Context(), ref, connectors.ChecksumRequest{Key: []string{tc.key}, Range: r})
+		if err != nil || len(segs) != 1 || segs[0].Rows != int64(len(got)) {
+			t.Errorf("%s [%q, %q): checksums %+v, %v; want %d rows", tc.key, tc.from, tc.to, segs, err, len(got))
+		}
+	}
+	// Bounds MySQL cannot hold are refused.
+	for _, r := range []connectors.KeyRange{
+		{From: []any{at("0000-01-01 00:00:00").Add(-time.Microsecond)}},
+		{To: []any{at("9999-12-31 23:59:59.999999").Add(time.Nanosecond)}},
+	} {
+		if _, err := readIDs(t, src, ref, []string{"dt"}, []connectors.KeyRange{r}); !errors.Is(err, connectors.ErrBadInput) || !strings.Contains(err.Error(), "key column dt") {
+			t.Errorf("bound %v: %v, want a bad input error naming the column", r, err)
+		}
+	}
+}
+
+// Several ranges are read in one statement, adjacent ones and open ends
+// included; no range at all reads no row; ranges out of order, overlapping,
+// open in the middle or of the wrong type are refused.
+func TestMultiRangeReadEdges(t *testing.T) {
+	loc := testdb.MySQL(t)
+	testdb.ExecMySQL(t, loc,
+		`CREATE TABLE r (id int PRIMARY KEY, k varchar(5) NOT NULL)`,
+		`INSERT INTO r SELECT seq, CHAR(96 + seq) FROM seq_1_to_10`)
+	src := openSource(t, loc)
+	ref := connectors.TableRef{Name: "r"}
+	i := func(n int64) []any { return []any{n} }
+	b := []any{int64(4)} // one bound shared by two adjacent ranges
+	for _, tc := range []struct {
+		ranges []connectors.KeyRange
+		want   string
+	}{
+		{[]connectors.KeyRange{{To: i(3)}, {From: i(5), To: i(6)}, {From: i(9)}}, "1 2 5 9 10"},
+		{[]connectors.KeyRange{{From: i(2), To: b}, {From: b, To: i(6)}}, "2 3 4 5"},
+		{[]connectors.KeyRange{{From: i(2), To: i(3)}, {From: i(3), To: i(4)}, {From: i(8)}}, "2 3 8 9 10"},
+		{[]connectors.KeyRange{}, ""},
+		{[]connectors.KeyRange{{}}, "1 2 3 4 5 6 7 8 9 10"},
+	} {
+		got, err := readIDs(t, src, ref, []string{"id"}, tc.ranges)
+		if err != nil || strings.Join(got, " ") != tc.want {
+			t.Errorf("ranges %v: %q, %v; want %q", tc.ranges, got, err, tc.want)
+		}
+	}
+	for _, bad := range [][]connectors.KeyRange{
+		{{From: i(5), To: i(6)}, {From: i(2), To: i(3)}},
+		{{From: i(2), To: i(6)}, {From: i(5), To: i(8)}},
+		{{From: i(2)}, {From: i(5), To: i(8)}},
+		{{From: i(6), To: i(2)}},
+		{{From: []any{"x"}}},
+		{{From: []any{int64(1), int64(2)}}},
+		{{From: []any{nil}}},
+	} {
+		if _, err := readIDs(t, src, ref, []string{"id"}, bad); !errors.Is(err, connectors.ErrBadInput) {
+			t.Errorf("ranges %v: %v, want a bad input error", bad, err)
+		}
+	}
+	if _, err := src.Read(t.Context(), ref, connectors.ReadOptions{Ranges: []connectors.KeyRange{{}}}); !errors.Is(err, connectors.ErrUnsupported) {
+		t.Errorf("ranges in an unordered read: %v", err)
+	}
+}
+
+// What cannot be done says so, naming the table and the column.
+func TestChecksumRefusals(t *testing.T) {
+	loc := testdb.MySQL(t)
+	testdb.ExecMySQL(t, loc,
+		`CREATE TABLE x (id int PRIMARY KEY, f float, j json, n decimal(5,2), tm time, v varchar(5))`,
+		`INSERT INTO x VALUES (1, 1.5, '[]', 1.5, '00:00:01', 'a'), (2, 2.5, '{}', 2.5, '00:00:02', 'b')`)
+	src := openSource(t, loc)
+	ref := connectors.TableRef{Name: "x"}
+	ctx := t.Context()
+	i := func(n int64) []any { return []any{n} }
+	cols := []string{"id", "v"}
+	for name, req := range map[string]connectors.ChecksumRequest{
+		"descending bounds":  {Key: []string{"id"}, Columns: cols, Bounds: [][]any{i(5), i(3)}},
+		"equal bounds":       {Key: []string{"id"}, Columns: cols, Bounds: [][]any{i(3), i(3)}},
+		"bound at From":      {Key: []string{"id"}, Columns: cols, Range: connectors.KeyRange{From: i(3)}, Bounds: [][]any{i(3)}},
+		"bound beyond To":    {Key: []string{"id"}, Columns: cols, Range: connectors.KeyRange{To: i(3)}, Bounds: [][]any{i(4)}},
+		"nil bound":          {Key: []string{"id"}, Columns: cols, Bounds: [][]any{nil}},
+		"text for an int":    {Key: []string{"id"}, Columns: cols, Bounds: [][]any{{"3"}}},
+		"two values for one": {Key: []string{"id"}, Columns: cols, Bounds: [][]any{{int64(1), int64(2)}}},
+	} {
+		if _, err := src.Checksums(ctx, ref, req); !errors.Is(err, connectors.ErrBadInput) || !strings.HasPrefix(err.Error(), "checksum x: ") {
+			t.Errorf("%s: %v, want a bad input error", name, err)
+		}
+	}
+	for name, req := range map[string]connectors.ChecksumRequest{
+		"a float column":  {Key: []string{"id"}, Columns: []string{"id", "f"}},
+		"a json column":   {Key: []string{"id"}, Columns: []string{"j"}},
+		"a native hash":   {Key: []string{"id"}, Hash: "mysql md5"},
+		"a decimal key":   {Key: []string{"n"}},
+		"a time key":      {Key: []string{"tm"}},
+		"a float key":     {Key: []string{"f"}},
+		"no key":          {},
+		"a repeated key":  {Key: []string{"id", "id"}},
+		"a missing key":   {Key: []string{"nope"}},
+		"a missing colum": {Key: []string{"id"}, Columns: []string{"nope"}},
+	} {
+		_, err := src.Checksums(ctx, ref, req)
+		if err == nil || !(errors.Is(err, connectors.ErrUnsupported) || errors.Is(err, connectors.ErrColumnNotFound)) {
+			t.Errorf("%s: %v, want an unsupported or column-not-found error", name, err)
+		}
+	}
+	_, err := src.Checksums(ctx, ref, connectors.ChecksumRequest{Key: []string{"n"}})
+	if err == nil || !strings.Contains(err.Error(), `key column "n" (decimal(5,2)) cannot bound key ranges`) {
+		t.Errorf("decimal key: %v", err)
+	}
+	if _, err := src.Boundaries(ctx, ref, []string{"j"}, connectors.KeyRange{}, 4); !errors.Is(err, connectors.ErrUnsupported) || !strings.HasPrefix(err.Error(), "split x: ") {
+		t.Errorf("Boundaries on a json key: %v", err)
+	}
+	if _, err := src.Checksummable(ctx, ref, []string{"tm"}, nil); !errors.Is(err, connectors.ErrUnsupported) {
+		t.Errorf("Checksummable with a time key: %v", err)
+	}
+	if refused, err := src.Checksummable(ctx, ref, []string{"id"}, []string{"v", "f", "n", "j", "tm"}); err != nil || strings.Join(refused, ",") != "f,j" {
+		t.Errorf("Checksummable = %q, %v; want f,j", refused, err)
+	}
+	if got := src.NativeHash(); got != "" {
+		t.Errorf("NativeHash = %q, want none", got)
+	}
+}
+
+// A range read that loses its connection resumes inside its range: the
+// resume predicate and the ranges' combine, and the disturbed read hands
+// on exactly the rows of an undisturbed one.
+func TestRangeReadResumes(t *testing.T) {
+	loc := testdb.MySQL(t)
+	testdb.ExecMySQL(t, loc,
+		`CREATE TABLE t (id int PRIMARY KEY, s varchar(10) NOT NULL, v varchar(1000))`,
+		`INSERT INTO t SELECT seq, CONCAT('k', seq % 50), REPEAT('x', 1000) FROM seq_1_to_40000`)
+	src := openSource(t, loc)
+	ref := connectors.TableRef{Name: "t"}
+	ranges := []connectors.KeyRange{{From: []any{"k1"}, To: []any{"k20"}}, {From: []any{"k3"}, To: []any{"k4"}}}
+	want := readEnc(t, src, ref, []string{"s"}, nil, ranges)
+	rr, err := src.ReadOrdered(t.Context(), ref, []string{"s"}, connectors.ReadOptions{BatchRows: 500, Ranges: ranges})
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	var got []encRow
+	for rr.Next() {
+		rec := rr.Record()
+		for i := 0; i < int(rec.NumRows()); i++ {
+			enc, err := reconcile.AppendRow(nil, rec, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, encRow{enc: enc})
+		}
+		if !killed {
+			killed = true
+			src.mu.Lock()
+			id := src.sess.id
+			src.mu.Unlock()
+			if _, err := testdb.OpenMySQL(t, loc).ExecContext(t.Context(), fmt.Sprintf("KILL %d", id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := rr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rr.Release()
+	if len(src.Resumes()) != 1 {
+		t.Errorf("resumes: %v, want one", src.Resumes())
+	}
+	if len(want) < 2000 || !sameRows(got, want) {
+		t.Errorf("the resumed read returned %d rows, the undisturbed one %d (or others)", len(got), len(want))
 	}
 }
