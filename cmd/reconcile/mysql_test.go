@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/reconhq/reconcile/internal/testdb"
@@ -32,5 +35,103 @@ func TestDiffMySQLAgainstPostgres(t *testing.T) {
 	}
 	if r.Source.Snapshot == nil || r.Source.Snapshot.Time == "" {
 		t.Errorf("the MySQL side records no snapshot: %+v", r.Source)
+	}
+}
+
+// bisectReport is the part of a report that must not depend on the
+// algorithm, and the plan's statistics.
+type bisectReport struct {
+	jsonReport
+	Plan struct {
+		Algorithm string `json:"algorithm"`
+		Note      string `json:"note"`
+		Bisect    struct {
+			Segments   int64 `json:"segments"`
+			Mismatched int64 `json:"segments_mismatched"`
+			Fetched    int64 `json:"rows_fetched"`
+		} `json:"bisect"`
+	} `json:"plan"`
+}
+
+func (r *bisectReport) same() string {
+	return fmt.Sprint(r.Summary, r.Columns, r.Differences, r.Source.Rows, r.Target.Rows)
+}
+
+// diffAlgorithms runs diff a b with each algorithm and checks that the
+// reports agree and that bisect read less than the tables.
+func diffAlgorithms(t *testing.T, a, b string, rows int64, args ...string) {
+	t.Helper()
+	var stream bisectReport
+	for _, algo := range []string{"stream", "bisect", "auto"} {
+		code, out, errOut := runCLI(t, append([]string{"diff", a, b, "--format", "json", "--algorithm", algo, "--bisect-threshold", "16"}, args...)...)
+		if code != exitDifferences {
+			t.Fatalf("%s: exit %d, want 1; stderr: %s", algo, code, errOut)
+		}
+		var r bisectReport
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%s: %v\n%s", algo, err, out)
+		}
+		switch algo {
+		case "stream":
+			stream = r
+			if r.Summary["changed"] != 2 || r.Summary["missing"] != 1 || r.Summary["extra"] != 1 {
+				t.Errorf("stream: summary %v, want 2 changed, 1 missing, 1 extra", r.Summary)
+			}
+			continue
+		case "bisect":
+			if b := r.Plan.Bisect; r.Plan.Algorithm != "bisect" || b.Mismatched == 0 || b.Segments <= b.Mismatched || b.Fetched == 0 || b.Fetched >= rows {
+				t.Errorf("bisect plan: %+v", r.Plan)
+			}
+		}
+		if r.same() != stream.same() {
+			t.Errorf("%s and stream reports differ:\n%s\nvs\n%s", algo, r.same(), stream.same())
+		}
+	}
+}
+
+// --algorithm bisect, stream and auto give the same report for two MySQL
+// databases and for MySQL against PostgreSQL; a pair whose types the two
+// servers cannot checksum alike is refused by bisect and streamed by auto.
+func TestDiffMySQLBisect(t *testing.T) {
+	my1, my2, pg := testdb.MySQL(t), testdb.MySQL(t), testdb.Postgres(t)
+	const n = 600
+	myRows := func() string {
+		var rows []string
+		for i := 1; i <= n; i++ {
+			rows = append(rows, fmt.Sprintf("(%d, 'name %d%s', %d.%02d, '2026-01-01 00:00:00' + INTERVAL %d SECOND, %s)",
+				i, i, []string{"", "é", " "}[i%3], i%97, i%100, i*3601, map[bool]string{true: "NULL", false: fmt.Sprintf("'k%d'", i%7)}[i%5 == 0]))
+		}
+		return strings.Join(rows, ", ")
+	}()
+	for _, my := range []string{my1, my2} {
+		testdb.ExecMySQL(t, my,
+			"create table orders (id bigint primary key, customer varchar(40), amount decimal(12,2), placed_at datetime(6), tag varchar(10))",
+			"insert into orders values "+myRows)
+	}
+	testdb.ExecMySQL(t, my2,
+		"update orders set amount = amount + 0.01 where id in (5, 477)",
+		"delete from orders where id = 10",
+		"insert into orders values (5000, 'new', 1, '2026-02-01', null)")
+	testdb.Exec(t, pg,
+		"create table orders (id bigint primary key, customer text, amount numeric(12,2), placed_at timestamptz, tag text)",
+		`insert into orders select g, 'name ' || g || (array['', 'é', ' '])[g % 3 + 1], (g % 97) + (g % 100) / 100.0,
+		   timestamptz '2026-01-01 00:00:00+00' + g * interval '3601 seconds', case when g % 5 = 0 then null else 'k' || g % 7 end
+		 from generate_series(1, 600) g`)
+
+	diffAlgorithms(t, my1, my2, 2*n, "--table", "orders")
+	diffAlgorithms(t, pg, my2, 2*n, "--table", "orders")
+	diffAlgorithms(t, my2, pg, 2*n, "--table", "orders")
+
+	// A float column has no canonical form the servers build: bisect is
+	// refused (exit 2) and auto streams.
+	testdb.ExecMySQL(t, my1, "create table f (id int primary key, x double)", "insert into f values (1, 0.5), (2, 1.5)")
+	testdb.ExecMySQL(t, my2, "create table f (id int primary key, x double)", "insert into f values (1, 0.5), (2, 2.5)")
+	code, _, errOut := runCLI(t, "diff", my1, my2, "--table", "f", "--algorithm", "bisect")
+	if code != exitError || !strings.Contains(errOut, "cannot checksum column(s) x") {
+		t.Errorf("bisect of a double column: exit %d, %s", code, errOut)
+	}
+	code, out, errOut := runCLI(t, "diff", my1, my2, "--table", "f", "--algorithm", "auto", "--format", "json")
+	if r := decodeReport(t, out); code != exitDifferences || r.Summary["changed"] != 1 {
+		t.Errorf("auto of a double column: exit %d, %v; %s", code, r.Summary, errOut)
 	}
 }
