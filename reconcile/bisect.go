@@ -56,10 +56,6 @@ const (
 	// maxBisectDepth stops splitting a segment whose keys will not spread
 	// (it is read instead).
 	maxBisectDepth = 12
-	// initialChunkRows is about how many rows the first chunk of the
-	// first level covers when statements are sized to a time target (as
-	// pt-table-checksum starts with 1000-row chunks).
-	initialChunkRows = 1024
 )
 
 // Segment checksums collide (miss a difference) only if two different sets
@@ -313,15 +309,14 @@ func (b *bisector) boundaries(ctx context.Context, r connectors.KeyRange, n int,
 // segments runs the checksums of the first level, cut at bounds, and of
 // every differing segment below it, under one errgroup of b.workers
 // tasks, and then puts the leaves in key order.
-func (b *bisector) segments(ctx context.Context, bounds [][]any, rowsPerSegment int64) error {
+func (b *bisector) segments(ctx context.Context, bounds [][]any) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(b.workers)
 	nseg := len(bounds) + 1
 	if b.maxQuery <= 0 || nseg == 1 {
 		g.Go(func() error { return b.chunk(gctx, g, bounds, 0, nseg) })
 	} else {
-		initial := initialChunkRows / max(rowsPerSegment, 1)
-		b.chunks = &chunker{target: b.maxQuery, nseg: nseg, size: int(min(max(initial, 1), int64(nseg)))}
+		b.chunks = &chunker{target: b.maxQuery, nseg: nseg, size: 1}
 		// Each task takes the next chunk until none is left; the
 		// differing segments of its chunks go to free slots, or are
 		// handled by the task itself when there is none.
@@ -485,12 +480,14 @@ func (b *bisector) sortLeaves() {
 }
 
 // chunker sizes the first level's statements to a target time, as
-// pt-table-checksum's --chunk-time does: the first chunk covers about
-// initialChunkRows rows; each statement that completes gives, per side,
-// its time per segment (its rows per second over its rows per segment,
-// which holds as well where a filter leaves few of the rows scanned),
-// averaged with the earlier ones; the slower side's figure sizes the next
-// chunks to the target, growing at most twice the largest chunk measured.
+// pt-table-checksum's --chunk-time does. The first chunks are of one
+// segment (about BisectThreshold rows by the estimate: a stale estimate
+// makes no chunk large before one was measured). Each statement that
+// completes gives, per side, its time per segment (its rows per second
+// over its rows per segment, which holds as well where a filter leaves
+// few of the rows it scans), averaged with the earlier ones; the slower
+// side's figure sizes the next chunks to the target, at most twice the
+// largest chunk measured.
 type chunker struct {
 	target time.Duration
 	nseg   int
@@ -696,7 +693,7 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 			return true, nil
 		}
 	}
-	if err := b.segments(ctx, bounds, est/int64(len(bounds)+1)); err != nil {
+	if err := b.segments(ctx, bounds); err != nil {
 		return false, &checksumError{err}
 	}
 	em.res.Summary.Matched += b.matched

@@ -692,8 +692,8 @@ func TestBisectChunksToMaxQuerySeconds(t *testing.T) {
 		target    = 0.005                 // seconds: at most 250 rows, 3 segments of 64 rows, a statement
 	)
 	// 4000 rows estimated: 63 first-level segments of about 63 rows; the
-	// first chunk covers 1024/63 of them.
-	const nseg, initial, most = 63, 16, 4
+	// first chunk is one of them.
+	const nseg, initial, most = 63, 1, 4
 	run := func(tgt [][]any, maxQuery float64, workers int) (collected, *sumSource) {
 		ss, ts := newSumSource(t, mem, bisectFields, base), newSumSource(t, mem, bisectFields, tgt)
 		ss.rowDelay, ts.rowDelay = rowDelay, rowDelay

@@ -87,11 +87,10 @@ type Options struct {
 	// bisect aims at, like pt-table-checksum's --chunk-time, so that no
 	// single statement loads a source for long: the first level of
 	// segments, which covers the whole table, is checksummed in chunks
-	// of consecutive segments, the first of about a thousand rows, the
-	// next ones sized from the measured time per segment of the slower
-	// side (growing at most twofold a step). It is a target, not a
-	// timeout. 0 (or less) checksums the first level in one statement
-	// per side.
+	// of consecutive segments, the first of one segment, the next ones
+	// sized from the measured time per segment of the slower side
+	// (growing at most twofold a step). It is a target, not a timeout.
+	// 0 (or less) checksums the first level in one statement per side.
 	MaxQuerySeconds float64
 }
 
