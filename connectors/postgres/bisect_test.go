@@ -1,12 +1,18 @@
 package postgres_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/connectors/postgres"
 	"github.com/reconhq/reconcile/internal/testdb"
 	"github.com/reconhq/reconcile/reconcile"
 )
@@ -163,4 +169,165 @@ func TestForeignTablesMayHoldNullKeys(t *testing.T) {
 			t.Errorf("%s: key column nullable = %v, want %v", name, got, nullable)
 		}
 	}
+}
+
+// bisectChanges runs a diff of table a against table b and renders its
+// changes.
+func bisectChanges(t *testing.T, ctx context.Context, src, tgt *postgres.Source, srcRef, tgtRef connectors.TableRef, opts reconcile.Options) (*reconcile.Result, []string, error) {
+	t.Helper()
+	var changes []string
+	opts.Key = []string{"id"}
+	res, err := reconcile.Diff(ctx, reconcile.Input{Source: src, Table: srcRef}, reconcile.Input{Source: tgt, Table: tgtRef}, opts,
+		func(c reconcile.Change) error {
+			changes = append(changes, fmt.Sprint(c.Kind, " ", c.KeyString(), " ", c.Side))
+			return nil
+		})
+	return res, changes, err
+}
+
+// Concurrent checksum and boundary statements, and first-level chunks
+// sized to MaxQuerySeconds, read the one snapshot each Source took: rows
+// changed after it are not seen, whether the reading connections import
+// the exported snapshot or share the one connection that holds it (a
+// role that may not export snapshots).
+func TestBisectConcurrentStatementsOneSnapshot(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	build := func() {
+		testdb.Exec(t, dsn,
+			`DROP TABLE IF EXISTS a, b`,
+			`CREATE TABLE a (id int PRIMARY KEY, name text NOT NULL, price numeric(12,2))`,
+			`INSERT INTO a SELECT g, 'name ' || g, (g % 997) / 7.0 FROM generate_series(1, 1000) g`,
+			// A stale estimate (1,000 rows of 40,000): first-level
+			// segments well above the threshold, split level by level.
+			`ANALYZE a`,
+			`INSERT INTO a SELECT g, 'name ' || g, (g % 997) / 7.0 FROM generate_series(1001, 40000) g`,
+			`CREATE TABLE b (LIKE a INCLUDING ALL)`, // never analyzed: no estimate
+			`INSERT INTO b SELECT * FROM a`,
+			`UPDATE b SET price = price + 0.01 WHERE id IN (777, 5555, 21000)`,
+			`UPDATE b SET name = 'Name 20000' WHERE id = 20000`,
+			`DELETE FROM b WHERE id = 33333`,
+			`INSERT INTO b VALUES (40001, 'new', 1)`,
+		)
+	}
+	late := func(tag string) {
+		testdb.Exec(t, dsn,
+			`UPDATE b SET name = '`+tag+`' WHERE id % 97 = 0`,
+			`DELETE FROM a WHERE id BETWEEN 100 AND 150`,
+			`INSERT INTO b SELECT g, '`+tag+`', 0 FROM generate_series(50000 + (SELECT count(*) FROM b), 50100 + (SELECT count(*) FROM b)) g`)
+	}
+	a, b := connectors.TableRef{Name: "a"}, connectors.TableRef{Name: "b"}
+	// check diffs with merge, changes the tables, and diffs again with
+	// merge and with bisect: each must find what the first merge found.
+	check := func(name string, src, tgt *postgres.Source, tag string) {
+		t.Helper()
+		_, want, err := bisectChanges(t, t.Context(), src, tgt, a, b, reconcile.Options{Algorithm: reconcile.Merge})
+		if err != nil || len(want) != 6 {
+			t.Fatalf("%s: merge found %q (%v), want the 6 changes made before the snapshot", name, want, err)
+		}
+		late(tag)
+		_, again, err := bisectChanges(t, t.Context(), src, tgt, a, b, reconcile.Options{Algorithm: reconcile.Merge})
+		if err != nil || !slices.Equal(again, want) {
+			t.Fatalf("%s: merge after the snapshot found %d changes (%v), before it %d", name, len(again), err, len(want))
+		}
+		queries := map[string]int64{}
+		for _, tc := range []struct {
+			label    string
+			workers  int
+			maxQuery float64
+		}{{"1 worker", 1, 0}, {"4 workers", 4, 0}, {"4 workers, chunked", 4, 0.002}, {"1 worker, chunked", 1, 0.002}} {
+			res, got, err := bisectChanges(t, t.Context(), src, tgt, a, b,
+				reconcile.Options{Algorithm: reconcile.Bisect, BisectThreshold: 64, Workers: tc.workers, MaxQuerySeconds: tc.maxQuery})
+			if err != nil {
+				t.Fatalf("%s, %s: %v", name, tc.label, err)
+			}
+			if !slices.Equal(got, want) || res.Plan.RowsFetched >= 40000 {
+				t.Errorf("%s, %s: bisect found %d changes (%d rows read), merge %d", name, tc.label, len(got), res.Plan.RowsFetched, len(want))
+			}
+			queries[tc.label] = res.Plan.Queries
+		}
+		if queries["4 workers, chunked"] <= queries["4 workers"] || queries["1 worker, chunked"] <= queries["1 worker"] {
+			t.Errorf("%s: queries %v: the chunked first level took no more statements", name, queries)
+		}
+	}
+
+	build()
+	src, tgt := open(t, dsn), open(t, dsn)
+	check("exported snapshot", src, tgt, "late")
+	src.Close()
+	tgt.Close()
+
+	build()
+	testdb.Exec(t, dsn, `REVOKE EXECUTE ON FUNCTION pg_export_snapshot() FROM PUBLIC`)
+	limited := testdb.Role(t, dsn, "GRANT SELECT ON a, b TO ROLE")
+	src, tgt = open(t, limited), open(t, limited)
+	info, err := src.Describe(t.Context(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(info.Notes, " "), "one at a time") {
+		t.Fatalf("the limited role exported a snapshot: notes %q", info.Notes)
+	}
+	check("one shared connection", src, tgt, "later")
+}
+
+// Cancelling a bisect diff stops the checksum statements running on the
+// servers, and a checksum that fails on one side stops the other side's.
+// The tables' filter sleeps, or fails, only inside checksum statements
+// (the ones whose text holds the connector's fence).
+func TestBisectCancelStopsChecksums(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	testdb.Exec(t, dsn,
+		`CREATE TABLE a (id int PRIMARY KEY, v text)`,
+		`INSERT INTO a SELECT g, 'v' || g FROM generate_series(1, 40000) g`,
+		`ANALYZE a`,
+		`CREATE FUNCTION in_checksum() RETURNS boolean LANGUAGE sql STABLE AS $$ SELECT pg_catalog.current_query() LIKE '%reconcile fence%' $$`,
+		`CREATE FUNCTION slow() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+		 BEGIN IF in_checksum() THEN PERFORM pg_sleep(0.001); END IF; RETURN true; END $$`,
+		`CREATE FUNCTION refuse() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+		 BEGIN IF in_checksum() THEN RAISE EXCEPTION 'checksum refused by the test'; END IF; RETURN true; END $$`,
+	)
+	admin := testdb.Connect(t, dsn)
+	running := func() int {
+		var n int
+		err := admin.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND application_name = 'reconcile' AND state = 'active' AND query LIKE '%reconcile fence%'`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// waitFor polls cond for up to half a minute.
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	slow := connectors.TableRef{Name: "a", Where: "slow()"}
+	src, tgt := open(t, dsn), open(t, dsn)
+
+	// Each side's one first-level statement would take 40 s.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := bisectChanges(t, ctx, src, tgt, slow, slow, reconcile.Options{Algorithm: reconcile.Bisect, Workers: 4})
+		done <- err
+	}()
+	waitFor("both checksum statements to run", func() bool { return running() == 2 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled bisect: %v, want context.Canceled", err)
+	}
+	waitFor("the cancelled checksum statements to stop", func() bool { return running() == 0 })
+
+	// The target refuses its checksum: the source's is cancelled.
+	_, _, err := bisectChanges(t, t.Context(), src, tgt, slow, connectors.TableRef{Name: "a", Where: "refuse()"},
+		reconcile.Options{Algorithm: reconcile.Bisect, Workers: 4})
+	if err == nil || !strings.Contains(err.Error(), "checksum refused by the test") {
+		t.Errorf("refused checksum: %v", err)
+	}
+	waitFor("the source's checksum statement to stop", func() bool { return running() == 0 })
 }
