@@ -58,7 +58,7 @@ type htmlPage struct {
 	Exit                           int
 	Sides                          []htmlSide
 	Notes                          []string
-	Key, Plan                      string
+	Key, Plan, History             string
 	Summary                        []htmlCount
 	Total                          string
 	KindChart, ColumnChart         htmlChart
@@ -144,6 +144,7 @@ func (h *HTML) Finish(res *reconcile.Result, runErr error) error {
 		Notes:         sideNotes(r),
 		Key:           strings.Join(keyColumns(h.m, r), ", "),
 		Plan:          planText(r.Plan),
+		History:       historyText(h.m.History),
 		Total:         thousands(r.Summary.Differences()),
 		Schema:        r.Schema,
 		SchemaDrifted: !r.Schema.Empty(),

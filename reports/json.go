@@ -67,6 +67,11 @@ func (j *JSON) Change(c reconcile.Change) error {
 	}
 	b = append(b, "\n    "...)
 	b = appendChange(b, &c)
+	if t, ok := j.since(&c); ok {
+		b = append(b[:len(b)-1], `,"since":`...)
+		b = appendString(b, t.UTC().Format(time.RFC3339))
+		b = append(b, '}')
+	}
 	j.buf = b
 	j.listed++
 	return j.write(b)
@@ -113,6 +118,9 @@ func (j *JSON) Finish(res *reconcile.Result, runErr error) error {
 		{"exit_code", o.exitCode},
 		{"error", errorValue(o)},
 	}
+	if h := j.m.History; h != nil && !o.failed {
+		tail = append(tail, member{"history", historyObject(h)})
+	}
 	t, err := json.MarshalIndent(tail, "", "  ")
 	if err != nil {
 		return err
@@ -123,6 +131,31 @@ func (j *JSON) Finish(res *reconcile.Result, runErr error) error {
 	b = append(b, '\n')
 	j.buf = b
 	return j.write(b)
+}
+
+func (j *JSON) since(c *reconcile.Change) (time.Time, bool) {
+	if j.m.Since == nil {
+		return time.Time{}, false
+	}
+	return j.m.Since(c)
+}
+
+func historyObject(h *History) object {
+	ts := func(t time.Time) any {
+		if t.IsZero() {
+			return nil
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	return object{
+		{"name", h.Name},
+		{"previous_run", ts(h.Previous)},
+		{"run", ts(h.Now)},
+		{"new", h.New},
+		{"ongoing", h.Ongoing},
+		{"healed", h.Healed},
+		{"oldest_since", ts(h.Oldest)},
+	}
 }
 
 func errorValue(o outcome) any {

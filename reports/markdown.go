@@ -87,6 +87,9 @@ func (md *Markdown) Finish(res *reconcile.Result, runErr error) error {
 	if p := planText(r.Plan); p != "" {
 		fmt.Fprintf(&b, " · Plan: %s", p)
 	}
+	if h := historyText(md.m.History); h != "" && !o.failed {
+		fmt.Fprintf(&b, "\n\nHistory: %s", mdEscape(h))
+	}
 	b.WriteString("\n\n")
 
 	if o.noResult {

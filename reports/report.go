@@ -24,6 +24,76 @@ type Meta struct {
 	// Command is the command line, shown in the Markdown and HTML headers.
 	// Optional.
 	Command string
+	// Since, when set, says since when a listed difference has lasted: the
+	// first time an earlier run of a drift history saw it. Optional.
+	Since func(*reconcile.Change) (time.Time, bool)
+	// History, when set (it may be set after the run, before Finish), is
+	// what this run changed in its drift history. Optional.
+	History *History
+}
+
+// History summarises a run's drift history: differences first seen now,
+// still there since an earlier run, and healed since the previous run.
+type History struct {
+	Name     string
+	Previous time.Time // the previous run; zero for the first
+	Now      time.Time
+	New      int64
+	Ongoing  int64
+	Healed   int64
+	// Oldest is when the longest-lasting difference was first seen.
+	Oldest time.Time
+}
+
+// historyText renders a history summary in one line.
+func historyText(h *History) string {
+	if h == nil || h.Now.IsZero() {
+		return ""
+	}
+	if h.Previous.IsZero() {
+		return fmt.Sprintf("%s: first run recorded, %s difference(s)", h.Name, thousands(h.New))
+	}
+	parts := []string{fmt.Sprintf("%s new", thousands(h.New))}
+	if h.Ongoing > 0 {
+		parts = append(parts, fmt.Sprintf("%s ongoing, the oldest for %s (since %s)", thousands(h.Ongoing), age(h.Now.Sub(h.Oldest)), h.Oldest.UTC().Format("2006-01-02 15:04Z")))
+	} else {
+		parts = append(parts, "0 ongoing")
+	}
+	parts = append(parts, fmt.Sprintf("%s healed since the previous run (%s)", thousands(h.Healed), h.Previous.UTC().Format("2006-01-02 15:04Z")))
+	return h.Name + ": " + strings.Join(parts, " · ")
+}
+
+// sinceText says how long a difference has lasted, "" if not known.
+func (m *Meta) sinceText(c *reconcile.Change) string {
+	if m.Since == nil {
+		return ""
+	}
+	t, ok := m.Since(c)
+	if !ok {
+		return ""
+	}
+	now := time.Now()
+	if m.History != nil && !m.History.Now.IsZero() {
+		now = m.History.Now
+	}
+	day := "2006-01-02"
+	if now.Sub(t) < 48*time.Hour {
+		day = "2006-01-02 15:04Z"
+	}
+	return fmt.Sprintf("diverged for %s (since %s)", age(now.Sub(t)), t.UTC().Format(day))
+}
+
+// age renders a duration in whole days, or hours under two days.
+func age(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%d hours", int(d/time.Hour))
+	case d >= 2*time.Minute:
+		return fmt.Sprintf("%d minutes", int(d/time.Minute))
+	}
+	return "under 2 minutes"
 }
 
 // Verdicts, as the JSON report spells them.

@@ -160,7 +160,23 @@ func bisectRun() run {
 	return r
 }
 
-var runs = map[string]func() run{"full": fullRun, "consistent": consistentRun, "failed": failedRun, "aborted": abortedRun, "database": databaseRun, "bisect": bisectRun}
+// historyRun is the full run of a pair with a drift history: one listed
+// difference has lasted since an earlier run.
+func historyRun() run {
+	r := fullRun()
+	now := time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
+	first := r.changes[0].KeyString()
+	r.meta.Since = func(c *reconcile.Change) (time.Time, bool) {
+		if c.KeyString() == first {
+			return now.Add(-9 * 24 * time.Hour), true
+		}
+		return time.Time{}, false
+	}
+	r.meta.History = &History{Name: "billing-crm", Previous: now.Add(-24 * time.Hour), Now: now, New: 3, Ongoing: 1, Healed: 12, Oldest: now.Add(-9 * 24 * time.Hour)}
+	return r
+}
+
+var runs = map[string]func() run{"history": historyRun, "full": fullRun, "consistent": consistentRun, "failed": failedRun, "aborted": abortedRun, "database": databaseRun, "bisect": bisectRun}
 
 // writer is what every format provides.
 type writer interface {

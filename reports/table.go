@@ -42,7 +42,11 @@ func (t *Table) Change(c reconcile.Change) error {
 		return errFinished
 	}
 	t.listed++
-	t.lines = append(t.lines, changeLines(&c)...)
+	lines := changeLines(&c)
+	if s := t.m.sinceText(&c); s != "" && len(lines) > 0 {
+		lines[0] += "  · " + s
+	}
+	t.lines = append(t.lines, lines...)
 	return nil
 }
 
@@ -123,6 +127,9 @@ func (t *Table) Finish(res *reconcile.Result, runErr error) error {
 	fmt.Fprintf(&b, "key     %s\n", strings.Join(keyColumns(t.m, r), ", "))
 	if p := planText(r.Plan); p != "" {
 		fmt.Fprintf(&b, "plan    %s\n", p)
+	}
+	if h := historyText(t.m.History); h != "" && !o.failed {
+		fmt.Fprintf(&b, "history %s\n", oneLine(h))
 	}
 	if !o.noResult {
 		for _, n := range sideNotes(r) {

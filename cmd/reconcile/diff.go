@@ -23,6 +23,7 @@ import (
 	"github.com/reconhq/reconcile/connectors"
 	"github.com/reconhq/reconcile/reconcile"
 	"github.com/reconhq/reconcile/reports"
+	"github.com/reconhq/reconcile/snapshots"
 )
 
 type diffOptions struct {
@@ -59,6 +60,8 @@ type diffOptions struct {
 	algorithm    string
 	bisectRows   int64
 	bisectFactor int
+	history      string
+	historyName  string
 }
 
 func newDiffCmd(e *env) *cobra.Command {
@@ -117,6 +120,8 @@ Exit codes: 0 consistent, 1 differences found, 2 error.`,
 	f.StringVar(&o.algorithm, "algorithm", "auto", "auto (bisect two databases that checksum in SQL unless a sample shows most segments differ; else stream in key order where both sides can; else hash-partition), stream, hash, or bisect (segment checksums in the databases; only differing segments are read)")
 	f.Int64Var(&o.bisectRows, "bisect-threshold", reconcile.DefaultBisectThreshold, "bisect: read a differing segment of at most this many rows instead of splitting it")
 	f.IntVar(&o.bisectFactor, "bisect-factor", reconcile.DefaultBisectFactor, "bisect: split a larger differing segment into this many")
+	f.StringVar(&o.history, "history", "", "keep a drift history of this pair in this snapshot store: when each difference was first seen, last seen and healed (every difference is read; the listed ones are the first found)")
+	f.StringVar(&o.historyName, "history-name", "", "name of the drift history (default: derived from the two sides)")
 	f.StringVar(&o.sourceFormat, "source-format", "", "source format, overriding the extension: csv, tsv, jsonl, parquet, arrow (add .gz for gzip)")
 	f.StringVar(&o.targetFormat, "target-format", "", "target format, overriding the extension")
 	f.StringVar(&o.delimiter, "delimiter", "", "CSV field delimiter (one character; \\t for tab)")
@@ -416,6 +421,33 @@ func runDiff(ctx context.Context, e *env, o *diffOptions, srcLoc, tgtLoc string)
 		Command: o.command,
 	}
 	var w reportWriter
+
+	var hist *snapshots.History
+	sink := func(c reconcile.Change) error { return w.Change(c) }
+	if o.history != "" {
+		pair := fmt.Sprintf("%s %s | %s %s | key %s", connectors.Redact(srcLoc), srcRef, connectors.Redact(tgtLoc), tgtRef, strings.Join(opts.Key, ","))
+		name := o.historyName
+		if name == "" {
+			name = snapshots.HistoryName(pair)
+		}
+		if hist, err = snapshots.OpenHistory(o.history, name, pair); err != nil {
+			return err
+		}
+		meta.Since = hist.Since
+		meta.History = &reports.History{Name: name}
+		// The history needs every difference; the report lists the
+		// first ones found, up to the limit.
+		opts.Limit = 0
+		var listed int64
+		sink = func(c reconcile.Change) error {
+			hist.Observe(&c)
+			if limit > 0 && listed >= limit {
+				return nil
+			}
+			listed++
+			return w.Change(c)
+		}
+	}
 	switch o.format {
 	case "json":
 		w = reports.NewJSON(out, meta)
@@ -437,8 +469,18 @@ func runDiff(ctx context.Context, e *env, o *diffOptions, srcLoc, tgtLoc string)
 	}
 	res, diffErr := reconcile.Diff(ctx,
 		reconcile.Input{Source: src, Table: srcRef, Name: meta.Source},
-		reconcile.Input{Source: tgt, Table: tgtRef, Name: meta.Target}, opts, w.Change)
+		reconcile.Input{Source: tgt, Table: tgtRef, Name: meta.Target}, opts, sink)
 	stopProgress()
+	if hist != nil && diffErr == nil {
+		// Only a complete run is recorded: keys a failed run did not
+		// reach would otherwise count as healed.
+		sum, err := hist.Commit(ctx, time.Now())
+		if err != nil {
+			diffErr = fmt.Errorf("drift history: %w", err)
+		} else {
+			*meta.History = reports.History{Name: meta.History.Name, Previous: sum.Previous, Now: sum.Now, New: sum.New, Ongoing: sum.Ongoing, Healed: sum.Healed, Oldest: sum.Oldest}
+		}
+	}
 	if ferr := w.Finish(res, diffErr); ferr != nil && diffErr == nil {
 		return fmt.Errorf("write report: %w", ferr)
 	}

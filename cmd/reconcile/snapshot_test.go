@@ -118,3 +118,66 @@ func TestSnapshotPruneCommand(t *testing.T) {
 		t.Fatalf("bad prune flags: exit %d %s", code, errOut)
 	}
 }
+
+// A pair diffed again and again keeps a drift history: the report says
+// what is new, what lasts (and since when) and what healed.
+func TestDiffHistory(t *testing.T) {
+	dir, store := t.TempDir(), t.TempDir()
+	src, tgt := filepath.Join(dir, "a.csv"), filepath.Join(dir, "b.csv")
+	os.WriteFile(src, []byte("id,v\n1,a\n2,b\n3,c\n4,d\n"), 0o644)
+	os.WriteFile(tgt, []byte("id,v\n1,a\n2,x\n3,c\n"), 0o644)
+	type hist struct {
+		Differences []struct {
+			Key   map[string]any `json:"key"`
+			Since string         `json:"since"`
+		} `json:"differences"`
+		History *struct {
+			Name     string  `json:"name"`
+			Previous *string `json:"previous_run"`
+			New      int64   `json:"new"`
+			Ongoing  int64   `json:"ongoing"`
+			Healed   int64   `json:"healed"`
+		} `json:"history"`
+	}
+	diff := func(extra ...string) (int, hist) {
+		t.Helper()
+		code, out, errOut := runCLI(t, append([]string{"diff", src, tgt, "--key", "id", "--format", "json", "--history", store}, extra...)...)
+		var h hist
+		if err := json.Unmarshal([]byte(out), &h); err != nil {
+			t.Fatalf("exit %d: %v\n%s%s", code, err, out, errOut)
+		}
+		return code, h
+	}
+	code, h := diff()
+	if code != exitDifferences || h.History == nil || h.History.Previous != nil || h.History.New != 2 {
+		t.Fatalf("first run: exit %d %+v", code, h.History)
+	}
+	// Row 2 stays changed, row 4 appears on the target (healed), row 3 breaks.
+	os.WriteFile(tgt, []byte("id,v\n1,a\n2,x\n3,z\n4,d\n"), 0o644)
+	code, h = diff("--limit", "1")
+	if code != exitDifferences || h.History.New != 1 || h.History.Ongoing != 1 || h.History.Healed != 1 || h.History.Previous == nil {
+		t.Fatalf("second run: exit %d %+v", code, h.History)
+	}
+	if len(h.Differences) != 1 || h.Differences[0].Since == "" {
+		t.Fatalf("second run lists %+v, want key 2 with its first sighting", h.Differences)
+	}
+	// A failed run records nothing.
+	code, _, _ = runCLI(t, "diff", src, filepath.Join(dir, "missing.csv"), "--key", "id", "--history", store)
+	if code != exitError {
+		t.Fatalf("failed run: exit %d", code)
+	}
+	os.WriteFile(tgt, []byte("id,v\n1,a\n2,b\n3,c\n4,d\n"), 0o644)
+	code, h = diff()
+	if code != exitConsistent || h.History.Healed != 2 || h.History.New != 0 {
+		t.Fatalf("healed run: exit %d %+v", code, h.History)
+	}
+	drifts, runs, err := snapshots.ReadHistory(store, h.History.Name, historyPair(t, src, tgt))
+	if err != nil || len(runs) != 3 || len(drifts) != 3 {
+		t.Fatalf("history on disk: %v runs %d drifts %+v", err, len(runs), drifts)
+	}
+}
+
+func historyPair(t *testing.T, src, tgt string) string {
+	t.Helper()
+	return src + " (whole source) | " + tgt + " (whole source) | key id"
+}
