@@ -86,8 +86,12 @@ func lenCell(tag byte, b string) string {
 // character string in would convert the whole to the character set, and
 // bytes such as 0xff that are not UTF-8 to '?'.
 
-// nullOr is the encoding of x: NULL as 0x00, anything else as enc.
-func nullOr(x, enc string) string {
+// nullOr is the encoding of column c (the value x): NULL as 0x00, anything
+// else as enc; enc alone when the column is NOT NULL.
+func nullOr(c *colPlan, x, enc string) string {
+	if c.notNull {
+		return enc
+	}
 	return "CASE WHEN " + x + " IS NULL THEN X'00' ELSE " + enc + " END"
 }
 
@@ -164,17 +168,17 @@ func cellSQL(c *colPlan) (sql, refused string) {
 	}
 	x := c.expr
 	switch c.kind {
-	case kindInt8, kindInt16, kindInt32, kindInt64:
-		// year reads as a number through CAST too.
-		return nullOr(x, intCell("CAST("+x+" AS SIGNED)")), ""
-	case kindUint8, kindUint16, kindUint32:
-		return nullOr(x, intCell(x)), ""
+	case kindInt8, kindInt16, kindInt32, kindInt64, kindUint8, kindUint16, kindUint32:
+		if strings.HasPrefix(c.typeName, "year") {
+			x = "CAST(" + x + " AS SIGNED)"
+		}
+		return nullOr(c, c.expr, intCell(x)), ""
 	case kindUint64:
 		return uintCell(x), ""
 	case kindBit:
 		return uintCell("(" + x + " + 0)"), ""
 	case kindBool:
-		return nullOr(x, "IF("+x+" + 0 <> 0, X'6201', X'6200')"), ""
+		return nullOr(c, x, "IF("+x+" + 0 <> 0, X'6201', X'6200')"), ""
 	case kindDecimal128, kindDecimalText:
 		return decimalCell(x), ""
 	case kindDate:
@@ -190,14 +194,16 @@ func cellSQL(c *colPlan) (sql, refused string) {
 			" ELSE " + invalidCell + " END", ""
 	case kindTime:
 		// 'h', 8 bytes of microseconds, negative and beyond 24h as they are.
-		return nullOr(x, "CONCAT(X'68', "+int8SQL("CAST(TIME_TO_SEC("+x+") * 1000000 AS SIGNED)")+")"), ""
+		return nullOr(c, x, "CONCAT(X'68', "+int8SQL("CAST(TIME_TO_SEC("+x+") * 1000000 AS SIGNED)")+")"), ""
 	case kindText:
-		// 's', uvarint(length), the UTF-8 bytes the server sends.
-		b := "CAST(CONVERT(" + x + " USING utf8mb4) AS BINARY)"
-		return nullOr(x, lenCell('s', b)), ""
+		// 's', uvarint(length), the UTF-8 bytes the server sends: the
+		// column's own when it is in UTF-8 (LENGTH counts bytes).
+		if !c.utf8 {
+			x = "CONVERT(" + x + " USING utf8mb4)"
+		}
+		return nullOr(c, c.expr, "CONCAT(X'73', "+uvarintSQL("LENGTH("+x+")")+", CAST("+x+" AS BINARY))"), ""
 	case kindBinary:
-		b := "CAST(" + x + " AS BINARY)"
-		return nullOr(x, lenCell('x', b)), ""
+		return nullOr(c, x, lenCell('x', "CAST("+x+" AS BINARY)")), ""
 	case kindFloat32, kindFloat64:
 		return "", "binary floats are encoded by their shortest decimal, which the server is not relied on to produce"
 	}

@@ -230,7 +230,15 @@ func TestChecksumTypeMatrix(t *testing.T) {
 	loc := testdb.MySQL(t)
 	testdb.ExecMySQL(t, loc, "SET SESSION sql_mode = 'ALLOW_INVALID_DATES'", "SET SESSION time_zone = '+00:00'", matrixTable,
 		"INSERT INTO m VALUES "+strings.Join(matrixRows, ", "),
-		"CREATE TABLE fj (id int PRIMARY KEY, f float, db double, j json, k float)")
+		"CREATE TABLE fj (id int PRIMARY KEY, f float, db double, j json, k float)",
+		// NOT NULL columns skip the NULL test; text in UTF-8 or ASCII is
+		// hashed as stored, other character sets converted.
+		`CREATE TABLE nn (id int PRIMARY KEY, c char(5) NOT NULL, vc varchar(20) NOT NULL, lat varchar(10) CHARACTER SET latin1 NOT NULL,
+		  a varchar(10) CHARACTER SET ascii NOT NULL, m3 varchar(10) CHARACTER SET utf8mb3 NOT NULL, yr year NOT NULL, b bit(1) NOT NULL,
+		  dt datetime(6) NOT NULL, d date NOT NULL, tm time NOT NULL, n decimal(10,2) NOT NULL, bu bigint unsigned NOT NULL,
+		  ti tinyint unsigned NOT NULL, bin varbinary(5) NOT NULL, u uuid NOT NULL, e enum('x', 'ÿ') NOT NULL)`,
+		`INSERT INTO nn VALUES (1, 'ab  ', 'é ', 'café', 'abc', 'ü', 2024, b'1', '0000-00-00 00:00:00', '2024-02-30', '-01:00:00', -1.50, 18446744073709551615, 255, X'00FF', UUID(), 'ÿ'),
+		  (2, '', '', '', '', '', 0, b'0', '2000-01-01 00:00:00.5', '0000-00-00', '00:00:00', 0, 0, 0, X'', '00000000-0000-0000-0000-000000000000', 'x')`)
 	src := openSource(t, loc)
 	ref := connectors.TableRef{Name: "m"}
 	info, err := src.Describe(t.Context(), ref)
@@ -250,6 +258,15 @@ func TestChecksumTypeMatrix(t *testing.T) {
 	// Whole rows at once, through a filter.
 	checkCells(t, src, connectors.TableRef{Name: "m", Where: "id <> 3"}, []string{"id"}, nil)
 
+	nn := connectors.TableRef{Name: "nn"}
+	checkCells(t, src, nn, []string{"id"}, nil)
+	info, err = src.Describe(t.Context(), nn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range info.Schema.Fields() {
+		checkCells(t, src, nn, []string{"id"}, []string{f.Name})
+	}
 	refused, err := src.Checksummable(t.Context(), connectors.TableRef{Name: "fj"}, []string{"id"}, nil)
 	if err != nil || strings.Join(refused, ",") != "f,db,j,k" {
 		t.Errorf("Checksummable of floats and json = %q, %v; want f,db,j,k", refused, err)

@@ -52,6 +52,9 @@ type colPlan struct {
 	unordered string // why the column cannot be a key of an ordered read ("" when it can)
 	field     arrow.Field
 	notNull   bool
+	// utf8: the column's own bytes are the UTF-8 the server sends (a text
+	// column in utf8mb4, utf8mb3 or ascii), so checksums need not convert.
+	utf8      bool
 	precision int32
 	scale     int32
 }
@@ -547,6 +550,10 @@ func mapCatalogColumn(c catalogColumn) (cp colPlan, note string) {
 		cp.setKind(kindTime, c.nullable)
 	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set":
 		cp.setKind(kindText, c.nullable)
+		switch strings.ToLower(c.charset) {
+		case "utf8mb4", "utf8mb3", "utf8", "ascii":
+			cp.utf8 = true
+		}
 		if c.json {
 			cp.asJSON()
 		}
