@@ -1,6 +1,6 @@
 // Package mysql is the connector for MySQL and MariaDB
-// (github.com/go-sql-driver/mysql). It implements connectors.Source and
-// connectors.OrderedReader.
+// (github.com/go-sql-driver/mysql). It implements connectors.Source,
+// connectors.OrderedReader, connectors.Checksummer and connectors.Meter.
 //
 // # Opening
 //
@@ -166,6 +166,72 @@
 // without one. JSON columns cannot be keys. Sorting text keys cannot use
 // an index, so the server sorts them (filesort); integer, decimal and
 // temporal keys in primary key order can stream from the index.
+//
+// # Checksums in the database
+//
+// The Source is a connectors.Checksummer, so that the engine's bisect
+// algorithm can compare key-range segments without reading their rows.
+// Checksums runs one statement per request, on the Source's connection and
+// so in its snapshot:
+//
+//	SELECT <range index>, COUNT(*), [COUNT(DISTINCT key),] SUM(<row hash>)
+//	FROM <table> WHERE (<filter>) AND <key in range> GROUP BY 1
+//
+// The range index is INTERVAL(key, b1, ..., bk) for a key of one integer
+// column (a binary search) and a CASE halving the bounds otherwise. The
+// row hash is connectors.RowHash of the row's canonical encoding, which
+// the server builds as a binary string, byte for byte what the reconcile
+// package writes for the Arrow values this connector reads:
+// CAST(CONV(LEFT(MD5(<encoding>), 16), 16, 10) AS UNSIGNED). MySQL sums
+// integers exactly, as DECIMAL, and the sum is reduced modulo 2^64 in Go.
+// A row whose encoding exceeds max_allowed_packet (CONCAT returns NULL)
+// adds 2^100 to the sum instead, and the call fails rather than miss it.
+// The distinct-key count is left out when the key covers the primary key.
+// A checksum or boundary statement that loses its connection is retried on
+// a new one, whose new snapshot is recorded as a Resume; the engine then
+// finds the reads disagreeing with the counts, or reports the resume.
+//
+// The encoding per type: integers (and year, bit(n)) 'i' and 8 bytes
+// big-endian (bigint unsigned beyond int64 as the number text); decimal an
+// integer when integral within int64, else 'n' and the normalised
+// "digits e exponent" text; bit(1) 'b' 0|1; date 'd' and 4 bytes of days
+// since 1970; datetime and timestamp 't' and 8 bytes of microseconds since
+// 1970 (year 0 computed apart: TO_DAYS takes it for a common year); time
+// 'h' and 8 bytes of microseconds; zero and invalid dates the engine's
+// invalid value; text 's', a varint length and the UTF-8 bytes (the
+// column's own bytes when it is utf8mb4, utf8mb3 or ascii, else CONVERTed);
+// binary 'x', a varint length and the bytes; NULL 0x00. float, double and
+// JSON columns have no encoding the server builds exactly (shortest
+// round-trip decimals, canonical JSON): Checksummable reports them and the
+// engine streams such tables. There is no native row hash (NativeHash is
+// ""): MariaDB's MD5 costs about a microsecond a row, but its other hashes
+// (CRC32, CRC32C) are 32-bit and linear, no substitute.
+//
+// A segment checksum misses a difference only if the differing segment's
+// rows give the same count, the same distinct-key count and the same sum
+// mod 2^64 of their 64-bit row hashes; the encoding is injective (tagged,
+// length-prefixed, NULL-marked), so for rows that differ that happens with
+// probability about 2^-64 per differing segment, and sums (unlike XOR)
+// do not cancel duplicated rows.
+//
+// Key ranges (connectors.KeyRange) bound integer, text, binary, date,
+// datetime and timestamp keys (not decimal, float, bit, time or JSON). A
+// bound is int64, string (text, compared as its UTF-8 bytes: the order
+// expression CAST(CONVERT(col USING utf8mb4) AS BINARY) against a hex
+// literal, whatever the collation), []byte or time.Time, written as a
+// literal; composite keys compare lexicographically, (a > x OR (a = x AND
+// b >= y)), after a first-column term an index can use. Bounds outside
+// the years 0000 to 9999 are refused. Boundaries splits a single integer
+// key arithmetically between MIN and MAX (bigint unsigned keys beyond
+// int64 all fall in the last range) and any other key at every
+// ceil(count/n)-th row (ROW_NUMBER over the key order: MariaDB 10.2,
+// MySQL 8.0). ReadOrdered with ReadOptions.Ranges reads the rows of the
+// ranges, adjacent ones merged, in one statement; a read resumed after a
+// lost connection stays inside them. Text keys cannot use an index in
+// byte order, so each range statement on a text key scans the table.
+//
+// BytesReceived (connectors.Meter) counts the bytes read from every
+// socket the Source opened, through the driver's DialFunc.
 //
 // # Lost connections
 //
