@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -514,5 +515,49 @@ func TestSelectorsListAndPrune(t *testing.T) {
 	}
 	if _, err := Prune(filepath.Join(store, "orders"), PruneOptions{Keep: 0}); err == nil {
 		t.Fatal("keep 0 accepted")
+	}
+}
+
+// The parts open in DuckDB without conversion, with the column types a
+// user expects. It needs node and @duckdb/node-api (npm ci --prefix
+// scripts), which .ci/run installs and announces with RECONCILE_TEST_DUCKDB.
+func TestPartsOpenInDuckDB(t *testing.T) {
+	if os.Getenv("RECONCILE_TEST_DUCKDB") == "" {
+		t.Skip("set RECONCILE_TEST_DUCKDB=1 after 'npm ci --prefix scripts' to read a snapshot with DuckDB")
+	}
+	rec := matrixRecord(t, memory.DefaultAllocator)
+	defer rec.Release()
+	recs := intRecords(t, 5000, 1000, func(i int) int64 { return int64(i + 1) })
+	_, dir := write(t, t.TempDir(), "duck", recs, WriteOptions{PartRows: 2000, RowGroupRows: 500})
+	_, mdir := write(t, t.TempDir(), "matrix", []arrow.Record{rec}, WriteOptions{})
+	run := func(glob string) map[string]any {
+		out, err := exec.Command("node", filepath.Join("testdata", "duckdb-read.mjs"), glob).CombinedOutput()
+		if err != nil {
+			t.Fatalf("duckdb: %v\n%s", err, out)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("duckdb output %q: %v", out, err)
+		}
+		return got
+	}
+	got := run(filepath.Join(dir, "part-*.parquet"))
+	if got["rows"] != float64(5000) || got["id_sum"] != float64(5000*5001/2) {
+		t.Fatalf("duckdb read %v", got)
+	}
+	got = run(filepath.Join(mdir, "part-*.parquet"))
+	types := got["types"].(map[string]any)
+	want := map[string]string{"id": "BIGINT", "u64": "UBIGINT", "dec": "DECIMAL(20,4)", "txt": "VARCHAR", "bin": "BLOB", "flag": "BOOLEAN",
+		"day": "DATE", "ts": "TIMESTAMP WITH TIME ZONE", "local": "TIMESTAMP",
+		// arrow-go marks every Parquet TIME as adjusted to UTC, which
+		// DuckDB reads as TIMETZ (offset +00): the clock values are kept.
+		"tod": "TIME WITH TIME ZONE", "ints": "INTEGER[]", "f32": "FLOAT"}
+	for col, typ := range want {
+		if types[col] != typ {
+			t.Errorf("duckdb reads %s as %v, want %s", col, types[col], typ)
+		}
+	}
+	if got["rows"] != float64(3) {
+		t.Errorf("duckdb read %v rows of the matrix", got["rows"])
 	}
 }
