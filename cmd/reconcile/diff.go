@@ -60,6 +60,7 @@ type diffOptions struct {
 	algorithm    string
 	bisectRows   int64
 	bisectFactor int
+	maxQuery     float64
 	history      string
 	historyName  string
 }
@@ -120,6 +121,7 @@ Exit codes: 0 consistent, 1 differences found, 2 error.`,
 	f.StringVar(&o.algorithm, "algorithm", "auto", "auto (bisect two databases that checksum in SQL unless a sample shows most segments differ; else stream in key order where both sides can; else hash-partition), stream, hash, or bisect (segment checksums in the databases; only differing segments are read)")
 	f.Int64Var(&o.bisectRows, "bisect-threshold", reconcile.DefaultBisectThreshold, "bisect: read a differing segment of at most this many rows instead of splitting it")
 	f.IntVar(&o.bisectFactor, "bisect-factor", reconcile.DefaultBisectFactor, "bisect: split a larger differing segment into this many")
+	f.Float64Var(&o.maxQuery, "max-query-seconds", 0, "bisect: aim each checksum statement at this many seconds, so no single statement loads a source for long (like pt-table-checksum's --chunk-time); 0: one statement per side for the first level")
 	f.StringVar(&o.history, "history", "", "keep a drift history of this pair in this snapshot store: when each difference was first seen, last seen and healed (every difference is read; the listed ones are the first found)")
 	f.StringVar(&o.historyName, "history-name", "", "name of the drift history (default: derived from the two sides)")
 	f.StringVar(&o.sourceFormat, "source-format", "", "source format, overriding the extension: csv, tsv, jsonl, parquet, arrow (add .gz for gzip)")
@@ -181,6 +183,11 @@ func (o *diffOptions) validate() (reconcile.Options, connectors.Options, connect
 		problems = append(problems, fmt.Sprintf("--bisect-factor %d: must be between 2 and 1024", o.bisectFactor))
 	}
 	opts.BisectThreshold, opts.BisectFactor = o.bisectRows, o.bisectFactor
+	if !(o.maxQuery >= 0 && o.maxQuery <= 24*3600) { // also rejects NaN
+		problems = append(problems, fmt.Sprintf("--max-query-seconds %v: must be between 0 (no target) and 86400", o.maxQuery))
+	} else {
+		opts.MaxQuerySeconds = o.maxQuery
+	}
 	if o.workers < 0 || o.workers > 1024 {
 		problems = append(problems, fmt.Sprintf("--workers %d: must be between 0 (one per CPU) and 1024", o.workers))
 	}

@@ -159,6 +159,8 @@ func TestErrorsExitTwo(t *testing.T) {
 		{"unknown extension", []string{"diff", "../../go.mod", demoTgt, "--key", "id"}, "format"},
 		{"bad memory limit", []string{"diff", demoSrc, demoTgt, "--key", "id", "--memory-limit", "lots"}, "memory-limit"},
 		{"NaN memory limit", []string{"diff", demoSrc, demoTgt, "--key", "id", "--memory-limit", "NaNMiB"}, "memory-limit"},
+		{"negative query time", []string{"diff", demoSrc, demoTgt, "--key", "id", "--max-query-seconds", "-1"}, "--max-query-seconds -1: must be between 0"},
+		{"NaN query time", []string{"diff", demoSrc, demoTgt, "--key", "id", "--max-query-seconds", "NaN"}, "--max-query-seconds NaN"},
 		{"table of a file", []string{"diff", demoSrc, demoTgt, "--key", "id", "--source-table", "t"}, "--source-table: the source is a file"},
 		{"filter on a file", []string{"diff", demoSrc, demoTgt, "--key", "id", "--where", "id > 1"}, "--where applies to both sides"},
 		{"query on a file", []string{"diff", demoSrc, demoTgt, "--key", "id", "--target-query", "select 1"}, "the target is a file"},

@@ -67,6 +67,15 @@ func TestDiffPostgres(t *testing.T) {
 		bp.Plan.Bisect.Segments <= bp.Plan.Bisect.Mismatched || bp.Plan.Bisect.Fetched == 0 || bp.Plan.Bisect.Fetched >= 2*500 {
 		t.Errorf("bisect plan: %v, %+v", err, bp.Plan)
 	}
+	// With a query-time target the first level is checksummed in chunks
+	// of segments; the report is the same.
+	code, cout, errOut := runCLI(t, "diff", a, b, "--table", "public.orders", "--format", "json", "--algorithm", "bisect", "--bisect-threshold", "16", "--max-query-seconds", "0.0001")
+	if code != exitDifferences {
+		t.Fatalf("bisect --max-query-seconds: exit %d, want 1; stderr: %s", code, errOut)
+	}
+	if cr := decodeReport(t, cout); fmt.Sprint(cr.Summary, cr.Columns, cr.Differences) != fmt.Sprint(r.Summary, r.Columns, r.Differences) {
+		t.Errorf("bisect with --max-query-seconds and stream reports differ:\n%s\nvs\n%s", cout, out)
+	}
 	one := filepath.Join(t.TempDir(), "one.csv")
 	if err := os.WriteFile(one, []byte("order_id\n1\n"), 0o644); err != nil {
 		t.Fatal(err)
