@@ -1,4 +1,4 @@
-.PHONY: bench bench-files bench-postgres bench-mysql bench-bisect
+.PHONY: bench bench-files bench-postgres bench-mysql bench-bisect bench-snapshot
 
 # Go micro-benchmarks of every package.
 bench:
@@ -22,3 +22,8 @@ bench-mysql:
 # Bisect (checksums in PostgreSQL) against stream and a full-table aggregate.
 bench-bisect:
 	bash scripts/bench-bisect.sh
+
+# Snapshot write against streaming the table; snapshot-vs-snapshot diff
+# rows/s and peak RSS (env SCALE, RUNS, RSS_RUNS, PGADMIN).
+bench-snapshot:
+	bash scripts/bench-snapshot.sh
