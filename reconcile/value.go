@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"math"
 	"math/big"
@@ -186,7 +187,7 @@ func Compare(a, b Value) (int, bool) {
 	case "number":
 		if x, ok := a.Int(); ok {
 			if y, ok := b.Int(); ok {
-				return cmpInt64(x, y), true
+				return cmp.Compare(x, y), true
 			}
 		}
 		fa, oka := a.Float()
@@ -237,22 +238,12 @@ func Compare(a, b Value) (int, bool) {
 		if len(a) != 9 || len(b) != 9 {
 			return 0, false
 		}
-		return cmpInt64(int64(binary.BigEndian.Uint64(a[1:])), int64(binary.BigEndian.Uint64(b[1:]))), true
+		return cmp.Compare(int64(binary.BigEndian.Uint64(a[1:])), int64(binary.BigEndian.Uint64(b[1:]))), true
 	case "date":
 		if len(a) != 5 || len(b) != 5 {
 			return 0, false
 		}
-		return cmpInt64(int64(int32(binary.BigEndian.Uint32(a[1:]))), int64(int32(binary.BigEndian.Uint32(b[1:])))), true
+		return cmp.Compare(int64(int32(binary.BigEndian.Uint32(a[1:]))), int64(int32(binary.BigEndian.Uint32(b[1:])))), true
 	}
 	return 0, false
-}
-
-func cmpInt64(x, y int64) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
