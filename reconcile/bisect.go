@@ -67,6 +67,7 @@ type bisector struct {
 	sc, tc       connectors.Checksummer
 	skey, tkey   []string
 	scols, tcols []string
+	sread, tread []string // the read projections: the compared columns, then those only read (Context)
 	threshold    int64
 	factor       int
 	hash         string        // connectors.ChecksumRequest.Hash: "" canonical, else the shared native label
@@ -121,6 +122,9 @@ func newBisector(ctx context.Context, src, tgt Input, p *plan, opts *Options, sr
 	if !sOrd || !tOrd {
 		return nil, fmt.Errorf("diff: the bisect algorithm needs both sides to read in key order: %w", connectors.ErrUnsupported)
 	}
+	if why := p.pushDownBlocker(); why != "" {
+		return nil, fmt.Errorf(bisectRefusal+"%s: %w", why, connectors.ErrUnsupported)
+	}
 	b := &bisector{src: src, tgt: tgt, sc: sc, tc: tc, threshold: opts.BisectThreshold, factor: opts.BisectFactor,
 		workers: max(opts.Workers, 1), maxQuery: seconds(opts.MaxQuerySeconds)}
 	if b.threshold <= 0 {
@@ -138,6 +142,7 @@ func newBisector(ctx context.Context, src, tgt Input, p *plan, opts *Options, sr
 		b.scols = append(b.scols, c.src)
 		b.tcols = append(b.tcols, c.tgt)
 	}
+	b.sread, b.tread = p.srcColumns, p.tgtColumns
 	b.receivedBefore = received(src, tgt)
 	if h := sc.NativeHash(); h != "" && h == tc.NativeHash() && sameDBTypes(p, srcInfo, tgtInfo) {
 		b.hash = h
@@ -714,9 +719,9 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 			return rr, nil
 		}
 	}
-	sr := newRangesReader(ctx, b.leaves, reader(SourceSide, so, b.src, b.skey, b.scols))
+	sr := newRangesReader(ctx, b.leaves, reader(SourceSide, so, b.src, b.skey, b.sread))
 	defer sr.Release()
-	tr := newRangesReader(ctx, b.leaves, reader(TargetSide, to, b.tgt, b.tkey, b.tcols))
+	tr := newRangesReader(ctx, b.leaves, reader(TargetSide, to, b.tgt, b.tkey, b.tread))
 	defer tr.Release()
 	before := em.res.Summary.Differences()
 	if err := mergeDiff(ctx, ss, ts, sr, tr, em, true); err != nil {

@@ -24,6 +24,17 @@
 //     the sink; a capped listing holds the changes with the smallest keys,
 //     in key order, whichever algorithm ran.
 //   - An error is never a verdict: Diff returns a nil Result with the error.
+//   - Declared rules (Options.ColumnRules, Context, InFlight; see rules.go):
+//     normalisers rewrite each batch's column on both sides where batches
+//     enter the engine, so every algorithm, the schema comparison, the
+//     checksums and the listed values see normalised values; tolerances
+//     are consulted only for the cells of rows whose digests differ, and a
+//     row whose every differing cell is tolerated is matched (counted in
+//     Counts.Tolerated). Context columns are read, not compared, and
+//     handed with each change. A Missing, Extra or Changed row whose
+//     in-flight column is recent is InFlight: listed, counted, and not a
+//     difference. Normalisers, tolerances and in-flight rows force the
+//     comparison after fetching: bisect refuses them and auto streams.
 //
 // # Example
 //

@@ -92,6 +92,20 @@ type Options struct {
 	// (growing at most twofold a step). It is a target, not a timeout.
 	// 0 (or less) checksums the first level in one statement per side.
 	MaxQuerySeconds float64
+	// ColumnRules declares normalisers and tolerances per column, keyed by
+	// source column name (the target column is the one Map pairs with it,
+	// or its namesake). Normalisers and tolerances run in Go, so they
+	// force the comparison after fetching: bisect is refused and auto
+	// streams (see ColumnRule).
+	ColumnRules map[string]ColumnRule
+	// Context lists columns (source names) read on both sides and handed
+	// with every change that carries a row (Change.SourceContext,
+	// TargetContext), whether or not they are compared: say updated_at,
+	// for a rule that picks the newest side. They are read even when
+	// Columns or Ignore leave them out of the comparison.
+	Context []string
+	// InFlight, when set, holds back rows still being copied: see InFlightRule.
+	InFlight *InFlightRule
 }
 
 // maxWorkers caps Options.Workers: partitions are the unit of parallelism.
@@ -153,6 +167,7 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 		return nil, err
 	}
 	res := &Result{Key: p.key, Schema: p.schema}
+	res.Plan.Rules = p.rules
 	res.Source.Name = nameOr(src.Name, srcInfo.Name)
 	res.Target.Name = nameOr(tgt.Name, tgtInfo.Name)
 	describeSide(&res.Source, src.Table, srcInfo)
@@ -167,7 +182,7 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 			res.Columns = append(res.Columns, d)
 		}
 	}
-	em := &emitter{p: p, sink: sink, limit: opts.Limit, res: res}
+	em := &emitter{p: p, sink: sink, limit: opts.Limit, res: res, needValues: p.needValues()}
 
 	algo := opts.Algorithm
 	if algo == "" {
@@ -198,6 +213,9 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 	default:
 		return nil, fmt.Errorf("diff: unknown algorithm %q (want auto, hash, merge or bisect)", algo)
 	}
+	if p.keyNormalised && algo == Merge && opts.Algorithm == Merge {
+		return nil, fmt.Errorf("diff: the stream (merge) algorithm needs the key in the order the sources read it, which a normaliser of a key column may not keep (use --algorithm hash or auto): %w", connectors.ErrUnsupported)
+	}
 	res.Plan.Algorithm = string(algo)
 	if algo == Auto {
 		res.Plan.Algorithm = string(Merge)
@@ -214,7 +232,7 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 	}
 	// A side that can read in key order always does: a tentative merge
 	// then needs only the other side to be sorted.
-	readSide := func(name string, in Input, ord connectors.OrderedReader, key, cols []string) openFunc {
+	readSide := func(name string, in Input, ord connectors.OrderedReader, key, cols []string, norm []normCol) openFunc {
 		return func(ctx context.Context) (array.RecordReader, error) {
 			var r array.RecordReader
 			var err error
@@ -226,11 +244,15 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", name, err)
 			}
-			return r, nil
+			side := SourceSide
+			if name == "target" {
+				side = TargetSide
+			}
+			return normalising(r, side, norm, opts.Allocator), nil
 		}
 	}
-	readSrc := readSide("source", src, so, p.key, p.srcColumns)
-	readTgt := readSide("target", tgt, to, tkey, p.tgtColumns)
+	readSrc := readSide("source", src, so, p.key, p.srcColumns, p.srcNorm)
+	readTgt := readSide("target", tgt, to, tkey, p.tgtColumns, p.tgtNorm)
 	if algo == Bisect {
 		b, err := newBisector(ctx, src, tgt, p, &opts, srcInfo, tgtInfo)
 		switch {
@@ -259,6 +281,11 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 			}
 		}
 		res.Plan.Algorithm = string(algo)
+	}
+	if p.keyNormalised && algo == Merge {
+		// A normalised key may not keep the order the sources read in:
+		// merge tentatively, as for unordered sources.
+		algo = Auto
 	}
 	switch {
 	case algo == Bisect:
@@ -294,7 +321,7 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 		res.Plan.Note = why + "; switched to hash partitioning"
 		res.Summary = Counts{}
 		for i := range res.Columns {
-			res.Columns[i].Changed = 0
+			res.Columns[i].Changed, res.Columns[i].Tolerated = 0, 0
 		}
 		if opts.Progress != nil {
 			opts.Progress.SourceRows.Store(0)
@@ -362,6 +389,7 @@ func nameOr(a, b string) string {
 type sideState struct {
 	side        Side
 	p           *plan
+	np          int // compared columns; the extras after them are only read
 	encs        []columnEncoder
 	cols        []encCol
 	rows        int64
@@ -383,11 +411,12 @@ type sideState struct {
 }
 
 func newSideState(side Side, p *plan, opts *Options) *sideState {
-	s := &sideState{side: side, p: p, cols: make([]encCol, len(p.pairs)), colSums: make([]uint64, len(p.pairs)), digests: make([][]uint64, len(p.pairs)), limit: opts.Limit, memoryLimit: opts.MemoryLimit}
-	s.isKey = make([]bool, len(p.pairs))
-	s.encoded = make([]bool, len(p.pairs))
-	s.fast = make([]bool, len(p.pairs))
-	for i, c := range p.pairs {
+	nc := p.rowCols()
+	s := &sideState{side: side, p: p, np: len(p.pairs), cols: make([]encCol, nc), colSums: make([]uint64, len(p.pairs)), digests: make([][]uint64, len(p.pairs)), limit: opts.Limit, memoryLimit: opts.MemoryLimit}
+	s.isKey = make([]bool, nc)
+	s.encoded = make([]bool, nc)
+	s.fast = make([]bool, nc)
+	for i, c := range append(p.pairs[:len(p.pairs):len(p.pairs)], p.extras...) {
 		s.isKey[i] = c.isKey
 		if side == SourceSide {
 			s.encs = append(s.encs, c.srcEnc)
@@ -502,7 +531,21 @@ func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 	// columns whose digests need their encodings, and digest the first
 	// range of the rest straight from the Arrow buffers.
 	first := min(n, digestRange)
-	for c := range s.encs {
+	for c := s.np; c < len(s.encs); c++ {
+		// Columns only read (Context, InFlight) are not digested; they are
+		// encoded with the rest of the row when rows are stored.
+		col := rec.Column(c)
+		if col.Len() != n {
+			return fmt.Errorf("read %s: column %s has %d rows in a batch of %d", s.side, s.encs[c].name, col.Len(), n)
+		}
+		s.encoded[c] = !s.lazy
+		if s.encoded[c] {
+			if err := s.encs[c].encode(col, &s.cols[c]); err != nil {
+				return fmt.Errorf("read %s: %w", s.side, err)
+			}
+		}
+	}
+	for c := range s.np {
 		col := rec.Column(c)
 		if col.Len() != n {
 			return fmt.Errorf("read %s: column %s has %d rows in a batch of %d", s.side, s.encs[c].name, col.Len(), n)
@@ -536,7 +579,7 @@ func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 		for i := range r {
 			r[i] = rowSeed
 		}
-		for c := range s.encs {
+		for c := range s.np {
 			dig := s.digests[c][lo:hi]
 			if s.fast[c] && lo > 0 {
 				s.encs[c].digestFast(rec.Column(c), lo, dig)
@@ -622,6 +665,7 @@ type pendingChange struct {
 	key      []byte
 	src, tgt []byte // row encodings
 	cols     []int  // changed pair indexes
+	was      Kind   // for InFlight: the kind it would have been
 }
 
 // emitter counts every change and hands the first Limit ones to the sink.
@@ -631,6 +675,11 @@ type emitter struct {
 	limit  int64
 	listed int64
 	res    *Result
+
+	// needValues: the rules need a change's row values to classify it,
+	// so they are built even for a change that will only be counted.
+	needValues         bool
+	scratchS, scratchT []Value
 
 	// While holding, listed changes are kept instead of handed over.
 	holding   bool
@@ -680,10 +729,12 @@ func tryMerge(ctx context.Context, ss, ts *sideState, readSrc, readTgt openFunc,
 // emit counts a change and lists it, unless the limit is reached.
 // listing reports whether the next change emitted will be listed, so a
 // caller can skip building the values of one that would only be counted.
-func (e *emitter) listing() bool { return e.limit <= 0 || e.listed < e.limit }
+func (e *emitter) listing() bool { return e.needValues || e.limit <= 0 || e.listed < e.limit }
 
 func (e *emitter) emit(pc *pendingChange) error {
-	e.count(pc)
+	if keep, err := e.account(pc); err != nil || !keep {
+		return err
+	}
 	if e.limit > 0 && e.listed >= e.limit {
 		return nil
 	}
@@ -818,7 +869,7 @@ func (pc *pendingChange) own() pendingChange {
 func (e *emitter) decode(pc *pendingChange) (Change, error) {
 	owned := pc.own()
 	pc = &owned
-	c := Change{Kind: pc.kind, Count: pc.count}
+	c := Change{Kind: pc.kind, Count: pc.count, InFlightAs: pc.was}
 	if pc.kind == Duplicate || pc.kind == NullKey {
 		c.Side = pc.side
 	}
@@ -829,44 +880,47 @@ func (e *emitter) decode(pc *pendingChange) (Change, error) {
 	for i, v := range keyCells {
 		c.Key = append(c.Key, Field{Name: e.p.key[i], Value: v})
 	}
-	row := func(b []byte, only []int) ([]Field, error) {
+	row := func(b []byte, only []int) ([]Field, []Field, error) {
 		if b == nil {
-			return nil, nil
+			return nil, nil, nil
 		}
 		cells, err := SplitCells(b, nil)
-		if err != nil || len(cells) != len(e.p.pairs) {
-			return nil, errors.New("decode change: corrupt row encoding")
+		if err != nil || len(cells) != e.p.rowCols() {
+			return nil, nil, errors.New("decode change: corrupt row encoding")
 		}
-		var out []Field
+		var out, ctx []Field
 		if only == nil {
 			only = e.p.display
 		}
 		for _, i := range only {
 			out = append(out, Field{Name: e.p.pairs[i].src, Value: cells[i]})
 		}
-		return out, nil
+		for j, i := range e.p.context {
+			ctx = append(ctx, Field{Name: e.p.contextNames[j], Value: cells[i]})
+		}
+		return out, ctx, nil
 	}
 	var only []int
-	if pc.kind == Changed {
+	if pc.kind == Changed || pc.was == Changed {
 		only = pc.cols
 		for _, i := range pc.cols {
 			c.Columns = append(c.Columns, e.p.pairs[i].src)
 		}
 	}
-	if c.Source, err = row(pc.src, only); err != nil {
+	if c.Source, c.SourceContext, err = row(pc.src, only); err != nil {
 		return c, err
 	}
-	if c.Target, err = row(pc.tgt, only); err != nil {
+	if c.Target, c.TargetContext, err = row(pc.tgt, only); err != nil {
 		return c, err
 	}
 	return c, nil
 }
 
-// changedColumns compares two row encodings cell by cell and returns the
-// indexes of the pairs that differ.
-func changedColumns(a, b []byte) ([]int, error) {
+// changedColumns compares the first n cells of two row encodings cell by
+// cell and returns the indexes of the pairs that differ.
+func changedColumns(a, b []byte, n int) ([]int, error) {
 	var out []int
-	for i := 0; len(a) > 0 || len(b) > 0; i++ {
+	for i := 0; i < n && (len(a) > 0 || len(b) > 0); i++ {
 		na, nb := cellLen(a), cellLen(b)
 		if na < 0 || nb < 0 {
 			return nil, errors.New("compare rows: corrupt row encoding")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -226,7 +227,9 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 	var heldBytes int64
 	streaming := false
 	deliver := func(pc *pendingChange) error {
-		em.count(pc)
+		if keep, err := em.account(pc); err != nil || !keep {
+			return err
+		}
 		switch {
 		case top != nil:
 			top.offer(pc)
@@ -433,7 +436,7 @@ func (h *hashDiff) joinAll(ctx context.Context, em *emitter, deliver func(*pendi
 				if err != nil {
 					return err
 				}
-				r, err := joinPartition(gctx, src, tgt)
+				r, err := joinPartition(gctx, src, tgt, len(h.p.pairs), len(h.p.extras) > 0)
 				if err != nil {
 					return err
 				}
@@ -541,7 +544,10 @@ func (t *keyTable) find(h uint64, key []byte) int {
 	}
 }
 
-func joinPartition(ctx context.Context, src, tgt *partStore) (partResult, error) {
+// joinPartition matches the rows of one partition. Rows are compared by
+// their first np cells; with extras (cells only read, not compared) the
+// rest of a row is left out of the comparison.
+func joinPartition(ctx context.Context, src, tgt *partStore, np int, extras bool) (partResult, error) {
 	var r partResult
 	if src.len() == 0 && tgt.len() == 0 {
 		return r, nil
@@ -578,11 +584,21 @@ func joinPartition(ctx context.Context, src, tgt *partStore) (partResult, error)
 		if sCount > 1 || tCount > 1 {
 			continue
 		}
-		if bytes.Equal(srow, trow) {
+		if !extras && bytes.Equal(srow, trow) {
 			r.matched++
 			continue
 		}
-		cols, err := changedColumns(srow, trow)
+		if extras {
+			sl, tl := prefixLen(srow, np), prefixLen(trow, np)
+			if sl < 0 || tl < 0 {
+				return r, errors.New("compare rows: corrupt row encoding")
+			}
+			if bytes.Equal(srow[:sl], trow[:tl]) {
+				r.matched++
+				continue
+			}
+		}
+		cols, err := changedColumns(srow, trow, np)
 		if err != nil {
 			return r, err
 		}

@@ -134,7 +134,7 @@ func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<-
 	for i, e := range s.encs {
 		encs[i] = columnEncoder{name: e.name, own: e.own, as: e.as, invalidMin: e.invalidMin}
 	}
-	nc := len(s.encs)
+	nc := s.np
 	var last []byte // the last key of the previous batch
 	var seen int64  // rows before this batch, for messages
 	for r.Next() {
@@ -329,7 +329,7 @@ func mergeDiff(ctx context.Context, ss, ts *sideState, sr, tr array.RecordReader
 	defer cancel()
 	g, gctx := errgroup.WithContext(mctx)
 	sc, tc := make(chan *encBatch, 1), make(chan *encBatch, 1)
-	nc := len(ss.encs)
+	nc := ss.np
 	S := &orderedSide{ctx: gctx, side: SourceSide, in: sc, free: make(chan *encBatch, 2), strict: strict, nc: nc}
 	T := &orderedSide{ctx: gctx, side: TargetSide, in: tc, free: make(chan *encBatch, 2), strict: strict, nc: nc}
 	ss.lazy, ts.lazy = true, true

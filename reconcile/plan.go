@@ -3,8 +3,10 @@ package reconcile
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
@@ -29,6 +31,51 @@ type plan struct {
 	tgtColumns []string  // projection read from the target
 	schema     SchemaDiff
 	display    []int // pair indexes in source schema order
+
+	// Declared rules (rules.go). A row encoding holds the pairs, then the
+	// extras: columns read but not compared (Context, InFlight), which
+	// also follow the pairs in both projections.
+	extras        []colPair
+	context       []int    // row index of each Context column
+	contextNames  []string // Options.Context
+	inFlight      int      // row index of the in-flight column; -1 for none
+	inFlightAfter time.Time
+	equal         []func(src, tgt Value) bool // per pair; nil without tolerances
+	drift         []int                       // per pair: its index in Result.Columns; -1 for a key
+	srcNorm       []normCol                   // normalisers of the source projection
+	tgtNorm       []normCol                   // normalisers of the target projection
+	keyNormalised bool                        // a key column is normalised: key order is not kept
+	rules         []string                    // descriptions, for PlanStats.Rules
+}
+
+// rowCols is the number of cells of a row encoding.
+func (p *plan) rowCols() int { return len(p.pairs) + len(p.extras) }
+
+// needValues reports whether a change's row values are needed to classify
+// it (tolerances, in-flight rows), listed or not.
+func (p *plan) needValues() bool { return p.equal != nil || p.inFlight >= 0 }
+
+// pushDownBlocker says why the declared rules keep the comparison out of
+// the databases' checksums, or "" when they do not.
+func (p *plan) pushDownBlocker() string {
+	var cols []string
+	for _, n := range p.srcNorm {
+		cols = append(cols, n.name)
+	}
+	for i, eq := range p.equal {
+		if eq != nil && !slices.Contains(cols, p.pairs[i].src) {
+			cols = append(cols, p.pairs[i].src)
+		}
+	}
+	var why []string
+	if len(cols) > 0 {
+		sort.Strings(cols)
+		why = append(why, "normalisers and tolerances force the comparison after fetching (column(s) "+strings.Join(cols, ", ")+")")
+	}
+	if p.inFlight >= 0 {
+		why = append(why, "in-flight rows are recognised after fetching")
+	}
+	return strings.Join(why, "; ")
 }
 
 func columnNames(s *arrow.Schema) []string {
@@ -93,6 +140,10 @@ func buildPlan(src, tgt *connectors.TableInfo, opts *Options) (*plan, error) {
 		return s
 	}
 
+	// Normalisers may change a column's type: the plan is made with the
+	// types they give.
+	problems = append(problems, normaliseFields(srcField, tgtField, tgtName, opts)...)
+
 	key := opts.Key
 	if len(key) == 0 {
 		key = src.PrimaryKey
@@ -149,11 +200,12 @@ func buildPlan(src, tgt *connectors.TableInfo, opts *Options) (*plan, error) {
 		return len(restrict) == 0 || restrict[s]
 	}
 
-	p := &plan{key: key}
+	p := &plan{key: key, inFlight: -1}
 	for _, f := range src.Schema.Fields() {
 		if !wanted(f.Name) {
 			continue
 		}
+		f = srcField[f.Name]
 		tf, ok := tgtField[tgtName(f.Name)]
 		if !ok {
 			p.schema.OnlyInSource = append(p.schema.OnlyInSource, f.Name)
@@ -205,6 +257,9 @@ func buildPlan(src, tgt *connectors.TableInfo, opts *Options) (*plan, error) {
 				p.keyPairs = append(p.keyPairs, i)
 			}
 		}
+	}
+	if err := planRules(p, srcField, tgtField, tgtName, opts); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

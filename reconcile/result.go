@@ -24,11 +24,18 @@ const (
 	// NullKey: a row whose key has a NULL in it. Such rows cannot be matched;
 	// each one is reported, never dropped.
 	NullKey
+	// InFlight: a row that would be Missing, Extra or Changed but whose
+	// in-flight column (Options.InFlight) is recent on a side it is on: a
+	// change still being copied, not drift yet. Listed like the kind it
+	// would have been (Change.InFlightAs), counted in Counts.InFlight and
+	// left out of the verdict.
+	InFlight
 )
 
-var kindNames = [...]string{Missing: "missing", Extra: "extra", Changed: "changed", Duplicate: "duplicate", NullKey: "null_key"}
+var kindNames = [...]string{Missing: "missing", Extra: "extra", Changed: "changed", Duplicate: "duplicate", NullKey: "null_key", InFlight: "in_flight"}
 
-// Kinds lists every kind in report order.
+// Kinds lists every kind of drift in report order. InFlight is not drift
+// and is not among them.
 var Kinds = []Kind{Missing, Extra, Changed, Duplicate, NullKey}
 
 func (k Kind) String() string {
@@ -71,14 +78,28 @@ type Change struct {
 	Side Side
 	// Count is the number of rows with this key on Side (Duplicate) .
 	Count int64
-	// Columns names the differing columns (source names) of a Changed row.
+	// InFlightAs is, for an InFlight change, the kind it would have been:
+	// Missing, Extra or Changed.
+	InFlightAs Kind
+	// Columns names the differing columns (source names) of a Changed row
+	// (or of an InFlight one that would have been Changed). A column whose
+	// values differ within its tolerance (ColumnRule.Equal) is not listed.
 	Columns []string
 	// Source and Target hold values: for Changed, the differing columns on
 	// each side (named by source names); for Missing the source row, for
 	// Extra the target row, for NullKey and Duplicate the row of that side
-	// (the first one seen, for a Duplicate).
+	// (the first one seen, for a Duplicate). An InFlight change holds what
+	// the kind it would have been holds. With normalisers
+	// (Options.ColumnRules) the values are the normalised ones.
 	Source []Field
 	Target []Field
+	// SourceContext and TargetContext hold the Options.Context columns of
+	// the source and target rows (source names, in Options.Context order),
+	// whenever the change carries that side's row: both for a Changed
+	// change, whether or not those columns differ. They are never among
+	// Columns.
+	SourceContext []Field
+	TargetContext []Field
 }
 
 // KeyString renders the key as "a=1, b=x" for text reports.
@@ -103,6 +124,12 @@ type Counts struct {
 	Changed   int64 `json:"changed"`
 	Duplicate int64 `json:"duplicate"`
 	NullKey   int64 `json:"null_key"`
+	// InFlight counts the rows that would be Missing, Extra or Changed
+	// but are in flight (Options.InFlight); they are not differences.
+	InFlight int64 `json:"in_flight,omitempty"`
+	// Tolerated counts the rows among Matched whose values differ but
+	// within their columns' tolerances (ColumnRule.Equal).
+	Tolerated int64 `json:"tolerated,omitempty"`
 }
 
 // Of returns the count of one kind.
@@ -118,6 +145,8 @@ func (c Counts) Of(k Kind) int64 {
 		return c.Duplicate
 	case NullKey:
 		return c.NullKey
+	case InFlight:
+		return c.InFlight
 	}
 	return 0
 }
@@ -134,10 +163,13 @@ func (c *Counts) add(k Kind, n int64) {
 		c.Duplicate += n
 	case NullKey:
 		c.NullKey += n
+	case InFlight:
+		c.InFlight += n
 	}
 }
 
-// Differences is the number of differences of every kind.
+// Differences is the number of differences of every kind, which is what
+// the verdict counts: rows in flight are not among them.
 func (c Counts) Differences() int64 {
 	return c.Missing + c.Extra + c.Changed + c.Duplicate + c.NullKey
 }
@@ -220,12 +252,20 @@ type ColumnDrift struct {
 	Name    string // source name
 	Target  string // target name, when mapped
 	Changed int64
+	// Tolerated counts the rows whose values of this column differ within
+	// its tolerance (ColumnRule.Equal), so that the column is not counted
+	// as changed for them.
+	Tolerated int64
 }
 
 // PlanStats describes how the diff ran.
 type PlanStats struct {
-	Algorithm    string // "merge", "hash" or "bisect"
-	Note         string // why this algorithm, e.g. a fallback from merge
+	Algorithm string // "merge", "hash" or "bisect"
+	Note      string // why this algorithm, e.g. a fallback from merge
+	// Rules describes the declared rules the comparison applied: one line
+	// per column with a ColumnRule (its Describe, in source name order),
+	// then the in-flight rule. Empty without rules.
+	Rules        []string
 	Partitions   int
 	SpilledParts int
 	SpilledBytes int64
@@ -260,7 +300,7 @@ type Result struct {
 }
 
 // Consistent reports whether the two sides agree: no difference of any kind
-// and no schema drift.
+// (rows in flight are not differences) and no schema drift.
 func (r *Result) Consistent() bool {
 	return r.Summary.Differences() == 0 && !r.Schema.Drifted()
 }
