@@ -123,7 +123,7 @@ func newBisector(ctx context.Context, src, tgt Input, p *plan, opts *Options, sr
 		return nil, fmt.Errorf("diff: the bisect algorithm needs both sides to read in key order: %w", connectors.ErrUnsupported)
 	}
 	if why := p.pushDownBlocker(); why != "" {
-		return nil, fmt.Errorf(bisectRefusal+"%s: %w", why, connectors.ErrUnsupported)
+		return nil, fmt.Errorf(bisectRefusal+"%w", unsupported(why))
 	}
 	b := &bisector{src: src, tgt: tgt, sc: sc, tc: tc, threshold: opts.BisectThreshold, factor: opts.BisectFactor,
 		workers: max(opts.Workers, 1), maxQuery: seconds(opts.MaxQuerySeconds)}
@@ -154,6 +154,13 @@ func newBisector(ctx context.Context, src, tgt Input, p *plan, opts *Options, sr
 }
 
 const bisectRefusal = "diff: cannot bisect (use --algorithm stream): "
+
+// unsupported is a reason something cannot be done that is
+// connectors.ErrUnsupported without saying so in its text.
+type unsupported string
+
+func (u unsupported) Error() string { return string(u) }
+func (u unsupported) Unwrap() error { return connectors.ErrUnsupported }
 
 // checkBisect reports why the pair cannot be bisected, all reasons at once.
 func checkBisect(ctx context.Context, b *bisector, p *plan, srcInfo, tgtInfo *connectors.TableInfo) error {
