@@ -7,8 +7,8 @@
 //     verdict close it.
 //   - [Table] (--format table) is the terminal report: summary tables,
 //     column and schema drift, the listed differences with sigils
-//     (- missing, + extra, * changed, ! duplicate, ? null key) and a verdict
-//     line that names the exit code.
+//     (- missing, + extra, * changed, ! duplicate, ? null key, ~ in flight)
+//     and a verdict line that names the exit code.
 //   - [Markdown] (--format markdown) is for pasting into an audit ticket.
 //   - [HTML] (--format html) is one self-contained page (inline CSS and SVG
 //     charts, no scripts, no external assets).
@@ -29,6 +29,12 @@
 //     match consistent, differences and error.
 //   - The writers compute nothing about the data: counts, checksums and drift
 //     come from the Result; they only format, order and escape.
+//   - Declared rules show only when a run has them: a "rules" line (the
+//     Result's Plan.Rules), "in flight" and "matched within tolerance"
+//     counts, a per-column tolerated count, and each change in flight
+//     listed like the kind it would be, marked in flight. Rows in flight
+//     are listed but are not differences: a run whose only changes are in
+//     flight is consistent. A run without rules renders exactly as before.
 //   - Names in [Meta] are shown as given: the caller redacts passwords, in
 //     runErr's message too.
 //   - The text formats need the totals before the listed differences, so

@@ -58,7 +58,7 @@ type htmlPage struct {
 	Exit                           int
 	Sides                          []htmlSide
 	Notes                          []string
-	Key, Plan, History             string
+	Key, Plan, Rules, History      string
 	Summary                        []htmlCount
 	Total                          string
 	KindChart, ColumnChart         htmlChart
@@ -144,6 +144,7 @@ func (h *HTML) Finish(res *reconcile.Result, runErr error) error {
 		Notes:         sideNotes(r),
 		Key:           strings.Join(keyColumns(h.m, r), ", "),
 		Plan:          planText(r.Plan),
+		Rules:         rulesText(r.Plan),
 		History:       historyText(h.m.History),
 		Total:         thousands(r.Summary.Differences()),
 		Schema:        r.Schema,
@@ -162,12 +163,19 @@ func (h *HTML) Finish(res *reconcile.Result, runErr error) error {
 		labels = append(labels, k.String())
 		counts = append(counts, r.Summary.Of(k))
 	}
+	for _, x := range extraCounts(r.Summary) {
+		p.Summary = append(p.Summary, htmlCount{x[0], x[1]})
+	}
 	p.KindChart = chart(labels, counts)
 
 	d := drifted(r.Columns)
 	labels, counts = labels[:0], counts[:0]
 	for i, c := range d {
-		p.Drift = append(p.Drift, htmlCount{columnLabel(c), thousands(c.Changed)})
+		n := thousands(c.Changed)
+		if c.Tolerated > 0 {
+			n += " (" + thousands(c.Tolerated) + " within tolerance)"
+		}
+		p.Drift = append(p.Drift, htmlCount{columnLabel(c), n})
 		if i < chartMaxBar {
 			labels = append(labels, c.Name)
 			counts = append(counts, c.Changed)

@@ -111,7 +111,7 @@ func (j *JSON) Finish(res *reconcile.Result, runErr error) error {
 		{"columns", columnsObject(r.Columns)},
 		{"listed", j.listed},
 		{"limit", m.Limit},
-		{"truncated", !o.failed && j.listed < r.Summary.Differences()},
+		{"truncated", !o.failed && j.listed < listable(r)},
 		{"plan", planObject(r.Plan)},
 		{"complete", !o.failed},
 		{"verdict", o.verdict},
@@ -228,6 +228,9 @@ func columnsObject(cols []reconcile.ColumnDrift) object {
 		if c.Target != "" && c.Target != c.Name {
 			o = append(o, member{"target", c.Target})
 		}
+		if c.Tolerated > 0 {
+			o = append(o, member{"tolerated", c.Tolerated})
+		}
 		out = append(out, member{c.Name, o})
 	}
 	return out
@@ -241,6 +244,9 @@ func planObject(p reconcile.PlanStats) object {
 		{"spilled_partitions", p.SpilledParts},
 		{"spilled_bytes", p.SpilledBytes},
 		{"elapsed_seconds", seconds(p.Elapsed)},
+	}
+	if len(p.Rules) > 0 {
+		o = append(o, member{"rules", p.Rules})
 	}
 	if p.Algorithm == string(reconcile.Bisect) {
 		o = append(o, member{"bisect", object{
@@ -299,7 +305,14 @@ func appendChange(b []byte, c *reconcile.Change) []byte {
 		b = append(b, `,"count":`...)
 		b = strconv.AppendInt(b, c.Count, 10)
 	}
-	if c.Kind == reconcile.Changed {
+	kind := c.Kind
+	if kind == reconcile.InFlight {
+		// Shaped like the kind it would have been.
+		kind = c.InFlightAs
+		b = append(b, `,"in_flight_as":`...)
+		b = appendString(b, kind.String())
+	}
+	if kind == reconcile.Changed {
 		b = append(b, `,"columns":[`...)
 		for i, name := range c.Columns {
 			if i > 0 {
@@ -309,13 +322,21 @@ func appendChange(b []byte, c *reconcile.Change) []byte {
 		}
 		b = append(b, ']')
 	}
-	if c.Kind == reconcile.Missing || c.Kind == reconcile.Changed || len(c.Source) > 0 {
+	if kind == reconcile.Missing || kind == reconcile.Changed || len(c.Source) > 0 {
 		b = append(b, `,"source":`...)
 		b = appendFields(b, c.Source)
 	}
-	if c.Kind == reconcile.Extra || c.Kind == reconcile.Changed || len(c.Target) > 0 {
+	if kind == reconcile.Extra || kind == reconcile.Changed || len(c.Target) > 0 {
 		b = append(b, `,"target":`...)
 		b = appendFields(b, c.Target)
+	}
+	if len(c.SourceContext) > 0 {
+		b = append(b, `,"source_context":`...)
+		b = appendFields(b, c.SourceContext)
+	}
+	if len(c.TargetContext) > 0 {
+		b = append(b, `,"target_context":`...)
+		b = appendFields(b, c.TargetContext)
 	}
 	return append(b, '}')
 }

@@ -87,6 +87,9 @@ func (md *Markdown) Finish(res *reconcile.Result, runErr error) error {
 	if p := planText(r.Plan); p != "" {
 		fmt.Fprintf(&b, " · Plan: %s", p)
 	}
+	if rs := rulesText(r.Plan); rs != "" {
+		fmt.Fprintf(&b, "\n\nRules: %s", mdEscape(rs))
+	}
 	if h := historyText(md.m.History); h != "" && !o.failed {
 		fmt.Fprintf(&b, "\n\nHistory: %s", mdEscape(h))
 	}
@@ -135,9 +138,18 @@ func mdTotals(b *bytes.Buffer, o outcome) {
 	for _, k := range reconcile.Kinds {
 		fmt.Fprintf(b, "| %s | %s |\n", k, thousands(r.Summary.Of(k)))
 	}
+	for _, x := range extraCounts(r.Summary) {
+		fmt.Fprintf(b, "| %s | %s |\n", x[0], x[1])
+	}
 	fmt.Fprintf(b, "| **differences** | **%s** |\n\n", thousands(r.Summary.Differences()))
 
-	if d := drifted(r.Columns); len(d) > 0 {
+	if d := drifted(r.Columns); len(d) > 0 && anyTolerated(d) {
+		b.WriteString("## Column drift\n\n| column | changed | within tolerance |\n|---|---:|---:|\n")
+		for _, c := range d {
+			fmt.Fprintf(b, "| %s | %s | %s |\n", mdEscape(columnLabel(c)), thousands(c.Changed), thousands(c.Tolerated))
+		}
+		b.WriteByte('\n')
+	} else if len(d) > 0 {
 		b.WriteString("## Column drift\n\n| column | changed |\n|---|---:|\n")
 		for _, c := range d {
 			fmt.Fprintf(b, "| %s | %s |\n", mdEscape(columnLabel(c)), thousands(c.Changed))
@@ -219,11 +231,21 @@ func codeList(names []string) string {
 // key gives one row per column.
 type diffRow struct {
 	Sigil, Kind, Key, Column, Source, Target string
+	Class                                    string // the kind, as a CSS class
 }
 
 func diffRows(c *reconcile.Change) []diffRow {
+	if inner, ok := inFlightAs(c); ok {
+		// In flight: the rows of the kind it would be, marked as in flight.
+		rows := diffRows(&inner)
+		for i := range rows {
+			rows[i].Sigil, rows[i].Class = sigil(c.Kind), c.Kind.String()
+			rows[i].Kind = c.Kind.String() + " (" + inner.Kind.String() + ")"
+		}
+		return rows
+	}
 	key := truncate(c.KeyString(), cellWidth)
-	base := diffRow{Sigil: sigil(c.Kind), Kind: c.Kind.String(), Key: key}
+	base := diffRow{Sigil: sigil(c.Kind), Kind: c.Kind.String(), Key: key, Class: c.Kind.String()}
 	switch c.Kind {
 	case reconcile.Changed:
 		out := make([]diffRow, 0, len(c.Columns))

@@ -213,7 +213,7 @@ func keyColumns(m Meta, res *reconcile.Result) []string {
 func drifted(cols []reconcile.ColumnDrift) []reconcile.ColumnDrift {
 	var out []reconcile.ColumnDrift
 	for _, c := range cols {
-		if c.Changed > 0 {
+		if c.Changed > 0 || c.Tolerated > 0 {
 			out = append(out, c)
 		}
 	}
@@ -394,7 +394,7 @@ func planText(p reconcile.PlanStats) string {
 
 // listing describes how many differences were listed, for text formats.
 func listing(o outcome, listed int64) string {
-	total := o.res.Summary.Differences()
+	total := listable(o.res)
 	switch {
 	case o.failed:
 		return fmt.Sprintf("%s listed before the run stopped", plural(listed, "difference"))
@@ -413,7 +413,39 @@ func unlisted(o outcome, listed int64) int64 {
 	if o.failed {
 		return 0
 	}
-	return max(o.res.Summary.Differences()-listed, 0)
+	return max(listable(o.res)-listed, 0)
+}
+
+// listable is the number of changes a run may list: its differences and
+// the rows in flight, which are listed but are not differences.
+func listable(r *reconcile.Result) int64 { return r.Summary.Differences() + r.Summary.InFlight }
+
+// rulesText lists the declared rules the run applied, on one line.
+func rulesText(p reconcile.PlanStats) string { return strings.Join(p.Rules, "; ") }
+
+// extraCounts are the summary rows a run with declared rules adds, each
+// only when not zero: rows in flight (not differences) and matched rows
+// matched within tolerances.
+func extraCounts(c reconcile.Counts) [][2]string {
+	var out [][2]string
+	if c.InFlight > 0 {
+		out = append(out, [2]string{"in flight (not drift)", thousands(c.InFlight)})
+	}
+	if c.Tolerated > 0 {
+		out = append(out, [2]string{"matched within tolerance", thousands(c.Tolerated)})
+	}
+	return out
+}
+
+// inFlightAs is a change in flight as the kind it would have been, for
+// rendering; ok is false for any other change.
+func inFlightAs(c *reconcile.Change) (reconcile.Change, bool) {
+	if c.Kind != reconcile.InFlight {
+		return reconcile.Change{}, false
+	}
+	inner := *c
+	inner.Kind = c.InFlightAs
+	return inner, true
 }
 
 func moreText(n int64) string {
@@ -429,4 +461,14 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// anyTolerated reports whether a column had values within its tolerance.
+func anyTolerated(cols []reconcile.ColumnDrift) bool {
+	for _, c := range cols {
+		if c.Tolerated > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -176,7 +176,58 @@ func historyRun() run {
 	return r
 }
 
-var runs = map[string]func() run{"history": historyRun, "full": fullRun, "consistent": consistentRun, "failed": failedRun, "aborted": abortedRun, "database": databaseRun, "bisect": bisectRun}
+// rulesRun is a run with declared rules: normalisers and a tolerance
+// (described in the plan), context columns handed with each change, and
+// rows in flight, listed like the kind they would be.
+func rulesRun() run {
+	ts := func(s string) reconcile.Value {
+		t, _ := time.Parse(time.RFC3339, s)
+		return reconcile.Value(reconcile.AppendTimestamp(nil, t.UnixMicro()))
+	}
+	old, recent := ts("2026-11-25T10:00:00Z"), ts("2026-11-26T01:58:00Z")
+	changes := []reconcile.Change{
+		{Kind: reconcile.Changed, Key: fields("id", integer(3)), Columns: []string{"amount"},
+			Source: fields("amount", num("10")), Target: fields("amount", num("11")),
+			SourceContext: fields("updated_at", old), TargetContext: fields("updated_at", old)},
+		{Kind: reconcile.InFlight, InFlightAs: reconcile.Missing, Key: fields("id", integer(5)),
+			Source: fields("id", integer(5), "amount", num("1"), "email", text("e@x.com")), SourceContext: fields("updated_at", recent)},
+		{Kind: reconcile.InFlight, InFlightAs: reconcile.Extra, Key: fields("id", integer(7)),
+			Target: fields("id", integer(7), "amount", num("1"), "email", text("g@x.com")), TargetContext: fields("updated_at", recent)},
+		{Kind: reconcile.InFlight, InFlightAs: reconcile.Changed, Key: fields("id", integer(8)), Columns: []string{"email"},
+			Source: fields("email", text("h@x.com")), Target: fields("email", text("h2@x.com")),
+			SourceContext: fields("updated_at", old), TargetContext: fields("updated_at", recent)},
+	}
+	cols := []reconcile.ColumnChecksum{{Name: "amount", Checksum: 0x1111}, {Name: "email", Checksum: 0x2222}}
+	m := meta
+	m.Limit = 0
+	return run{meta: m, changes: changes, res: &reconcile.Result{
+		Source:   reconcile.SideStats{Name: "billing.csv", Rows: 1200, Checksum: 0x9f1c0a5b3e2d4c10, Columns: cols},
+		Target:   reconcile.SideStats{Name: "crm", Rows: 1200, Checksum: 0x9f1c0a5b3e2d4c11, Columns: cols},
+		Key:      []string{"id"},
+		Compared: []string{"amount", "email", "id"},
+		Summary:  reconcile.Counts{Matched: 1196, Changed: 1, InFlight: 3, Tolerated: 14},
+		Columns:  []reconcile.ColumnDrift{{Name: "amount", Changed: 1, Tolerated: 14}, {Name: "email"}},
+		Listed:   int64(len(changes)),
+		Plan: reconcile.PlanStats{Algorithm: "merge", Elapsed: 2500 * time.Millisecond,
+			Note:  "segment checksums in the databases were not possible, so the table was streamed: normalisers and tolerances force the comparison after fetching (column(s) amount, email)",
+			Rules: []string{"amount: abs 0.01", "email: trim, lower", "in flight: updated_at after 2026-11-26T01:50:00Z"}},
+	}}
+}
+
+// inFlightRun is a run whose only differences are in flight: consistent.
+func inFlightRun() run {
+	r := rulesRun()
+	r.changes = r.changes[1:]
+	r.res.Summary = reconcile.Counts{Matched: 1197, InFlight: 3}
+	r.res.Columns = []reconcile.ColumnDrift{{Name: "amount"}, {Name: "email"}}
+	r.res.Plan.Rules = r.res.Plan.Rules[2:]
+	r.res.Plan.Note = ""
+	r.res.Listed = int64(len(r.changes))
+	return r
+}
+
+var runs = map[string]func() run{"history": historyRun, "full": fullRun, "consistent": consistentRun, "failed": failedRun, "aborted": abortedRun, "database": databaseRun, "bisect": bisectRun,
+	"rules": rulesRun, "inflight": inFlightRun}
 
 // writer is what every format provides.
 type writer interface {

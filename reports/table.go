@@ -52,6 +52,17 @@ func (t *Table) Change(c reconcile.Change) error {
 
 // changeLines renders a difference as sigil lines.
 func changeLines(c *reconcile.Change) []string {
+	if inner, ok := inFlightAs(c); ok {
+		// In flight: shown as the kind it would be, marked "~".
+		lines := changeLines(&inner)
+		for i, l := range lines {
+			lines[i] = "~" + strings.TrimPrefix(l, sigil(inner.Kind))
+		}
+		if len(lines) > 0 {
+			lines[0] += "  · in flight (" + inner.Kind.String() + ")"
+		}
+		return lines
+	}
 	key := truncate(oneLine(c.KeyString()), valueWidth)
 	switch c.Kind {
 	case reconcile.Changed:
@@ -128,6 +139,9 @@ func (t *Table) Finish(res *reconcile.Result, runErr error) error {
 	if p := planText(r.Plan); p != "" {
 		fmt.Fprintf(&b, "plan    %s\n", p)
 	}
+	if rs := rulesText(r.Plan); rs != "" {
+		fmt.Fprintf(&b, "rules   %s\n", oneLine(rs))
+	}
 	if h := historyText(t.m.History); h != "" && !o.failed {
 		fmt.Fprintf(&b, "history %s\n", oneLine(h))
 	}
@@ -184,6 +198,9 @@ func tableTotals(b *bytes.Buffer, o outcome) error {
 	for _, k := range reconcile.Kinds {
 		rows = append(rows, []string{k.String(), thousands(r.Summary.Of(k))})
 	}
+	for _, x := range extraCounts(r.Summary) {
+		rows = append(rows, x[:])
+	}
 	if err := renderTable(b, []string{"kind", "count"}, rows, []string{"differences", thousands(r.Summary.Differences())}, 1); err != nil {
 		return err
 	}
@@ -192,10 +209,19 @@ func tableTotals(b *bytes.Buffer, o outcome) error {
 	if d := drifted(r.Columns); len(d) > 0 {
 		b.WriteString("\ncolumn drift\n")
 		rows = rows[:0]
+		tol := anyTolerated(d)
 		for _, c := range d {
-			rows = append(rows, []string{truncate(columnLabel(c), valueWidth), thousands(c.Changed)})
+			row := []string{truncate(columnLabel(c), valueWidth), thousands(c.Changed)}
+			if tol {
+				row = append(row, thousands(c.Tolerated))
+			}
+			rows = append(rows, row)
 		}
-		if err := renderTable(b, []string{"column", "changed"}, rows, nil, 1); err != nil {
+		header, right := []string{"column", "changed"}, []int{1}
+		if tol {
+			header, right = append(header, "within tolerance"), append(right, 2)
+		}
+		if err := renderTable(b, header, rows, nil, right...); err != nil {
 			return err
 		}
 	}
