@@ -1,0 +1,250 @@
+package batches
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/reconcile"
+)
+
+// Cell is one column and its canonical value.
+type Cell struct {
+	Column string
+	Value  reconcile.Value
+}
+
+// Op is one guarded change of one row of the target, as ops.jsonl holds it.
+//
+//   - insert: Set is the whole row, key columns included; Expect is empty.
+//   - update: Set holds only the changed columns (new values); Expect holds
+//     the values the diff saw in those columns (the pre-image).
+//   - delete: Set is empty; Expect is the whole row as the diff saw it
+//     (the undo batch re-inserts it).
+//
+// Rule names the rule that made the fix, for people.
+type Op struct {
+	Seq    int // 1-based position in the batch, set by Create
+	Kind   connectors.OpKind
+	Key    []Cell
+	Set    []Cell
+	Expect []Cell
+	Rule   string
+}
+
+// MaxLine bounds one line of ops.jsonl (and of journal.jsonl).
+const MaxLine = 64 << 20
+
+func (op *Op) validate() error {
+	var errs []error
+	switch op.Kind {
+	case connectors.OpInsert:
+		if len(op.Set) == 0 || len(op.Expect) != 0 {
+			errs = append(errs, errors.New("an insert has the whole row in set and no expect"))
+		}
+	case connectors.OpUpdate:
+		if len(op.Set) == 0 {
+			errs = append(errs, errors.New("an update changes at least one column"))
+		}
+	case connectors.OpDelete:
+		if len(op.Set) != 0 {
+			errs = append(errs, errors.New("a delete has no set"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown kind %q", op.Kind))
+	}
+	if len(op.Key) == 0 {
+		errs = append(errs, errors.New("no key"))
+	}
+	for _, part := range [][]Cell{op.Key, op.Set, op.Expect} {
+		seen := map[string]bool{}
+		for _, c := range part {
+			if c.Column == "" {
+				errs = append(errs, errors.New("empty column name"))
+			}
+			if seen[c.Column] {
+				errs = append(errs, fmt.Errorf("column %q twice", c.Column))
+			}
+			seen[c.Column] = true
+			if len(c.Value) == 0 {
+				errs = append(errs, fmt.Errorf("column %q has no value", c.Column))
+			}
+		}
+	}
+	for _, c := range op.Key {
+		if c.Value.IsNull() {
+			errs = append(errs, fmt.Errorf("key column %q is NULL", c.Column))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// appendOp appends op as one line of ops.jsonl.
+func appendOp(b []byte, op *Op) ([]byte, error) {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendInt(b, int64(op.Seq), 10)
+	b = append(b, `,"kind":`...)
+	b = strconv.AppendQuote(b, string(op.Kind))
+	var err error
+	for _, part := range []struct {
+		name  string
+		cells []Cell
+	}{{"key", op.Key}, {"set", op.Set}, {"expect", op.Expect}} {
+		if len(part.cells) == 0 && part.name != "key" {
+			continue
+		}
+		b = append(b, `,"`...)
+		b = append(b, part.name...)
+		b = append(b, `":{`...)
+		for i, c := range part.cells {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, c.Column)
+			b = append(b, ':')
+			if b, err = appendValueJSON(b, c.Value); err != nil {
+				return b, fmt.Errorf("column %q: %w", c.Column, err)
+			}
+		}
+		b = append(b, '}')
+	}
+	if op.Rule != "" {
+		b = append(b, `,"rule":`...)
+		b = appendJSONString(b, op.Rule)
+	}
+	return append(b, "}\n"...), nil
+}
+
+// parseOp reads one line of ops.jsonl.
+func parseOp(line []byte) (Op, error) {
+	var raw struct {
+		Seq    *int            `json:"seq"`
+		Kind   string          `json:"kind"`
+		Key    json.RawMessage `json:"key"`
+		Set    json.RawMessage `json:"set"`
+		Expect json.RawMessage `json:"expect"`
+		Rule   string          `json:"rule"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return Op{}, err
+	}
+	if dec.More() {
+		return Op{}, errors.New("trailing data")
+	}
+	if raw.Seq == nil {
+		return Op{}, errors.New("no seq")
+	}
+	op := Op{Seq: *raw.Seq, Kind: connectors.OpKind(raw.Kind), Rule: raw.Rule}
+	var err error
+	if op.Key, err = parseCells(raw.Key); err != nil {
+		return Op{}, fmt.Errorf("key: %w", err)
+	}
+	if op.Set, err = parseCells(raw.Set); err != nil {
+		return Op{}, fmt.Errorf("set: %w", err)
+	}
+	if op.Expect, err = parseCells(raw.Expect); err != nil {
+		return Op{}, fmt.Errorf("expect: %w", err)
+	}
+	if err := op.validate(); err != nil {
+		return Op{}, err
+	}
+	return op, nil
+}
+
+// parseCells reads a JSON object of column → value, keeping the order.
+func parseCells(raw json.RawMessage) ([]Cell, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, errors.New("want an object")
+	}
+	var cells []Cell
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		name, ok := tok.(string)
+		if !ok {
+			return nil, errors.New("want a column name")
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("column %q: %w", name, err)
+		}
+		val, err := decodeValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", name, err)
+		}
+		cells = append(cells, Cell{Column: name, Value: val})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	return cells, nil
+}
+
+// ReadOps reads ops.jsonl. Every line must be a valid operation, numbered
+// 1, 2, 3, ... in order.
+func ReadOps(r io.Reader) ([]Op, error) {
+	var ops []Op
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLine)
+	n := 0
+	for sc.Scan() {
+		n++
+		op, err := parseOp(sc.Bytes())
+		if err != nil {
+			return nil, fmt.Errorf("read ops: line %d: %w: %w", n, ErrCorrupt, err)
+		}
+		if op.Seq != n {
+			return nil, fmt.Errorf("read ops: line %d: %w: seq %d out of order", n, ErrCorrupt, op.Seq)
+		}
+		ops = append(ops, op)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read ops: line %d: %w: %w", n+1, ErrCorrupt, err)
+	}
+	return ops, nil
+}
+
+// writeOp converts op to the connector's neutral form.
+func writeOp(op *Op) (connectors.WriteOp, error) {
+	conv := func(cells []Cell) ([]connectors.Col, error) {
+		if len(cells) == 0 {
+			return nil, nil
+		}
+		out := make([]connectors.Col, len(cells))
+		for i, c := range cells {
+			v, err := Neutral(c.Value)
+			if err != nil {
+				return nil, fmt.Errorf("column %q: %w", c.Column, err)
+			}
+			out[i] = connectors.Col{Name: c.Column, Value: v}
+		}
+		return out, nil
+	}
+	w := connectors.WriteOp{Kind: op.Kind}
+	var err error
+	if w.Key, err = conv(op.Key); err != nil {
+		return w, err
+	}
+	if w.Set, err = conv(op.Set); err != nil {
+		return w, err
+	}
+	w.Expect, err = conv(op.Expect)
+	return w, err
+}
