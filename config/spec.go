@@ -1,0 +1,72 @@
+package config
+
+// The file as written. These types mirror docs/config.schema.json key for
+// key (a test holds them together); every field is optional to the
+// decoder, and validation says what is required.
+
+type fileSpec struct {
+	// Store is the directory of snapshots, batches and run history.
+	Store string `yaml:"store"`
+	// Timezone is the IANA zone schedules are read in (default UTC).
+	Timezone string                `yaml:"timezone"`
+	Systems  map[string]systemSpec `yaml:"systems"`
+	Jobs     map[string]jobSpec    `yaml:"jobs"`
+}
+
+type systemSpec struct {
+	URL string `yaml:"url"`
+	// PasswordEnv names the environment variable that holds the password
+	// put into URL at run time.
+	PasswordEnv string `yaml:"password_env"`
+}
+
+type sideSpec struct {
+	System string `yaml:"system"`
+	Table  string `yaml:"table"`
+	Where  string `yaml:"where"`
+	Query  string `yaml:"query"`
+}
+
+type replicaSpec struct {
+	System string            `yaml:"system"`
+	Table  string            `yaml:"table"`
+	Where  string            `yaml:"where"`
+	Query  string            `yaml:"query"`
+	Map    map[string]string `yaml:"map"`
+}
+
+type jobSpec struct {
+	Schedule       string                    `yaml:"schedule"`
+	Timeout        string                    `yaml:"timeout"`
+	SystemOfRecord sideSpec                  `yaml:"system_of_record"`
+	Replicas       []replicaSpec             `yaml:"replicas"`
+	Key            []string                  `yaml:"key"`
+	Columns        []string                  `yaml:"columns"`
+	Ignore         []string                  `yaml:"ignore"`
+	Where          string                    `yaml:"where"`
+	InFlight       string                    `yaml:"in_flight"`
+	InFlightColumn string                    `yaml:"in_flight_column"`
+	Normalize      map[string][]any          `yaml:"normalize"`
+	Tolerance      map[string]map[string]any `yaml:"tolerance"`
+	Rules          rulesSpec                 `yaml:"rules"`
+	Limits         limitsSpec                `yaml:"limits"`
+	Batch          batchSpec                 `yaml:"batch"`
+}
+
+type rulesSpec struct {
+	Default       string            `yaml:"default"`
+	Columns       map[string]string `yaml:"columns"`
+	SourceOfTruth string            `yaml:"source_of_truth"`
+	NewestColumn  string            `yaml:"newest_column"`
+	Actions       map[string]string `yaml:"actions"`
+}
+
+type limitsSpec struct {
+	MaxChanges  *int64   `yaml:"max_changes"`
+	MaxFraction *float64 `yaml:"max_fraction"`
+	MaxShrink   *float64 `yaml:"max_shrink"`
+}
+
+type batchSpec struct {
+	Expiry string `yaml:"expiry"`
+}
