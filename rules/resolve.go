@@ -170,6 +170,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
+// String renders the rules canonically (sorted), for summaries and
+// config hashes: "default source_of_truth; columns email=newest;
+// newest_column updated_at; actions missing=insert extra=delete
+// changed=update".
+func (r *Rules) String() string {
+	var sb strings.Builder
+	sb.WriteString("default " + r.def.String())
+	if r.truth != "" {
+		sb.WriteString(" (" + r.truth + ")")
+	}
+	if len(r.columns) > 0 {
+		sb.WriteString("; columns")
+		for _, c := range sortedKeys(r.columns) {
+			sb.WriteString(" " + c + "=" + r.columns[c].String())
+		}
+	}
+	sb.WriteString("; newest_column " + r.newest)
+	fmt.Fprintf(&sb, "; actions missing=%s extra=%s changed=%s", r.actions[reconcile.Missing], r.actions[reconcile.Extra], r.actions[reconcile.Changed])
+	return sb.String()
+}
+
 // Strategy returns the strategy of a column (source name).
 func (r *Rules) Strategy(column string) Strategy {
 	if s, ok := r.columns[column]; ok {
