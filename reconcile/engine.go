@@ -286,6 +286,7 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 		// A normalised key may not keep the order the sources read in:
 		// merge tentatively, as for unordered sources.
 		algo = Auto
+		res.Plan.Note = joinNote(res.Plan.Note, "a key column is normalised, which may change the key order")
 	}
 	switch {
 	case algo == Bisect:
@@ -315,10 +316,10 @@ func Diff(ctx context.Context, src, tgt Input, opts Options, sink Sink) (*Result
 		}
 		if why == "" {
 			res.Plan.Algorithm = string(Merge)
-			res.Plan.Note = "inputs were in key order"
+			res.Plan.Note = joinNote(res.Plan.Note, "inputs were in key order")
 			break
 		}
-		res.Plan.Note = why + "; switched to hash partitioning"
+		res.Plan.Note = joinNote(res.Plan.Note, why+"; switched to hash partitioning")
 		res.Summary = Counts{}
 		for i := range res.Columns {
 			res.Columns[i].Changed, res.Columns[i].Tolerated = 0, 0

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/reconhq/reconcile/connectors"
+	memsrc "github.com/reconhq/reconcile/connectors/memory"
 )
 
 // lowerRule lower-cases a string column into a new array.
@@ -297,7 +299,8 @@ func TestNormalisedKey(t *testing.T) {
 	rules := map[string]ColumnRule{"email": lowerRule()}
 	c := diff(t, source(t, tbl(t, mem, "s", f, src, 0), []string{"email"}), source(t, tbl(t, mem, "t", f, tgt, 0), []string{"email"}),
 		Options{Key: []string{"email"}, Allocator: mem, ColumnRules: rules})
-	if want := []string{"changed email=c v:3→4"}; !slices.Equal(c.lines(), want) || c.res.Summary.Matched != 2 || c.res.Plan.Algorithm != "hash" {
+	if want := []string{"changed email=c v:3→4"}; !slices.Equal(c.lines(), want) || c.res.Summary.Matched != 2 || c.res.Plan.Algorithm != "hash" ||
+		c.res.Plan.Note != "a key column is normalised, which may change the key order; inputs not in key order; switched to hash partitioning" {
 		t.Errorf("auto: %q, %+v, %s (%s)", c.lines(), c.res.Summary, c.res.Plan.Algorithm, c.res.Plan.Note)
 	}
 	_, err := Diff(context.Background(), Input{Source: source(t, tbl(t, mem, "s", f, src, 0), []string{"email"})}, Input{Source: source(t, tbl(t, mem, "t", f, tgt, 0), []string{"email"})},
@@ -468,5 +471,115 @@ func TestNormaliserChangesTheType(t *testing.T) {
 		Options{Key: []string{"id"}, Allocator: mem, ColumnRules: map[string]ColumnRule{"flag": yes}})
 	if !c.res.Schema.Empty() || !slices.Equal(c.lines(), []string{"changed id=3 flag:false→true"}) {
 		t.Errorf("schema %+v, changes %q", c.res.Schema, c.lines())
+	}
+}
+
+// The identity property on random data: identity normalisers on every
+// non-key column and a tolerance of 0 on the numbers give the same
+// changes, counts and checksums as no rules, in every algorithm.
+func TestIdentityRulesRandom(t *testing.T) {
+	mem := checkedAlloc(t)
+	for seed := range uint64(4) {
+		r := rand.New(rand.NewPCG(seed, 99))
+		var srcRows, tgtRows [][]any
+		for i := range 300 {
+			row := []any{i, fmt.Sprintf("u%d@x.com", r.IntN(50)), float64(r.IntN(1000)) / 8, old, "n"}
+			if r.IntN(10) != 0 {
+				srcRows = append(srcRows, row)
+			}
+			switch r.IntN(10) {
+			case 0: // missing
+			case 1:
+				tgtRows = append(tgtRows, []any{i, row[1], row[2].(float64) + 0.125, old, "n"})
+			case 2:
+				tgtRows = append(tgtRows, []any{i, "other", row[2], old, nil})
+			default:
+				tgtRows = append(tgtRows, row)
+			}
+		}
+		ident := map[string]ColumnRule{}
+		for _, f := range ruleFields[1:] {
+			rule := identityRule()
+			if f.Name == "amount" {
+				rule.Equal = absRule(0).Equal
+			}
+			ident[f.Name] = rule
+		}
+		for _, o := range []Options{{Algorithm: Hash}, {Algorithm: Hash, MemoryLimit: 1, TempDir: t.TempDir()}, {Algorithm: Merge}, {Algorithm: Merge, Limit: 5}} {
+			o.Key, o.Allocator = []string{"id"}, mem
+			run := func(rules map[string]ColumnRule) collected {
+				o := o
+				o.ColumnRules = rules
+				return diff(t, source(t, tbl(t, mem, "s", ruleFields, srcRows, 64), []string{"id"}), source(t, tbl(t, mem, "t", ruleFields, tgtRows, 50), []string{"id"}), o)
+			}
+			plain, same := run(nil), run(ident)
+			if !slices.Equal(plain.lines(), same.lines()) || plain.res.Summary != same.res.Summary ||
+				plain.res.Source.Checksum != same.res.Source.Checksum || plain.res.Target.Checksum != same.res.Target.Checksum {
+				t.Errorf("seed %d %s: identity rules changed the result: %+v vs %+v", seed, o.Algorithm, plain.res.Summary, same.res.Summary)
+			}
+			if plain.res.Summary.Changed == 0 || plain.res.Summary.Missing == 0 {
+				t.Errorf("seed %d: the data shows no difference to keep: %+v", seed, plain.res.Summary)
+			}
+		}
+	}
+}
+
+// The in-flight column may be a date; NULL is never in flight.
+func TestInFlightDateAndNull(t *testing.T) {
+	mem := checkedAlloc(t)
+	f := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "day", Type: arrow.FixedWidthTypes.Date32, Nullable: true}, {Name: "v", Type: arrow.PrimitiveTypes.Int64}}
+	today, yesterday := ruleNow.Truncate(24*time.Hour), ruleNow.Add(-24*time.Hour)
+	src := [][]any{{1, today, 1}, {2, yesterday, 1}, {3, nil, 1}}
+	tgt := [][]any{{1, today, 2}, {2, yesterday, 2}, {3, nil, 2}}
+	for _, algo := range []Algorithm{Hash, Merge} {
+		c := diff(t, source(t, tbl(t, mem, "s", f, src, 0), []string{"id"}), source(t, tbl(t, mem, "t", f, tgt, 0), []string{"id"}),
+			Options{Key: []string{"id"}, Algorithm: algo, Allocator: mem, InFlight: &InFlightRule{Column: "day", After: today.Add(-time.Hour)}})
+		want := []string{"changed id=2 v:1→2", "changed id=3 v:1→2", "in_flight id=1 v:1→2"}
+		if got := c.lines(); !slices.Equal(got, want) || c.res.Summary.InFlight != 1 || c.res.Summary.Changed != 2 {
+			t.Errorf("%s: %q, %+v", algo, got, c.res.Summary)
+		}
+	}
+}
+
+// BenchmarkRulesMerge is BenchmarkDiffMerge with declared rules: "plain"
+// has none, "tolerance" a tolerance on amount, a context column and an
+// in-flight rule (values are then decoded for every change, listed or
+// not), "normalise" adds a normaliser that rebuilds the email column of
+// every batch on both sides.
+func BenchmarkRulesMerge(b *testing.B) {
+	const n = 1_000_000
+	mem := memory.NewGoAllocator()
+	st, tt := benchTable(mem, n, false), benchTable(mem, n, true)
+	s, _ := memsrc.NewOrdered(st, []string{"id"})
+	t, _ := memsrc.NewOrdered(tt, []string{"id"})
+	defer s.Close()
+	defer t.Close()
+	for _, r := range append(st.Records, tt.Records...) {
+		r.Release()
+	}
+	tol := absRule(0.01)
+	inFlight := &InFlightRule{Column: "created_at", After: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for _, bc := range []struct {
+		name string
+		opts Options
+	}{
+		{"plain", Options{}},
+		{"tolerance", Options{ColumnRules: map[string]ColumnRule{"amount": tol}, Context: []string{"created_at"}, InFlight: inFlight}},
+		{"normalise", Options{ColumnRules: map[string]ColumnRule{"amount": tol, "email": lowerRule()}, Context: []string{"created_at"}, InFlight: inFlight}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				o := bc.opts
+				o.Key, o.Limit, o.Algorithm = []string{"id"}, 100, Merge
+				res, err := Diff(context.Background(), Input{Source: s}, Input{Source: t}, o, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Summary.Changed != n/1000 {
+					b.Fatalf("changed = %d", res.Summary.Changed)
+				}
+			}
+			b.ReportMetric(float64(2*n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
 }
