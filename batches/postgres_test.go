@@ -1,0 +1,397 @@
+package batches_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/reconhq/reconcile/batches"
+	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/connectors/postgres"
+	"github.com/reconhq/reconcile/internal/testdb"
+	"github.com/reconhq/reconcile/reconcile"
+)
+
+var now = time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
+
+func i64(n int64) reconcile.Value  { return reconcile.AppendInt(nil, n) }
+func text(s string) reconcile.Value { return reconcile.AppendText(nil, s) }
+
+const pgTable = `CREATE TABLE acc (
+	id bigint PRIMARY KEY, email text, amount numeric(40,10), score float8, born date,
+	at timestamptz, local timestamp, t time, data jsonb, b bytea, flag boolean, email2 text UNIQUE)`
+
+// pgRows returns the table as one JSON text per row, in key order.
+func pgRows(t *testing.T, dsn, table string) []string {
+	t.Helper()
+	conn := testdb.Connect(t, dsn)
+	rows, err := conn.Query(t.Context(), "SELECT row_to_json(x)::text FROM "+table+" x ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func openPG(t *testing.T, dsn string) *postgres.Source {
+	t.Helper()
+	src, err := postgres.Open(t.Context(), dsn, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src
+}
+
+func spec(dialect string) batches.Spec {
+	return batches.Spec{
+		Job: "customers", Dialect: dialect,
+		Target: batches.Location{System: "crm", Table: "acc"},
+		Source: batches.Location{System: "billing", Table: "customers"},
+		Key:    []string{"id"}, Now: now,
+		Limits: batches.Limits{TargetRows: 10, SourceRows: 10, PreviousSourceRows: 10},
+	}
+}
+
+func mustJSON(t *testing.T, doc string) reconcile.Value {
+	v, err := reconcile.AppendJSON(nil, []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// typedOps: updates of every type, an insert, a delete, and an update
+// whose row another writer changes before the apply.
+func typedOps(t *testing.T) []batches.Op {
+	big1, _ := new(big.Int).SetString("123456789012345678901234567890", 10)
+	ts := time.Date(2026, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	upd := func(id int64, col string, old, new reconcile.Value) batches.Op {
+		return batches.Op{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(id)}},
+			Set: []batches.Cell{{col, new}}, Expect: []batches.Cell{{col, old}}, Rule: "default: source_of_truth"}
+	}
+	return []batches.Op{
+		upd(1, "email", text("old@x"), text("new'@x\\")),
+		upd(2, "amount", reconcile.AppendDecimal64(nil, 15, 1), reconcile.AppendDecimal(nil, big1, 10)),
+		upd(3, "score", reconcile.Null, reconcile.AppendFloat(nil, 0.1, 64)),
+		upd(4, "born", reconcile.AppendDate(nil, 0), reconcile.AppendDate(nil, 20418)),
+		upd(5, "at", reconcile.Null, reconcile.AppendTimestamp(nil, ts.UnixMicro())),
+		upd(6, "t", reconcile.AppendTime(nil, 0), reconcile.AppendTime(nil, 45296789000)),
+		upd(7, "data", mustJSON(t, `{"a":1}`), mustJSON(t, `{"a":[1,2.5,"x"],"b":null}`)),
+		upd(8, "b", reconcile.AppendBinary(nil, []byte{1}), reconcile.AppendBinary(nil, []byte{0, 255, 39})),
+		upd(9, "flag", reconcile.AppendBool(nil, false), reconcile.AppendBool(nil, true)),
+		upd(10, "email", text("seen@x"), text("fixed@x")), // changed behind our back
+		upd(1, "local", reconcile.Null, reconcile.AppendTimestamp(nil, ts.UnixMicro())),
+		{Kind: connectors.OpInsert, Key: []batches.Cell{{"id", i64(11)}},
+			Set: []batches.Cell{{"id", i64(11)}, {"email", text("ins@x")}, {"amount", reconcile.AppendFloat(nil, 2.5, 64)}}, Rule: "missing: insert"},
+		{Kind: connectors.OpDelete, Key: []batches.Cell{{"id", i64(12)}},
+			Expect: []batches.Cell{{"id", i64(12)}, {"email", text("gone@x")}, {"amount", reconcile.Null}}, Rule: "extra: delete"},
+	}
+}
+
+const pgFill = `INSERT INTO acc (id, email, amount, score, born, at, t, data, b, flag) VALUES
+	(1, 'old@x', 1, 1, '2000-01-01', NULL, NULL, NULL, NULL, NULL),
+	(2, 'b', 1.5, 1, NULL, NULL, NULL, NULL, NULL, NULL),
+	(3, 'c', 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+	(4, 'd', 1, 1, '1970-01-01', NULL, NULL, NULL, NULL, NULL),
+	(5, 'e', 1, 1, NULL, NULL, NULL, NULL, NULL, NULL),
+	(6, 'f', 1, 1, NULL, NULL, '00:00:00', NULL, NULL, NULL),
+	(7, 'g', 1, 1, NULL, NULL, NULL, '{"a": 1}', NULL, NULL),
+	(8, 'h', 1, 1, NULL, NULL, NULL, NULL, '\x01', NULL),
+	(9, 'i', 1, 1, NULL, NULL, NULL, NULL, NULL, false),
+	(10, 'seen@x', 1, 1, NULL, NULL, NULL, NULL, NULL, NULL),
+	(12, 'gone@x', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`
+
+func TestPostgresApplyConflictDryRunReapplyUndo(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	testdb.Exec(t, dsn, pgTable, pgFill)
+	before := pgRows(t, dsn, "acc")
+	// Between the diff and the apply, someone changes row 10.
+	testdb.Exec(t, dsn, `UPDATE acc SET email = 'someone@else' WHERE id = 10`)
+	changed := pgRows(t, dsn, "acc")
+	src := openPG(t, dsn)
+	ctx := t.Context()
+	dir := t.TempDir()
+	b, err := batches.Create(dir, spec("postgres"), typedOps(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A dry run of the pending batch says what would happen and changes nothing.
+	dry, err := b.Apply(ctx, src, batches.ApplyOptions{Now: now, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dry.Outcome.Applied != 12 || dry.Outcome.Conflict != 1 {
+		t.Errorf("dry run: %+v, errors %+v", dry.Outcome, dry.Errors)
+	}
+	if got := pgRows(t, dsn, "acc"); !equal(got, changed) {
+		t.Fatalf("dry run changed the table")
+	}
+	if b.Manifest.State != batches.Pending {
+		t.Errorf("dry run moved the state to %s", b.Manifest.State)
+	}
+
+	if err := b.Approve("alice", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := b.Apply(ctx, src, batches.ApplyOptions{Now: now.Add(2 * time.Minute), TxOps: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Outcome.Applied != 12 || rep.Outcome.Conflict != 1 || rep.Outcome.Error != 0 || len(rep.Conflicts) != 1 || rep.Conflicts[0].Seq != 10 {
+		t.Fatalf("apply: %+v conflicts %+v errors %+v", rep.Outcome, rep.Conflicts, rep.Errors)
+	}
+	if b.Manifest.State != batches.Applied {
+		t.Errorf("state %s", b.Manifest.State)
+	}
+	after := pgRows(t, dsn, "acc")
+	want := []string{
+		`"email":"new'@x\\"`, `"amount":12345678901234567890.1234567890`, `"score":0.1`, `"born":"2025-11-26"`,
+		`"at":"2026-01-02T03:04:05.678901+00:00"`, `"t":"12:34:56.789"`, `"data":{"a": [1, 2.5, "x"], "b": null}`,
+		`"b":"\\x00ff27"`, `"flag":true`, `"email":"someone@else"`, `"id":11,"email":"ins@x","amount":2.5000000000`,
+	}
+	joined := strings.Join(after, "\n")
+	for _, w := range want {
+		if !strings.Contains(joined, w) {
+			t.Errorf("table lacks %s:\n%s", w, joined)
+		}
+	}
+	if strings.Contains(joined, `"id":12`) || !strings.Contains(after[0], `"local":"2026-01-02T03:04:05.678901"`) {
+		t.Errorf("delete or second update of row 1 missing:\n%s", joined)
+	}
+
+	// The same batch again: nothing is sent; a copy of it: everything is
+	// already applied, the conflict stays a conflict, nothing changes.
+	again, err := b.Apply(ctx, src, batches.ApplyOptions{Now: now.Add(3 * time.Minute)})
+	if err != nil || again.Ran != 1 || again.Outcome.Applied != 12 {
+		t.Errorf("re-apply: ran %d %+v %v", again.Ran, again.Outcome, err)
+	}
+	b2, err := batches.Create(dir, spec("postgres"), typedOps(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.Approve("alice", now); err != nil {
+		t.Fatal(err)
+	}
+	rep2, err := b2.Apply(ctx, src, batches.ApplyOptions{Now: now})
+	if err != nil || rep2.Outcome.AlreadyApplied != 12 || rep2.Outcome.Conflict != 1 {
+		t.Errorf("copy applied: %+v %v", rep2.Outcome, err)
+	}
+	if got := pgRows(t, dsn, "acc"); !equal(got, after) {
+		t.Errorf("re-apply changed the table")
+	}
+
+	// The undo batch restores the pre-images exactly (row 10 kept the
+	// other writer's change, which the batch never touched).
+	if rep.Undo == nil {
+		t.Fatal("no undo batch")
+	}
+	undo, err := batches.Open(dir, rep.Undo.Manifest.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if undo.Manifest.State != batches.Pending || undo.Manifest.UndoOf != b.Manifest.ID || undo.Manifest.Counts.Total() != 12 {
+		t.Errorf("undo manifest %+v", undo.Manifest)
+	}
+	if err := undo.Approve("bob", now); err != nil {
+		t.Fatal(err)
+	}
+	urep, err := undo.Apply(ctx, src, batches.ApplyOptions{Now: now})
+	if err != nil || urep.Outcome.Applied != 12 {
+		t.Fatalf("undo: %+v %+v %v", urep.Outcome, urep.Errors, err)
+	}
+	if got := pgRows(t, dsn, "acc"); !equal(got, changed) {
+		t.Errorf("undo did not restore the table:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(changed, "\n"))
+	}
+	_ = before
+}
+
+func TestPostgresInsertNeverOverwrites(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	testdb.Exec(t, dsn, pgTable, `INSERT INTO acc (id, email, email2) VALUES (1, 'there', 'u1')`)
+	src := openPG(t, dsn)
+	ops := []batches.Op{
+		{Kind: connectors.OpInsert, Key: []batches.Cell{{"id", i64(1)}}, Set: []batches.Cell{{"id", i64(1)}, {"email", text("mine")}}},
+		{Kind: connectors.OpInsert, Key: []batches.Cell{{"id", i64(2)}}, Set: []batches.Cell{{"id", i64(2)}, {"email2", text("u1")}}},
+		{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(1)}}, Set: []batches.Cell{{"score", text("not a number")}}, Expect: []batches.Cell{{"score", reconcile.Null}}},
+		{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(1)}}, Set: []batches.Cell{{"score", i64(3)}}, Expect: []batches.Cell{{"score", reconcile.Null}}},
+	}
+	b, err := batches.Create(t.TempDir(), spec("postgres"), ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Approve("alice", now)
+	rep, err := b.Apply(t.Context(), src, batches.ApplyOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Outcome.Conflict != 2 || rep.Outcome.Error != 1 || rep.Outcome.Applied != 1 || b.Manifest.State != batches.Partial {
+		t.Errorf("outcome %+v conflicts %+v errors %+v state %s", rep.Outcome, rep.Conflicts, rep.Errors, b.Manifest.State)
+	}
+	got := pgRows(t, dsn, "acc")
+	if len(got) != 1 || !strings.Contains(got[0], `"email":"there"`) || !strings.Contains(got[0], `"score":3`) {
+		t.Errorf("table: %v", got)
+	}
+}
+
+// The kill -9 test: a child process applies a big batch one operation per
+// transaction and is killed mid-way; the batch is then partial, and
+// applying it again finishes it with no row written twice (an audit
+// trigger counts the writes per row).
+const childEnv = "RECONCILE_BATCHES_CHILD"
+
+func TestMain(m *testing.M) {
+	if v := os.Getenv(childEnv); v != "" {
+		os.Exit(child(v))
+	}
+	os.Exit(m.Run())
+}
+
+func child(arg string) int {
+	parts := strings.SplitN(arg, "|", 3)
+	ctx := context.Background()
+	src, err := postgres.Open(ctx, parts[0], connectors.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	b, err := batches.Open(parts[1], parts[2])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	if _, err := b.Apply(ctx, src, batches.ApplyOptions{Now: now, TxOps: 1}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	return 0
+}
+
+func TestPostgresKillDuringApply(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	const n = 4000
+	testdb.Exec(t, dsn, `CREATE TABLE acc (id bigint PRIMARY KEY, v bigint)`,
+		`CREATE TABLE audit (id bigint, op text)`,
+		`CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+			IF TG_OP = 'DELETE' THEN INSERT INTO audit VALUES (OLD.id, TG_OP); ELSE INSERT INTO audit VALUES (NEW.id, TG_OP); END IF; RETURN NULL; END $$`,
+		`CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON acc FOR EACH ROW EXECUTE FUNCTION audit()`,
+		fmt.Sprintf(`INSERT INTO acc SELECT g, g FROM generate_series(1, %d) g`, n),
+		`TRUNCATE audit`)
+	var ops []batches.Op
+	for i := int64(1); i <= n; i++ {
+		ops = append(ops, batches.Op{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(i)}},
+			Set: []batches.Cell{{"v", i64(-i)}}, Expect: []batches.Cell{{"v", i64(i)}}})
+	}
+	ops = append(ops, batches.Op{Kind: connectors.OpInsert, Key: []batches.Cell{{"id", i64(n + 1)}},
+		Set: []batches.Cell{{"id", i64(n + 1)}, {"v", i64(-(n + 1))}}})
+	dir := t.TempDir()
+	sp := spec("postgres")
+	sp.Limits.TargetRows = n
+	b, err := batches.Create(dir, sp, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Approve("alice", now); err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+dsn+"|"+dir+"|"+b.Manifest.ID)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	journal := filepath.Join(b.Dir, batches.JournalFile)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		data, _ := os.ReadFile(journal)
+		if bytes.Count(data, []byte("\n")) >= 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("child made no progress: %s", stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	data, _ := os.ReadFile(journal)
+	journaled := bytes.Count(data, []byte("\n"))
+	if journaled >= len(ops) {
+		t.Fatalf("the child finished (%d journaled) before it was killed", journaled)
+	}
+
+	o, err := batches.Open(dir, b.Manifest.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Manifest.State != batches.Partial {
+		t.Fatalf("state after kill -9: %s", o.Manifest.State)
+	}
+	src := openPG(t, dsn)
+	rep, err := o.Apply(t.Context(), src, batches.ApplyOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := rep.Outcome
+	if o.Manifest.State != batches.Applied || out.Applied+out.AlreadyApplied != len(ops) || out.Conflict+out.Error+out.NotRun != 0 {
+		t.Fatalf("after re-apply: %s %+v", o.Manifest.State, out)
+	}
+	if out.AlreadyApplied > 1 {
+		// At most the one transaction committed but not yet journaled.
+		t.Errorf("%d already applied after a kill -9 with one operation per transaction", out.AlreadyApplied)
+	}
+	if rep.Ran != len(ops)-journaled {
+		t.Errorf("ran %d, want %d (the journal had %d)", rep.Ran, len(ops)-journaled, journaled)
+	}
+	conn := testdb.Connect(t, dsn)
+	var wrong, twice, writes int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE v <> -id) FROM acc`).Scan(&wrong); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM (SELECT id FROM audit GROUP BY id HAVING count(*) > 1) x`).Scan(&twice); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM audit`).Scan(&writes); err != nil {
+		t.Fatal(err)
+	}
+	if wrong != 0 || twice != 0 || writes != len(ops) {
+		t.Errorf("%d rows wrong, %d rows written twice, %d writes for %d operations", wrong, twice, writes, len(ops))
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
