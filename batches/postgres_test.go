@@ -22,7 +22,7 @@ import (
 
 var now = time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
 
-func i64(n int64) reconcile.Value  { return reconcile.AppendInt(nil, n) }
+func i64(n int64) reconcile.Value   { return reconcile.AppendInt(nil, n) }
 func text(s string) reconcile.Value { return reconcile.AppendText(nil, s) }
 
 const pgTable = `CREATE TABLE acc (
