@@ -180,7 +180,7 @@ jobs:
 		{"bad strategy", strings.Replace(ok, "    key: [id]", "    key: [id]\n    rules: {columns: {email: latest}}", 1),
 			[]string{`bad.yaml:10:30: jobs.j.rules.columns.email: unknown strategy "latest"`}},
 		{"bad tolerance", strings.Replace(ok, "    key: [id]", "    key: [id]\n    tolerance: {mrr: {abs: -1}}", 1),
-			[]string{`bad.yaml:10:22: jobs.j.tolerance.mrr: parse tolerance: abs: want a number >= 0`}},
+			[]string{`bad.yaml:10:22: jobs.j.tolerance.mrr: parse tolerance: abs: want a finite number >= 0`}},
 		{"limits", strings.Replace(ok, "    key: [id]", "    key: [id]\n    limits: {max_changes: 0, max_fraction: 1.5}", 1),
 			[]string{`jobs.j.limits.max_changes: want at least 1, got 0`, `jobs.j.limits.max_fraction: want a fraction in (0, 1], got 1.5`}},
 		{"mistyped", strings.Replace(ok, "    key: [id]", "    key: id\n    limits: {max_changes: many}", 1),

@@ -435,7 +435,7 @@ func FuzzParseChain(f *testing.F) {
 			return
 		}
 		_ = c.String()
-		for _, v := range []reconcile.Value{text(value), reconcile.AppendInt(nil, 3), reconcile.Null, reconcile.AppendTimestamp(nil, 1e15)} {
+		for _, v := range []reconcile.Value{text(value), reconcile.Value(value), reconcile.AppendInt(nil, 3), reconcile.Null, reconcile.AppendTimestamp(nil, 1e15)} {
 			c.ApplyValue(v) // never panics
 		}
 		_ = time.Second

@@ -90,11 +90,17 @@ func exactNumber(v any) (*big.Rat, error) {
 	case string:
 		s = strings.TrimSpace(x)
 	default:
-		return nil, fmt.Errorf("want a number >= 0, got %v", v)
+		return nil, fmt.Errorf("want a finite number >= 0, got %v", v)
 	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || r.Sign() < 0 || len(s) > 100 {
-		return nil, fmt.Errorf("want a number >= 0, got %v", v)
+	// Through the canonical number: its Rat refuses exponents no column
+	// holds, where big.Rat.SetString would build 10^1000000000.
+	enc, ok := reconcile.NumberFromText(nil, s)
+	if !ok {
+		return nil, fmt.Errorf("want a finite number >= 0, got %v", v)
+	}
+	r, ok := reconcile.Value(enc).Rat()
+	if !ok || r.Sign() < 0 {
+		return nil, fmt.Errorf("want a finite number >= 0, got %v", v)
 	}
 	return r, nil
 }

@@ -80,13 +80,15 @@ func TestParseToleranceErrors(t *testing.T) {
 		want string
 	}{
 		{map[string]any{}, "empty tolerance"},
-		{map[string]any{"abs": -1}, "abs: want a number >= 0"},
-		{map[string]any{"rel": "x"}, "rel: want a number"},
+		{map[string]any{"abs": -1}, "abs: want a finite number >= 0"},
+		{map[string]any{"rel": "x"}, "rel: want a finite number"},
 		{map[string]any{"skew": "2 parsecs"}, "skew: want a duration"},
 		{map[string]any{"skew": "-1s"}, "skew: want a duration"},
 		{map[string]any{"skew": 2}, "skew: want a duration"},
 		{map[string]any{"abs": 1, "skew": "1s"}, "give one or the other"},
 		{map[string]any{"absolute": 1}, `unknown tolerance "absolute"`},
+		{map[string]any{"abs": "1e999999999"}, "want a finite number"},
+		{map[string]any{"rel": "NaN"}, "want a finite number"},
 	} {
 		_, err := ParseTolerance(tc.m)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
