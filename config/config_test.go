@@ -283,3 +283,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestEngineRules(t *testing.T) {
+	j, _ := loadExample(t).Job("customers")
+	cr := j.ColumnRules()
+	var desc []string
+	for _, c := range []string{"country", "email", "mrr", "notes", "signed_up_at", "updated_at"} {
+		r, ok := cr[c]
+		if !ok {
+			t.Fatalf("no rule for %s", c)
+		}
+		desc = append(desc, r.Describe)
+	}
+	want := "country: trim, upper, alias{GB: [UK], US: [USA, United States]}|email: trim, lower|mrr: abs 0.01|notes: truncate(60)|" +
+		"signed_up_at: time_zone(Europe/Paris), truncate_time(second)|updated_at: skew 2s"
+	if got := strings.Join(desc, "|"); got != want {
+		t.Errorf("descriptions:\n%s\nwant\n%s", got, want)
+	}
+	if cr["mrr"].Normalize != nil || cr["mrr"].Equal == nil || cr["email"].Normalize == nil || cr["email"].Equal != nil || len(cr) != 6 {
+		t.Errorf("rules %+v", cr)
+	}
+	if got := j.ContextColumns(); len(got) != 1 || got[0] != "updated_at" {
+		t.Errorf("context %v", got)
+	}
+	inv, _ := loadExample(t).Job("invoices")
+	if inv.ContextColumns() != nil {
+		t.Error("invoices need no context")
+	}
+}

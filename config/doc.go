@@ -25,6 +25,11 @@
 // not its schedule): comments, key order and formatting do not change it,
 // secrets are not in it. Snapshot and batch manifests record it.
 //
+// Job.ColumnRules and Job.ContextColumns give the engine its per-column
+// normalisers and tolerances and the context columns the rules read
+// (reconcile.Options.ColumnRules and Context); Job.Rules resolves each
+// change.
+//
 // docs/config.schema.json describes the same keys for editors (a test
 // keeps the two in step) and testdata/reconcile.example.yaml shows every
 // option, commented.

@@ -329,7 +329,10 @@ func wallToInstant(v, per int64, loc *time.Location) int64 {
 // column of the value's kind; a canonical value does not say whether a
 // timestamp had a time zone, so time_zone reads it as one without (use
 // ApplyValueFor to say), and a number is rounded as an exact decimal (a
-// float column rounds through the nearest float: ApplyValueFor).
+// float column rounds through the nearest float: ApplyValueFor). On a
+// decimal text column (connectors.LogicalDecimal) only round agrees: its
+// values are numbers to ApplyValue and text to Apply, so a text
+// normaliser applies to the text and is refused on the number.
 func (c Chain) ApplyValue(v reconcile.Value) (reconcile.Value, error) {
 	return c.applyValue(v, valueHint{})
 }
