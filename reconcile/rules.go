@@ -439,7 +439,11 @@ func (e *emitter) account(pc *pendingChange) (bool, error) {
 		}
 		keep := pc.cols[:0:0]
 		for _, c := range pc.cols {
-			if eq := p.equal[c]; eq != nil && eq(e.scratchS[c], e.scratchT[c]) {
+			ok, err := tolerated(p.equal[c], p.pairs[c].src, e.scratchS[c], e.scratchT[c])
+			if err != nil {
+				return false, err
+			}
+			if ok {
 				if d := p.drift[c]; d >= 0 {
 					e.res.Columns[d].Tolerated++
 				}
@@ -469,4 +473,18 @@ func (e *emitter) account(pc *pendingChange) (bool, error) {
 	}
 	e.count(pc)
 	return true, nil
+}
+
+// tolerated calls a column's tolerance, if it has one; a tolerance that
+// panics fails the run rather than the process.
+func tolerated(eq func(src, tgt Value) bool, col string, s, t Value) (ok bool, err error) {
+	if eq == nil {
+		return false, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			ok, err = false, fmt.Errorf("compare column %s within its tolerance: %v", col, r)
+		}
+	}()
+	return eq(s, t), nil
 }

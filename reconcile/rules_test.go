@@ -583,3 +583,17 @@ func BenchmarkRulesMerge(b *testing.B) {
 		})
 	}
 }
+
+// A tolerance that panics fails the run; it does not crash it.
+func TestPanickingToleranceFailsTheRun(t *testing.T) {
+	mem := checkedAlloc(t)
+	f := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "v", Type: arrow.PrimitiveTypes.Int64}}
+	rules := map[string]ColumnRule{"v": {Equal: func(Value, Value) bool { panic("bad tolerance") }}}
+	for _, algo := range []Algorithm{Hash, Merge} {
+		_, err := Diff(context.Background(), Input{Source: source(t, tbl(t, mem, "s", f, [][]any{{1, 1}}, 0), []string{"id"})}, Input{Source: source(t, tbl(t, mem, "t", f, [][]any{{1, 2}}, 0), []string{"id"})},
+			Options{Key: []string{"id"}, Algorithm: algo, Allocator: mem, ColumnRules: rules}, nil)
+		if err == nil || !strings.Contains(err.Error(), "compare column v within its tolerance: bad tolerance") {
+			t.Errorf("%s: %v", algo, err)
+		}
+	}
+}
