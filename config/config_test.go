@@ -207,9 +207,16 @@ jobs:
 			}
 		}
 	}
+	// An unknown key does not hide what validation finds.
+	got := problems(t, strings.Replace(strings.Replace(ok, "[{system: b}]", "[{system: c}]", 1), "    key: [id]", "    key: [id]\n    kee: 1\n    key: [x]", 1), nil)
+	for _, w := range []string{`bad.yaml:10:5: unknown key "kee"`, `bad.yaml:11:5: duplicate key "key"`, `bad.yaml:8:25: jobs.j.replicas[0].system: unknown system "c"`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("want %q in\n%s", w, got)
+		}
+	}
 	// Several problems at once, each with its position.
 	doc := strings.Replace(strings.Replace(ok, "[{system: b}]", "[{system: c}]", 1), "    key: [id]", "    key: [id]\n    schedule: \"* * *\"\n    normalize: {e: [nope]}", 1)
-	got := problems(t, doc, nil)
+	got = problems(t, doc, nil)
 	if n := strings.Count(got, "bad.yaml:"); n != 3 {
 		t.Errorf("want 3 problems, got %d:\n%s", n, got)
 	}

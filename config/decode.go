@@ -32,6 +32,10 @@ type decoder struct {
 	problems []error
 	nodes    map[string]*yaml.Node
 	visited  int
+	// fatal is set by a problem after which the decoded values cannot be
+	// trusted (a wrong shape, a variable not set); unknown and duplicate
+	// keys are not fatal, so validation still reports what else is wrong.
+	fatal bool
 }
 
 // maxNodes bounds the walk: aliases can make a small file a huge tree.
@@ -41,9 +45,14 @@ const maxNodes = 200_000
 func (d *decoder) budget(n *yaml.Node) bool {
 	d.visited++
 	if d.visited == maxNodes+1 {
-		d.problem(n, "the document expands to more than %d values (aliases nested too deep?)", maxNodes)
+		d.fatalProblem(n, "the document expands to more than %d values (aliases nested too deep?)", maxNodes)
 	}
 	return d.visited <= maxNodes
+}
+
+func (d *decoder) fatalProblem(n *yaml.Node, format string, args ...any) {
+	d.fatal = true
+	d.problem(n, format, args...)
 }
 
 func (d *decoder) problem(n *yaml.Node, format string, args ...any) {
@@ -91,7 +100,7 @@ func (d *decoder) walk(n *yaml.Node, t reflect.Type, path string) {
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			d.problem(n, "%s: want a mapping, got %s", path, kindName(n))
+			d.fatalProblem(n, "%s: want a mapping, got %s", path, kindName(n))
 			return
 		}
 		keys := yamlKeys(t)
@@ -110,7 +119,7 @@ func (d *decoder) walk(n *yaml.Node, t reflect.Type, path string) {
 		})
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			d.problem(n, "%s: want a mapping, got %s", path, kindName(n))
+			d.fatalProblem(n, "%s: want a mapping, got %s", path, kindName(n))
 			return
 		}
 		d.eachKey(n, path, func(k string, _, vn *yaml.Node) {
@@ -118,7 +127,7 @@ func (d *decoder) walk(n *yaml.Node, t reflect.Type, path string) {
 		})
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			d.problem(n, "%s: want a list, got %s", path, kindName(n))
+			d.fatalProblem(n, "%s: want a list, got %s", path, kindName(n))
 			return
 		}
 		for i, c := range n.Content {
@@ -128,12 +137,12 @@ func (d *decoder) walk(n *yaml.Node, t reflect.Type, path string) {
 		d.walkAny(n, path)
 	default:
 		if n.Kind != yaml.ScalarNode {
-			d.problem(n, "%s: want a %s, got %s", path, scalarName(t), kindName(n))
+			d.fatalProblem(n, "%s: want a %s, got %s", path, scalarName(t), kindName(n))
 			return
 		}
 		d.expand(n, path)
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
-			d.problem(n, "%s: want a %s, got %q", path, scalarName(t), n.Value)
+			d.fatalProblem(n, "%s: want a %s, got %q", path, scalarName(t), n.Value)
 		}
 	}
 }
@@ -161,19 +170,23 @@ func (d *decoder) walkAny(n *yaml.Node, path string) {
 
 func (d *decoder) eachKey(n *yaml.Node, path string, f func(k string, kn, vn *yaml.Node)) {
 	seen := map[string]*yaml.Node{}
+	kept := n.Content[:0:0]
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		kn, vn := n.Content[i], n.Content[i+1]
 		if kn.Kind != yaml.ScalarNode {
-			d.problem(kn, "%s: keys must be plain names", orRoot(path))
+			d.fatalProblem(kn, "%s: keys must be plain names", orRoot(path))
 			continue
 		}
 		if prev, dup := seen[kn.Value]; dup {
+			// Reported and dropped, so that decoding keeps the first.
 			d.problem(kn, "duplicate key %q in %s (first at line %d)", kn.Value, orRoot(path), prev.Line)
 			continue
 		}
 		seen[kn.Value] = kn
+		kept = append(kept, kn, vn)
 		f(kn.Value, kn, vn)
 	}
+	n.Content = kept
 }
 
 func orRoot(path string) string {
@@ -232,17 +245,17 @@ func (d *decoder) expand(n *yaml.Node, path string) {
 		case strings.HasPrefix(s, "${"):
 			end := strings.IndexByte(s, '}')
 			if end < 0 {
-				d.problem(n, "%s: unclosed ${ in %q", path, n.Value)
+				d.fatalProblem(n, "%s: unclosed ${ in %q", path, n.Value)
 				return
 			}
 			name := s[2:end]
 			if !validEnvName(name) {
-				d.problem(n, "%s: bad variable name %q in ${...}", path, name)
+				d.fatalProblem(n, "%s: bad variable name %q in ${...}", path, name)
 				return
 			}
 			v, ok := d.lookup(name)
 			if !ok {
-				d.problem(n, "%s: environment variable %s is not set", path, name)
+				d.fatalProblem(n, "%s: environment variable %s is not set", path, name)
 				return
 			}
 			sb.WriteString(v)

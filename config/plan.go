@@ -76,8 +76,8 @@ func Parse(name string, data []byte, o Options) (*Plan, error) {
 	}
 	root := doc.Content[0]
 	d.walk(root, typeOfFileSpec, "")
-	if len(d.problems) > 0 {
-		// Shapes are wrong: decoding would only add noise.
+	if d.fatal {
+		// Shapes are wrong: validating what decodes would only add noise.
 		return nil, errors.Join(d.problems...)
 	}
 	var fs fileSpec
