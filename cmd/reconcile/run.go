@@ -1,0 +1,586 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/spf13/cobra"
+
+	"github.com/reconhq/reconcile/batches"
+	"github.com/reconhq/reconcile/config"
+	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/reconcile"
+	"github.com/reconhq/reconcile/reports"
+	"github.com/reconhq/reconcile/rules"
+	"github.com/reconhq/reconcile/snapshots"
+)
+
+// The store of a config holds, besides drift histories:
+//
+//	snapshots/<job>-<system>/<time>/   the system of record as each run read it
+//	batches/<id>/                      fix-up batches
+//	runs/<job>/<run id>/               the reports of a run, one per replica,
+//	                                   and the rows left for review
+const (
+	storeSnapshots = "snapshots"
+	storeBatches   = "batches"
+	storeRuns      = "runs"
+)
+
+type runOptions struct {
+	config    string
+	store     string
+	format    string
+	limit     int64
+	noBatches bool
+	// lookup reads environment variables (os.LookupEnv; tests replace it).
+	lookup func(string) (string, bool)
+	// now is the clock (time.Now; tests replace it).
+	now func() time.Time
+}
+
+func newRunCmd(e *env) *cobra.Command {
+	o := &runOptions{lookup: os.LookupEnv, now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "run JOB... --config FILE",
+		Short: "Run jobs of a config: diff every replica, resolve differences by the rules, write reports and fix-up batches",
+		Long: `Run each JOB of the config: read its system of record once, into a
+snapshot in the store, and diff every replica against that snapshot (so all
+replicas are compared with the same point in time, and the system of record
+is read once), with the job's key, column map, normalisers, tolerances and
+in-flight window. Every difference is resolved by the job's rules into a
+guarded fix-up batch per replica (pending approval: see 'reconcile batch'),
+or listed for review. Reports go to stdout and, as JSON, to
+STORE/runs/JOB/RUN/; rows left for review to review-SYSTEM.jsonl there.
+
+Nothing is ever written to a data system by 'run': a batch is applied only
+by 'reconcile batch apply' after approval.
+
+Exit codes: 0 every replica consistent (rows in flight aside), 1 differences
+found, 2 error (a failed job, a batch over the safety limits).`,
+		Example: `  reconcile run customers --config reconcile.yaml
+  reconcile run customers invoices --config reconcile.yaml --format json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("run needs at least one JOB (see 'reconcile validate FILE' for the jobs of a config)")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runJobs(cmd.Context(), e, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.config, "config", "c", "reconcile.yaml", "the config file")
+	f.StringVar(&o.store, "store", "", "the store directory (default: the config's store)")
+	f.StringVar(&o.format, "format", "table", "report format on stdout: table, json, markdown or html")
+	f.Int64Var(&o.limit, "limit", 20, "list at most N differences per replica on stdout (0: all); the stored JSON report lists all")
+	f.BoolVar(&o.noBatches, "no-batches", false, "diff and report only: write no fix-up batch")
+	return cmd
+}
+
+// loadPlan reads and validates a config.
+func loadPlan(e *env, path string, lookup func(string) (string, bool)) (*config.Plan, error) {
+	schemes := e.registry.Schemes()
+	return config.Load(path, config.Options{Lookup: lookup, KnownScheme: func(s string) bool { return slices.Contains(schemes, s) }})
+}
+
+// storeOf returns the store directory: the flag, else the config's.
+func storeOf(flag string, plan *config.Plan) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if s := plan.Store(); s != "" {
+		return s, nil
+	}
+	return "", fmt.Errorf("%s: no store: set 'store:' in the config or give --store", plan.File())
+}
+
+func runJobs(ctx context.Context, e *env, o *runOptions, names []string) error {
+	switch o.format {
+	case "table", "json", "markdown", "md", "html":
+	default:
+		return fmt.Errorf("--format %q: want table, json, markdown or html", o.format)
+	}
+	if o.limit < 0 {
+		return fmt.Errorf("--limit %d: must be 0 or more", o.limit)
+	}
+	plan, err := loadPlan(e, o.config, o.lookup)
+	if err != nil {
+		return err
+	}
+	store, err := storeOf(o.store, plan)
+	if err != nil {
+		return err
+	}
+	var jobs []config.Job
+	var problems []error
+	for _, n := range names {
+		j, ok := plan.Job(n)
+		if !ok {
+			problems = append(problems, fmt.Errorf("job %q is not in %s (its jobs: %s)", n, plan.File(), strings.Join(plan.Jobs(), ", ")))
+			continue
+		}
+		jobs = append(jobs, j)
+	}
+	if err := errors.Join(problems...); err != nil {
+		return err
+	}
+	code := exitConsistent
+	for _, j := range jobs {
+		c, err := runJob(ctx, e, o, plan, store, j)
+		if err != nil {
+			// A failed job does not stop the others; it makes the run fail.
+			printError(e.stderr, fmt.Errorf("job %s: %w", j.Name, err))
+			c = exitError
+		}
+		code = max(code, c)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if code != exitConsistent {
+		return &exitCodeError{code: code}
+	}
+	return nil
+}
+
+// runJob runs one job and returns its exit code (0 or 1) or an error.
+func runJob(ctx context.Context, e *env, o *runOptions, plan *config.Plan, store string, job config.Job) (int, error) {
+	if job.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, job.Timeout)
+		defer cancel()
+	}
+	now := o.now().UTC()
+	runID := now.Format("2006-01-02T150405Z")
+	runDir := filepath.Join(store, storeRuns, job.Name, runID)
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return 0, fmt.Errorf("create run folder: %w", err)
+	}
+	sor := job.SystemOfRecord
+	sorSys, _ := plan.System(sor.System)
+
+	// The system of record is read once, into a snapshot that every
+	// replica is diffed against.
+	snap, prevRows, err := snapshotSystemOfRecord(ctx, e, o, store, job, sorSys)
+	if err != nil {
+		return 0, fmt.Errorf("read system of record %s: %w", sor.System, err)
+	}
+	fmt.Fprintf(e.stdout, "job %s · run %s · system of record %s %s: %d rows (snapshot %s@%s)\n",
+		job.Name, runID, sor.System, sideName(sor), snap.Rows, snap.Name, snap.ID)
+	snapLoc := fmt.Sprintf("%s:%s@%s", snapshots.Scheme, filepath.Join(store, storeSnapshots, snap.Name), snap.ID)
+
+	code := exitConsistent
+	var problems []error
+	for _, rep := range job.Replicas {
+		c, err := runReplica(ctx, e, o, plan, store, job, rep, snap, snapLoc, prevRows, runID, runDir, now)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("replica %s: %w", rep.System, err))
+			continue
+		}
+		code = max(code, c)
+	}
+	return code, errors.Join(problems...)
+}
+
+func sideName(s config.Side) string {
+	switch {
+	case s.Table != "":
+		return s.Table
+	case s.Query != "":
+		return "(query)"
+	}
+	return ""
+}
+
+// snapshotSystemOfRecord writes this run's snapshot of the system of
+// record and returns its manifest and the row count of the previous one
+// (-1 when there is none).
+func snapshotSystemOfRecord(ctx context.Context, e *env, o *runOptions, store string, job config.Job, sys config.System) (*snapshots.Manifest, int64, error) {
+	sor := job.SystemOfRecord
+	name := job.Name + "-" + sor.System
+	if err := snapshots.CheckName(name); err != nil {
+		return nil, 0, err
+	}
+	snapStore := filepath.Join(store, storeSnapshots)
+	prevRows := int64(-1)
+	if series, err := snapshots.ReadSeries(filepath.Join(snapStore, name)); err == nil {
+		for i := len(series.Entries) - 1; i >= 0; i-- {
+			if en := series.Entries[i]; en.Complete() {
+				prevRows = en.Manifest.Rows
+				break
+			}
+		}
+	}
+	src, err := openSystem(ctx, e, sys)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer src.Close()
+	ref := connectors.TableRef{Name: sor.Table, Query: sor.Query, Where: sor.Where}
+	info, err := src.Describe(ctx, ref)
+	if err != nil {
+		return nil, 0, err
+	}
+	var rr array.RecordReader
+	if or, ok := src.(connectors.OrderedReader); ok {
+		rr, err = or.ReadOrdered(ctx, ref, job.Key, connectors.ReadOptions{})
+		if errors.Is(err, connectors.ErrUnsupported) {
+			rr, err = nil, nil
+		}
+	}
+	if rr == nil && err == nil {
+		rr, err = src.Read(ctx, ref, connectors.ReadOptions{})
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rr.Release()
+	m, _, err := snapshots.Write(ctx, snapStore, rr, snapshots.WriteOptions{
+		Name: name, Source: sys.URL(), Table: sor.Table, Query: sor.Query, Where: sor.Where, Key: job.Key,
+		Consistency: info.Consistency, Notes: info.Notes, ToolVersion: version, ConfigHash: job.ConfigHash(),
+		Now: o.now,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return m, prevRows, nil
+}
+
+func openSystem(ctx context.Context, e *env, sys config.System) (connectors.Source, error) {
+	s, err := e.registry.Open(ctx, sys.URL(), connectors.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open %s (%s): %w", sys.Name, sys.Redacted(), err)
+	}
+	return s, nil
+}
+
+// runReplica diffs one replica against the snapshot of the system of
+// record, resolves the differences and writes the reports and the batch.
+func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, store string, job config.Job, rep config.Replica,
+	snap *snapshots.Manifest, snapLoc string, prevRows int64, runID, runDir string, now time.Time) (int, error) {
+	sorName := job.SystemOfRecord.System
+	sys, _ := plan.System(rep.System)
+	snapSrc, err := e.registry.Open(ctx, snapLoc, connectors.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer snapSrc.Close()
+	tgt, err := openSystem(ctx, e, sys)
+	if err != nil {
+		return 0, err
+	}
+	defer tgt.Close()
+	tref := connectors.TableRef{Name: rep.Table, Query: rep.Query, Where: rep.Where}
+
+	r := job.Rules
+	if r == nil {
+		if r, err = rules.New(rules.Spec{}); err != nil {
+			return 0, err
+		}
+	}
+	opts := reconcile.Options{Key: job.Key, Columns: job.Columns, Ignore: job.Ignore, Map: rep.Map}
+	for col, chain := range job.Normalize {
+		cr := opts.ColumnRules[col]
+		cr.Normalize = chain.Apply
+		cr.Describe = describeRule(cr.Describe, col, chain.String())
+		setRule(&opts, col, cr)
+	}
+	for col, tol := range job.Tolerance {
+		cr := opts.ColumnRules[col]
+		cr.Equal = tol.Equal
+		cr.Describe = describeRule(cr.Describe, col, tol.String())
+		setRule(&opts, col, cr)
+	}
+	// Context: the column newest compares, and every column both sides
+	// have that is not compared (ignored, or left out of columns), so that
+	// an insert writes the whole row.
+	res2t := mapper(rep.Map)
+	if r.NeedsContext() {
+		opts.Context = []string{r.NewestColumn()}
+	}
+	extra, err := uncompared(ctx, snapSrc, tgt, tref, job, res2t)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range extra {
+		if !slices.Contains(opts.Context, c) {
+			opts.Context = append(opts.Context, c)
+		}
+	}
+	if job.InFlight > 0 {
+		opts.InFlight = &reconcile.InFlightRule{Column: job.InFlightColumn, After: now.Add(-job.InFlight)}
+	}
+
+	// Reports: the chosen format on stdout (capped), JSON in the run
+	// folder (everything).
+	meta := reports.Meta{
+		Source:  fmt.Sprintf("%s (snapshot %s@%s)", sorName, snap.Name, snap.ID),
+		Target:  fmt.Sprintf("%s %s", rep.System, sideName(rep.Side)),
+		Key:     job.Key,
+		Limit:   o.limit,
+		Command: fmt.Sprintf("reconcile run %s --config %s", job.Name, o.config),
+	}
+	jsonPath := filepath.Join(runDir, rep.System+".json")
+	jf, err := os.Create(jsonPath)
+	if err != nil {
+		return 0, fmt.Errorf("create report: %w", err)
+	}
+	defer jf.Close()
+	jmeta := meta
+	jmeta.Limit = 0
+	jw := reports.NewJSON(jf, jmeta)
+	var w reportWriter
+	switch o.format {
+	case "json":
+		w = reports.NewJSON(e.stdout, meta)
+	case "markdown", "md":
+		w = reports.NewMarkdown(e.stdout, meta)
+	case "html":
+		w = reports.NewHTML(e.stdout, meta)
+	default:
+		w = reports.NewTable(e.stdout, meta)
+	}
+
+	var ops []batches.Op
+	var review []reviewItem
+	var listed int64
+	sink := func(c reconcile.Change) error {
+		if err := jw.Change(c); err != nil {
+			return err
+		}
+		if o.limit == 0 || listed < o.limit {
+			listed++
+			if err := w.Change(c); err != nil {
+				return err
+			}
+		}
+		switch c.Kind {
+		case reconcile.Missing, reconcile.Extra, reconcile.Changed:
+		default:
+			return nil // duplicates, NULL keys, rows in flight: reported, not fixed
+		}
+		d := r.Resolve(c, rules.Context{SourceSystem: sorName, TargetSystem: rep.System, Source: c.SourceContext, Target: c.TargetContext})
+		if op, ok := toOp(d, c.SourceContext, res2t); ok {
+			ops = append(ops, op)
+		}
+		if d.Op == rules.OpReview || len(d.Review()) > 0 {
+			review = append(review, reviewItem{Kind: c.Kind.String(), Key: fieldsJSON(c.Key), Columns: d.Review(), Reasons: d.Reasons()})
+		}
+		return nil
+	}
+	opts.Limit = 0
+	res, diffErr := reconcile.Diff(ctx,
+		reconcile.Input{Source: snapSrc, Name: meta.Source},
+		reconcile.Input{Source: tgt, Table: tref, Name: meta.Target}, opts, sink)
+	if err := errors.Join(jw.Finish(res, diffErr), w.Finish(res, diffErr)); err != nil && diffErr == nil {
+		return 0, fmt.Errorf("write report: %w", err)
+	}
+	if diffErr != nil {
+		return 0, diffErr
+	}
+	if err := writeReview(filepath.Join(runDir, "review-"+rep.System+".jsonl"), review); err != nil {
+		return 0, err
+	}
+	code := exitConsistent
+	if !res.Consistent() {
+		code = exitDifferences
+	}
+	fmt.Fprintf(e.stdout, "report  %s\n", jsonPath)
+	if len(review) > 0 {
+		fmt.Fprintf(e.stdout, "review  %d row(s) left for a person: %s\n", len(review), filepath.Join(runDir, "review-"+rep.System+".jsonl"))
+	}
+	if o.noBatches || res.Consistent() {
+		fmt.Fprintln(e.stdout)
+		return code, nil
+	}
+	dialect := dialectOf(sys.Scheme())
+	_, canApply := tgt.(connectors.Applier)
+	switch {
+	case dialect == "" || !canApply:
+		fmt.Fprintf(e.stdout, "batch   none: %s cannot apply fixes (not a database with a write capability)\n\n", rep.System)
+		return code, nil
+	case rep.Table == "":
+		fmt.Fprintf(e.stdout, "batch   none: the replica is read through a query, which cannot be written to\n\n")
+		return code, nil
+	case len(ops) == 0:
+		fmt.Fprintf(e.stdout, "batch   none: no difference is to be fixed automatically\n\n")
+		return code, nil
+	}
+	key := make([]string, len(job.Key))
+	for i, k := range job.Key {
+		key[i] = res2t(k)
+	}
+	b, err := batches.Create(filepath.Join(store, storeBatches), batches.Spec{
+		Job: job.Name, Dialect: dialect,
+		Target:     batches.Location{System: rep.System, Table: rep.Table, Location: sys.Redacted()},
+		Source:     batches.Location{System: sorName, Table: job.SystemOfRecord.Table, Location: snapLoc},
+		Key:        key,
+		RunID:      runID,
+		Snapshots:  []string{snap.Name + "@" + snap.ID},
+		ConfigHash: job.ConfigHash(),
+		Now:        now,
+		TTL:        job.BatchExpiry,
+		Limits: batches.Limits{
+			MaxChanges: int(job.Limits.MaxChanges), MaxFraction: job.Limits.MaxFraction, MaxShrink: job.Limits.MaxShrink,
+			TargetRows: res.Target.Rows, SourceRows: snap.Rows, PreviousSourceRows: prevRows,
+		},
+	}, ops)
+	if err != nil {
+		return 0, fmt.Errorf("fix-up batch: %w", err)
+	}
+	m := b.Manifest
+	fmt.Fprintf(e.stdout, "batch   %s: %d insert(s), %d update(s), %d delete(s), pending approval (expires %s)\n",
+		m.ID, m.Counts.Insert, m.Counts.Update, m.Counts.Delete, m.Expires.UTC().Format(time.RFC3339))
+	if m.DeletesWithheld != "" {
+		fmt.Fprintf(e.stdout, "        deletes withheld: %s\n", m.DeletesWithheld)
+	}
+	fmt.Fprintf(e.stdout, "        reconcile batch show %s --config %s\n\n", m.ID, o.config)
+	return code, nil
+}
+
+// setRule stores a column rule, allocating the map.
+func setRule(opts *reconcile.Options, col string, cr reconcile.ColumnRule) {
+	if opts.ColumnRules == nil {
+		opts.ColumnRules = map[string]reconcile.ColumnRule{}
+	}
+	opts.ColumnRules[col] = cr
+}
+
+func describeRule(prev, col, what string) string {
+	if prev == "" {
+		return col + ": " + what
+	}
+	return prev + "; " + what
+}
+
+// mapper returns the function from source column names to the replica's.
+func mapper(m map[string]string) func(string) string {
+	return func(c string) string {
+		if t, ok := m[c]; ok {
+			return t
+		}
+		return c
+	}
+}
+
+// toOp turns a decision into a batch operation on the replica's columns;
+// false when the decision writes nothing.
+func toOp(d rules.Decision, context []reconcile.Field, col func(string) string) (batches.Op, bool) {
+	cells := func(fs []reconcile.Field) []batches.Cell {
+		out := make([]batches.Cell, len(fs))
+		for i, f := range fs {
+			out[i] = batches.Cell{Column: col(f.Name), Value: f.Value}
+		}
+		return out
+	}
+	op := batches.Op{Key: cells(d.Key), Set: cells(d.Set), Expect: cells(d.Expect), Rule: strings.Join(d.Reasons(), "; ")}
+	switch d.Op {
+	case rules.OpInsert:
+		// The whole source row: the compared columns and the others.
+		for _, f := range context {
+			if !slices.ContainsFunc(op.Set, func(c batches.Cell) bool { return c.Column == col(f.Name) }) {
+				op.Set = append(op.Set, batches.Cell{Column: col(f.Name), Value: f.Value})
+			}
+		}
+		op.Kind = connectors.OpInsert
+	case rules.OpUpdate:
+		if len(d.Set) == 0 {
+			return op, false
+		}
+		op.Kind = connectors.OpUpdate
+	case rules.OpDelete:
+		op.Kind = connectors.OpDelete
+	default:
+		return op, false
+	}
+	return op, true
+}
+
+func dialectOf(scheme string) string {
+	switch scheme {
+	case "postgres", "postgresql":
+		return "postgres"
+	case "mysql", "mariadb":
+		return "mysql"
+	}
+	return ""
+}
+
+// reviewItem is one row left for a person, as review-SYSTEM.jsonl holds it.
+type reviewItem struct {
+	Kind    string         `json:"kind"`
+	Key     map[string]any `json:"key"`
+	Columns []string       `json:"columns,omitempty"`
+	Reasons []string       `json:"reasons"`
+}
+
+func fieldsJSON(fs []reconcile.Field) map[string]any {
+	m := make(map[string]any, len(fs))
+	for _, f := range fs {
+		m[f.Name] = f.Value
+	}
+	return m
+}
+
+// writeReview writes the review list (nothing when it is empty).
+func writeReview(path string, items []reviewItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write review list: %w", err)
+	}
+	if err := writeJSONLines(f, items); err != nil {
+		f.Close()
+		return fmt.Errorf("write review list: %w", err)
+	}
+	return f.Close()
+}
+
+func writeJSONLines[T any](w io.Writer, items []T) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, it := range items {
+		if err := enc.Encode(it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uncompared lists the columns (source names) both sides have that the
+// job does not compare: ignored, or left out of its columns.
+func uncompared(ctx context.Context, src, tgt connectors.Source, tref connectors.TableRef, job config.Job, col func(string) string) ([]string, error) {
+	if len(job.Columns) == 0 && len(job.Ignore) == 0 {
+		return nil, nil
+	}
+	si, err := src.Describe(ctx, connectors.TableRef{})
+	if err != nil {
+		return nil, err
+	}
+	ti, err := tgt.Describe(ctx, tref)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range si.Schema.Fields() {
+		compared := (len(job.Columns) == 0 || slices.Contains(job.Columns, f.Name)) && !slices.Contains(job.Ignore, f.Name)
+		if compared || slices.Contains(job.Key, f.Name) || ti.Column(col(f.Name)) < 0 {
+			continue
+		}
+		out = append(out, f.Name)
+	}
+	return out, nil
+}

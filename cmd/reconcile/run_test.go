@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/reconhq/reconcile/batches"
+	"github.com/reconhq/reconcile/internal/testdb"
+)
+
+// The issue's flow on the real PostgreSQL: a config with a system of
+// record and a replica; run resolves the differences by the rules into a
+// batch; apply refuses it until it is approved; once approved it applies;
+// the next run finds only what the rules leave alone.
+func TestRunAndBatchPostgres(t *testing.T) {
+	db := testdb.Postgres(t)
+	testdb.Exec(t, db,
+		`create table billing (id int primary key, email text, plan text, mrr numeric(10,2), notes text, updated_at timestamptz not null)`,
+		`create table crm (id int primary key, email text, tier text, mrr numeric(10,3), notes text, updated_at timestamptz not null)`,
+		`insert into billing select g, 'user' || g || '@example.com', 'pro', 10, 'n' || g, '2026-11-01' from generate_series(1, 200) g`,
+		`insert into crm select id, email, plan, mrr, notes, updated_at from billing`,
+		// Spelled differently, equal under the job's normaliser and tolerance.
+		`update crm set email = ' USER2@Example.com' where id = 2`,
+		`update crm set mrr = 10.004 where id = 3`,
+		// Fixed by source_of_truth: an update of tier only.
+		`update crm set tier = 'free' where id = 4`,
+		// Missing in crm: an insert. Extra in crm: a delete.
+		`delete from crm where id = 5`,
+		`insert into crm values (900, 'x@example.com', 'free', 0, '', '2026-11-01')`,
+		// notes are manual: listed for review, never fixed.
+		`update crm set notes = 'edited by support' where id = 7`,
+		// email is newest: the crm row is newer, so crm keeps its value.
+		`update crm set email = 'new8@example.com', updated_at = '2026-11-20' where id = 8`,
+		// Rows in flight are not drift yet.
+		`update billing set plan = 'team', updated_at = now() where id = 9`,
+	)
+	store := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "reconcile.yaml")
+	pw := "hunter2"
+	yaml := fmt.Sprintf(`store: %s
+systems:
+  billing: {url: %q, password_env: RECONCILE_TEST_BILLING_PW}
+  crm: {url: %q}
+jobs:
+  customers:
+    system_of_record: {system: billing, table: public.billing}
+    replicas:
+      - {system: crm, table: public.crm, map: {plan: tier}}
+    key: [id]
+    # updated_at says when a row changed; it is not itself compared.
+    ignore: [updated_at]
+    in_flight: 1h
+    normalize:
+      email: [trim, lower]
+    tolerance:
+      mrr: {abs: 0.01}
+    rules:
+      default: source_of_truth
+      columns:
+        email: newest
+        notes: manual
+    limits: {max_changes: 100, max_fraction: 0.5}
+`, store, db, db)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RECONCILE_TEST_BILLING_PW", pw)
+
+	code, out, errOut := runCLI(t, "run", "customers", "--config", cfg)
+	if code != exitDifferences {
+		t.Fatalf("run: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out+errOut, pw) {
+		t.Errorf("the password leaked:\n%s%s", out, errOut)
+	}
+	id := regexp.MustCompile(`batch   (\S+):`).FindStringSubmatch(out)
+	if id == nil {
+		t.Fatalf("no batch in the output:\n%s", out)
+	}
+	bs, err := batches.List(filepath.Join(store, "batches"))
+	if err != nil || len(bs) != 1 || bs[0].Manifest.ID != id[1] {
+		t.Fatalf("batches: %v, %d", err, len(bs))
+	}
+	m := bs[0].Manifest
+	if m.Counts != (batches.Counts{Insert: 1, Update: 1, Delete: 1}) || m.State != batches.Pending || m.Target.Table != "public.crm" || m.Key[0] != "id" {
+		t.Errorf("batch manifest: %+v", m)
+	}
+	ops, err := bs[0].Ops()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range ops {
+		if op.Kind == "update" && (len(op.Set) != 1 || op.Set[0].Column != "tier" || op.Set[0].Value.String() != "pro" || op.Expect[0].Value.String() != "free") {
+			t.Errorf("update: %+v", op)
+		}
+	}
+	// notes of row 7 wait for a person.
+	review, err := filepath.Glob(filepath.Join(store, "runs", "customers", "*", "review-crm.jsonl"))
+	if err != nil || len(review) != 1 {
+		t.Fatalf("review list: %v %v", review, err)
+	}
+	if data, _ := os.ReadFile(review[0]); !strings.Contains(string(data), `"id":7`) || !strings.Contains(string(data), "notes") {
+		t.Errorf("review list: %s", data)
+	}
+	for _, f := range []string{review[0], filepath.Join(bs[0].Dir, "manifest.json"), filepath.Join(bs[0].Dir, "batch.sql")} {
+		if data, _ := os.ReadFile(f); strings.Contains(string(data), pw) {
+			t.Errorf("%s holds the password", f)
+		}
+	}
+
+	// Not approved: refused, nothing written.
+	code, out, errOut = runCLI(t, "batch", "apply", id[1], "--config", cfg)
+	if code != exitError || !strings.Contains(errOut, "approved") {
+		t.Errorf("apply unapproved: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "batch", "show", id[1], "--config", cfg)
+	if code != 0 || !strings.Contains(out, "pending") || !strings.Contains(out, "tier: free → pro") {
+		t.Errorf("show: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "batch", "apply", id[1], "--config", cfg, "--dry-run")
+	if code != 0 || !strings.Contains(out, "dry run") || !strings.Contains(out, "3 applied") {
+		t.Errorf("dry run: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = runCLI(t, "batch", "approve", id[1], "--config", cfg); code != exitError || !strings.Contains(errOut, "--by") {
+		t.Errorf("approve without --by: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = runCLI(t, "batch", "approve", id[1], "--config", cfg, "--by", "alice"); code != 0 {
+		t.Fatalf("approve: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "batch", "apply", id[1], "--config", cfg)
+	if code != 0 || !strings.Contains(out, "3 applied") || !strings.Contains(out, "undo batch") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	// Twice changes nothing.
+	code, out, errOut = runCLI(t, "batch", "apply", id[1], "--config", cfg)
+	if code != 0 || !strings.Contains(out, "0 operation(s) sent") {
+		t.Errorf("apply again: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "batch", "list", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "applied") || !strings.Contains(out, "pending") {
+		t.Errorf("list: exit %d\n%s%s", code, out, errOut)
+	}
+
+	conn := testdb.Connect(t, db)
+	var tier string
+	var n5, n900 int
+	if err := conn.QueryRow(context.Background(), `select (select tier from crm where id = 4), (select count(*) from crm where id = 5), (select count(*) from crm where id = 900)`).Scan(&tier, &n5, &n900); err != nil {
+		t.Fatal(err)
+	}
+	if tier != "pro" || n5 != 1 || n900 != 0 {
+		t.Errorf("after apply: tier %q, row 5 ×%d, row 900 ×%d", tier, n5, n900)
+	}
+
+	// The next run: what the rules leave alone (notes of 7, the newer
+	// email of 8) and the row in flight; nothing to fix.
+	code, out, errOut = runCLI(t, "run", "customers", "--config", cfg, "--format", "json", "--limit", "0")
+	if code != exitDifferences || !strings.Contains(out, "batch   none") {
+		t.Fatalf("second run: exit %d\n%s%s", code, out, errOut)
+	}
+	r := decodeReport(t, out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1])
+	if r.Summary["changed"] != 2 || r.Summary["missing"] != 0 || r.Summary["extra"] != 0 || r.Summary["in_flight"] != 1 {
+		t.Errorf("second run: %v", r.Summary)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "reconcile.yaml")
+	os.WriteFile(cfg, []byte(`systems:
+  a: {url: "postgres://u@127.0.0.1:1/db"}
+jobs:
+  j:
+    system_of_record: {system: a, table: t}
+    replicas: [{system: a, table: u}]
+    key: [id]
+`), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run"}, "at least one JOB"},
+		{[]string{"run", "j", "--config", cfg}, "no store"},
+		{[]string{"run", "nope", "--config", cfg, "--store", t.TempDir()}, `job "nope" is not in`},
+		{[]string{"run", "j", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, "missing.yaml"},
+		{[]string{"batch", "show", "2026-01-01T0000-j-a", "--store", t.TempDir()}, "2026-01-01T0000-j-a"},
+		{[]string{"batch", "apply", "x", "--config", cfg, "--store", t.TempDir()}, "x"},
+	}
+	for _, c := range cases {
+		code, out, errOut := runCLI(t, c.args...)
+		if code != exitError || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q\n%s", c.args, code, errOut, c.want, out)
+		}
+	}
+}
