@@ -52,7 +52,7 @@ func pgRows(t *testing.T, dsn, table string) []string {
 	return out
 }
 
-func openPG(t *testing.T, dsn string) *postgres.Source {
+func openPG(t testing.TB, dsn string) *postgres.Source {
 	t.Helper()
 	src, err := postgres.Open(t.Context(), dsn, connectors.Options{})
 	if err != nil {

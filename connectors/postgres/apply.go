@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -63,7 +65,7 @@ func (s *Source) Apply(ctx context.Context, table string, ops []connectors.Write
 			return nil, fmt.Errorf("apply to %s: %w", table, scrub(err, s.secrets))
 		}
 	}
-	a := &applier{conn: conn, table: name.quoted(), sqls: map[string]string{}}
+	a := &applier{conn: conn, table: name.quoted(), sqls: map[string]*shape{}, sets: map[string]string{}}
 	txOps := opts.TxOps
 	if txOps <= 0 {
 		txOps = DefaultTxOps
@@ -106,7 +108,189 @@ func (s *Source) Apply(ctx context.Context, table string, ops []connectors.Write
 type applier struct {
 	conn  *pgx.Conn
 	table string
-	sqls  map[string]string // shape → statement
+	sqls  map[string]*shape // by kind and column names
+	sets  map[string]string // set-based statements by shape
+	types map[string]string // column → its type, as format_type writes it
+}
+
+// loadTypes reads the types of the table's columns, for the casts of
+// the set-based statements.
+func (a *applier) loadTypes(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+		WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped`, a.table)
+	if err != nil {
+		return err
+	}
+	types := map[string]string{}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			rows.Close()
+			return err
+		}
+		types[name] = typ
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	a.types = types
+	return nil
+}
+
+func shapeOf(op *connectors.WriteOp) string {
+	var b strings.Builder
+	b.WriteString(string(op.Kind))
+	for _, part := range [][]connectors.Col{op.Key, op.Set, op.Expect} {
+		b.WriteByte(0)
+		for _, c := range part {
+			b.WriteString(c.Name)
+			b.WriteByte(1)
+		}
+	}
+	return b.String()
+}
+
+func keyText(op *connectors.WriteOp) string {
+	var b strings.Builder
+	for _, c := range op.Key {
+		t := pgText(c.Value)
+		if t != nil {
+			b.WriteString(*t)
+		}
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// setSQL returns the set-based statement of op's shape: the operations'
+// values travel as text arrays, one per column, cast to the column's
+// type, and the statement returns the ordinal of every operation it
+// wrote.
+//
+//	UPDATE t AS r SET c = v.c1::T FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS v(c0, c1, c2, ord)
+//	WHERE r.k = v.c0::K AND r.c IS NOT DISTINCT FROM v.c2::T RETURNING v.ord
+func (a *applier) setSQL(op *connectors.WriteOp, shapeKey string) (string, error) {
+	if sql, ok := a.sets[shapeKey]; ok {
+		return sql, nil
+	}
+	var params, names, sets, where []string
+	n := 0
+	var missing []string
+	add := func(cols []connectors.Col, fn func(col, val string)) {
+		for _, c := range cols {
+			typ, ok := a.types[c.Name]
+			if !ok {
+				missing = append(missing, c.Name)
+				typ = "text"
+			}
+			name := "c" + strconv.Itoa(n)
+			n++
+			params = append(params, "$"+strconv.Itoa(n)+"::text[]")
+			names = append(names, name)
+			fn(quoteIdent(c.Name), "v."+name+"::"+typ)
+		}
+	}
+	add(op.Key, func(col, val string) { where = append(where, "r."+col+" = "+val) })
+	add(op.Set, func(col, val string) { sets = append(sets, col+" = "+val) })
+	add(op.Expect, func(col, val string) { where = append(where, "r."+col+" IS NOT DISTINCT FROM "+val) })
+	if len(missing) > 0 {
+		return "", fmt.Errorf("%w: %s", connectors.ErrColumnNotFound, strings.Join(missing, ", "))
+	}
+	from := "unnest(" + strings.Join(params, ", ") + ") WITH ORDINALITY AS v(" + strings.Join(names, ", ") + ", ord)"
+	var sql string
+	if op.Kind == connectors.OpUpdate {
+		sql = "UPDATE " + a.table + " AS r SET " + strings.Join(sets, ", ") + " FROM " + from + " WHERE " + strings.Join(where, " AND ") + " RETURNING v.ord"
+	} else {
+		sql = "DELETE FROM " + a.table + " AS r USING " + from + " WHERE " + strings.Join(where, " AND ") + " RETURNING v.ord"
+	}
+	a.sets[shapeKey] = sql
+	return sql, nil
+}
+
+// setArgs returns one text array per column of the operations' shape.
+func setArgs(ops []connectors.WriteOp) []any {
+	first := &ops[0]
+	ncol := len(first.Key) + len(first.Set) + len(first.Expect)
+	cols := make([][]*string, ncol)
+	for c := range cols {
+		cols[c] = make([]*string, len(ops))
+	}
+	for i := range ops {
+		c := 0
+		for _, part := range [][]connectors.Col{ops[i].Key, ops[i].Set, ops[i].Expect} {
+			for _, col := range part {
+				cols[c][i] = pgText(col.Value)
+				c++
+			}
+		}
+	}
+	args := make([]any, ncol)
+	for c := range cols {
+		args[c] = cols[c]
+	}
+	return args
+}
+
+// pgText renders a neutral value as PostgreSQL input text; nil for NULL.
+func pgText(v any) *string {
+	var s string
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case bool:
+		s = strconv.FormatBool(x)
+	case int64:
+		s = strconv.FormatInt(x, 10)
+	case uint64:
+		s = strconv.FormatUint(x, 10)
+	case float64:
+		switch {
+		case math.IsInf(x, 1):
+			s = "Infinity"
+		case math.IsInf(x, -1):
+			s = "-Infinity"
+		default:
+			s = strconv.FormatFloat(x, 'g', -1, 64)
+		}
+	case connectors.Decimal:
+		s = string(x)
+	case string:
+		s = x
+	case []byte:
+		s = `\x` + hex.EncodeToString(x)
+	case time.Time:
+		s = pgTime(x.UTC()) + "+00"
+	case connectors.Date:
+		s = pgDate(x.Time())
+	case connectors.TimeOfDay:
+		s = x.String()
+	case json.RawMessage:
+		s = string(x)
+	default:
+		s = fmt.Sprint(x)
+	}
+	return &s
+}
+
+func pgDate(t time.Time) string {
+	if y := t.Year(); y <= 0 {
+		return fmt.Sprintf("%04d-%02d-%02d BC", 1-y, t.Month(), t.Day())
+	}
+	return t.Format("2006-01-02")
+}
+
+func pgTime(t time.Time) string {
+	if y := t.Year(); y <= 0 {
+		return fmt.Sprintf("%04d-%s BC", 1-y, t.Format("01-02 15:04:05.999999"))
+	}
+	return t.Format("2006-01-02 15:04:05.999999")
+}
+
+// shape holds the statements of one kind of operation on one set of
+// columns: the guarded write, and the check of an operation that wrote
+// nothing (post-image there already; row there at all).
+type shape struct {
+	write, check string
 }
 
 // run applies ops in one transaction (rolled back when dryRun).
@@ -116,23 +300,120 @@ func (a *applier) run(ctx context.Context, ops []connectors.WriteOp, dryRun bool
 		return nil, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit it is a no-op
+	if a.types == nil {
+		if err := a.loadTypes(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	// Updates and deletes go in set-based statements, one per run of
+	// consecutive operations of one shape with distinct keys (so that
+	// the order of operations on one row is kept); inserts one by one.
+	type group struct {
+		first, n int
+		set      bool
+	}
+	var groups []group
 	b := &pgx.Batch{}
-	for i := range ops {
-		sql, args := a.statement(&ops[i])
-		b.Queue(sql, args...)
+	var keys map[string]bool
+	var prevShape string
+	for i := 0; i < len(ops); {
+		op := &ops[i]
+		if op.Kind == connectors.OpInsert {
+			sh, args := a.statement(op)
+			b.Queue(sh.write, args[len(op.Key):]...)
+			groups = append(groups, group{first: i, n: 1})
+			i++
+			continue
+		}
+		shapeKey := shapeOf(op)
+		keys = map[string]bool{}
+		j := i
+		for ; j < len(ops) && ops[j].Kind != connectors.OpInsert; j++ {
+			if j > i && shapeOf(&ops[j]) != shapeKey {
+				break
+			}
+			k := keyText(&ops[j])
+			if keys[k] {
+				break
+			}
+			keys[k] = true
+		}
+		prevShape = shapeKey
+		sql, err := a.setSQL(op, prevShape)
+		if err != nil {
+			return nil, err
+		}
+		b.Queue(sql, setArgs(ops[i:j])...)
+		groups = append(groups, group{first: i, n: j - i, set: true})
+		i = j
 	}
 	br := tx.SendBatch(ctx, b)
 	out := make([]connectors.Outcome, len(ops))
-	for i := range ops {
-		var wrote, post, exists int64
-		if err := br.QueryRow().Scan(&wrote, &post, &exists); err != nil {
+	wrote := make([]bool, len(ops))
+	for _, g := range groups {
+		if !g.set {
+			tag, err := br.Exec()
+			if err != nil {
+				br.Close()
+				return nil, err
+			}
+			wrote[g.first] = tag.RowsAffected() > 0
+			continue
+		}
+		rows, err := br.Query()
+		if err != nil {
 			br.Close()
 			return nil, err
 		}
-		out[i] = classify(ops[i].Kind, wrote, post, exists)
+		for rows.Next() {
+			var ord int64
+			if err := rows.Scan(&ord); err != nil {
+				rows.Close()
+				br.Close()
+				return nil, err
+			}
+			if ord >= 1 && ord <= int64(g.n) {
+				wrote[g.first+int(ord)-1] = true
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			br.Close()
+			return nil, err
+		}
 	}
 	if err := br.Close(); err != nil {
 		return nil, err
+	}
+	var missed []int
+	for i := range ops {
+		if wrote[i] {
+			out[i] = connectors.Outcome{Status: connectors.StatusApplied}
+		} else {
+			missed = append(missed, i)
+		}
+	}
+	if len(missed) > 0 {
+		// Not written: is the post-image there already, or did the row
+		// change? Asked in the same transaction, which wrote nothing to
+		// these rows.
+		b = &pgx.Batch{}
+		for _, i := range missed {
+			sh, args := a.statement(&ops[i])
+			b.Queue(sh.check, args[:len(ops[i].Key)+len(ops[i].Set)]...)
+		}
+		br = tx.SendBatch(ctx, b)
+		for _, i := range missed {
+			var post, exists int64
+			if err := br.QueryRow().Scan(&post, &exists); err != nil {
+				br.Close()
+				return nil, err
+			}
+			out[i] = classify(ops[i].Kind, 0, post, exists)
+		}
+		if err := br.Close(); err != nil {
+			return nil, err
+		}
 	}
 	if dryRun {
 		return out, tx.Rollback(ctx)
@@ -159,7 +440,7 @@ func classify(kind connectors.OpKind, wrote, post, exists int64) connectors.Outc
 // statement returns the guarded statement of op and its arguments. The
 // text depends only on the op's shape (kind and column names), so
 // prepared statements are reused.
-func (a *applier) statement(op *connectors.WriteOp) (string, []any) {
+func (a *applier) statement(op *connectors.WriteOp) (*shape, []any) {
 	var shape strings.Builder
 	shape.WriteString(string(op.Kind))
 	var args []any
@@ -172,15 +453,15 @@ func (a *applier) statement(op *connectors.WriteOp) (string, []any) {
 		}
 	}
 	key := shape.String()
-	if sql, ok := a.sqls[key]; ok {
-		return sql, args
+	if sh, ok := a.sqls[key]; ok {
+		return sh, args
 	}
-	sql := a.build(op)
-	a.sqls[key] = sql
-	return sql, args
+	sh := a.build(op)
+	a.sqls[key] = sh
+	return sh, args
 }
 
-func (a *applier) build(op *connectors.WriteOp) string {
+func (a *applier) build(op *connectors.WriteOp) *shape {
 	n := 0
 	param := func() string { n++; return "$" + strconv.Itoa(n) }
 	keyP := make([]string, len(op.Key))
@@ -220,12 +501,19 @@ func (a *applier) build(op *connectors.WriteOp) string {
 		for i, c := range op.Set {
 			cols[i] = quoteIdent(c.Name)
 		}
-		// The key columns are bound twice (key and set); the insert uses
-		// the set's.
-		w = "INSERT INTO " + a.table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(setP, ", ") + ") ON CONFLICT DO NOTHING"
+		// The insert takes the set's parameters only (writeArgs), as $1...
+		ins := make([]string, len(op.Set))
+		for i := range ins {
+			ins[i] = "$" + strconv.Itoa(i+1)
+		}
+		w = "INSERT INTO " + a.table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(ins, ", ") + ") ON CONFLICT DO NOTHING"
 		post = "(SELECT count(*) FROM " + a.table + " WHERE " + keyWhere + " AND " + strings.Join(conds(op.Set, setP, " IS NOT DISTINCT FROM "), " AND ") + ")"
 	}
-	return "WITH w AS (" + w + " RETURNING 1) SELECT (SELECT count(*) FROM w), " + post + ", (SELECT count(*) FROM " + a.table + " WHERE " + keyWhere + ")"
+	// The check takes the first parameters only: the key's and the set's.
+	return &shape{
+		write: w,
+		check: "SELECT " + post + ", (SELECT count(*) FROM " + a.table + " WHERE " + keyWhere + ")",
+	}
 }
 
 // pgArg converts a neutral value to what pgx binds.
