@@ -88,6 +88,8 @@ type History struct {
 	runs  []HistoryRun
 	seen  map[string]*reconcile.Change
 	order []string
+	// held: keys in flight this run, whose record is kept as it was.
+	held map[string]bool
 }
 
 // HistoryName derives a history's name from a description of the pair
@@ -164,8 +166,18 @@ func (h *History) Since(c *reconcile.Change) (time.Time, bool) {
 
 // Observe records one difference of the current run. A key reported more
 // than once (a duplicate on both sides) is recorded once.
+//
+// A row in flight (reconcile.InFlight) is not drift yet: its record, if
+// any, is kept as it was, neither healed nor extended.
 func (h *History) Observe(c *reconcile.Change) {
 	k := c.KeyString()
+	if c.Kind == reconcile.InFlight {
+		if h.held == nil {
+			h.held = map[string]bool{}
+		}
+		h.held[k] = true
+		return
+	}
 	if _, dup := h.seen[k]; dup {
 		return
 	}
@@ -211,7 +223,7 @@ func (h *History) Commit(ctx context.Context, now time.Time) (*HistorySummary, e
 			continue
 		}
 		d := *p
-		if d.Open() {
+		if d.Open() && !h.held[k] {
 			d.HealedAt = now
 			sum.Healed++
 		}

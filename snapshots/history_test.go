@@ -85,3 +85,37 @@ func TestHistoryRecordsEpisodes(t *testing.T) {
 		t.Errorf("damaged history: %v", err)
 	}
 }
+
+// A row in flight is not drift yet: an open record stays open (not
+// healed, not extended), and no record is started for it.
+func TestHistoryKeepsRowsInFlight(t *testing.T) {
+	store := t.TempDir()
+	ctx := context.Background()
+	day := func(d int) time.Time { return time.Date(2026, 11, 17+d, 2, 0, 0, 0, time.UTC) }
+	run := func(d int, cs ...*reconcile.Change) *HistorySummary {
+		t.Helper()
+		h, err := OpenHistory(store, "orders", "a vs b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			h.Observe(c)
+		}
+		s, err := h.Commit(ctx, day(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	run(0, change(reconcile.Changed, "1", "amount"))
+	if s := run(1, change(reconcile.InFlight, "1"), change(reconcile.InFlight, "2")); s.New != 0 || s.Healed != 0 {
+		t.Errorf("in flight: %+v", s)
+	}
+	drifts, _, err := ReadHistory(store, "orders", "a vs b")
+	if err != nil || len(drifts) != 1 || !drifts[0].Open() || drifts[0].Runs != 1 || !drifts[0].LastSeen.Equal(day(0)) {
+		t.Errorf("after a run in flight: %+v %v", drifts, err)
+	}
+	if s := run(2); s.Healed != 1 {
+		t.Errorf("healed once no longer in flight nor different: %+v", s)
+	}
+}
