@@ -289,26 +289,15 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 			return 0, err
 		}
 	}
-	opts := reconcile.Options{Key: job.Key, Columns: job.Columns, Ignore: job.Ignore, Map: rep.Map}
-	for col, chain := range job.Normalize {
-		cr := opts.ColumnRules[col]
-		cr.Normalize = chain.Apply
-		cr.Describe = describeRule(cr.Describe, col, chain.String())
-		setRule(&opts, col, cr)
+	opts := reconcile.Options{Key: job.Key, Columns: job.Columns, Ignore: job.Ignore, Map: rep.Map,
+		ColumnRules: job.ColumnRules(), Context: job.ContextColumns()}
+	if job.InFlight > 0 {
+		opts.InFlight = &reconcile.InFlightRule{Column: job.InFlightColumn, After: now.Add(-job.InFlight)}
 	}
-	for col, tol := range job.Tolerance {
-		cr := opts.ColumnRules[col]
-		cr.Equal = tol.Equal
-		cr.Describe = describeRule(cr.Describe, col, tol.String())
-		setRule(&opts, col, cr)
-	}
-	// Context: the column newest compares, and every column both sides
-	// have that is not compared (ignored, or left out of columns), so that
-	// an insert writes the whole row.
+	// Context: besides what the rules read, every column both sides have
+	// that is not compared (ignored, or left out of columns), so that an
+	// insert writes the whole row.
 	res2t := mapper(rep.Map)
-	if r.NeedsContext() {
-		opts.Context = []string{r.NewestColumn()}
-	}
 	extra, err := uncompared(ctx, snapSrc, tgt, tref, job, res2t)
 	if err != nil {
 		return 0, err
@@ -317,9 +306,6 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 		if !slices.Contains(opts.Context, c) {
 			opts.Context = append(opts.Context, c)
 		}
-	}
-	if job.InFlight > 0 {
-		opts.InFlight = &reconcile.InFlightRule{Column: job.InFlightColumn, After: now.Add(-job.InFlight)}
 	}
 
 	// Reports: the chosen format on stdout (capped), JSON in the run
@@ -447,21 +433,6 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 	}
 	fmt.Fprintf(e.stdout, "        reconcile batch show %s --config %s\n\n", m.ID, o.config)
 	return code, nil
-}
-
-// setRule stores a column rule, allocating the map.
-func setRule(opts *reconcile.Options, col string, cr reconcile.ColumnRule) {
-	if opts.ColumnRules == nil {
-		opts.ColumnRules = map[string]reconcile.ColumnRule{}
-	}
-	opts.ColumnRules[col] = cr
-}
-
-func describeRule(prev, col, what string) string {
-	if prev == "" {
-		return col + ": " + what
-	}
-	return prev + "; " + what
 }
 
 // mapper returns the function from source column names to the replica's.
