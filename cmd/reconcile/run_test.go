@@ -196,3 +196,52 @@ jobs:
 		}
 	}
 }
+
+// A system of record that suddenly returns no rows (a broken query, an
+// emptied table) never becomes a mass delete; a batch over the limits is
+// refused.
+func TestRunSafetyLimits(t *testing.T) {
+	db := testdb.Postgres(t)
+	testdb.Exec(t, db,
+		`create table a (id int primary key, v text)`, `create table b (id int primary key, v text)`,
+		`insert into a select g, 'v' || g from generate_series(1, 50) g`, `insert into b select * from a`)
+	store := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "reconcile.yaml")
+	write := func(limits string) {
+		t.Helper()
+		os.WriteFile(cfg, []byte(fmt.Sprintf(`store: %s
+systems:
+  s: {url: %q}
+jobs:
+  j:
+    system_of_record: {system: s, table: public.a}
+    replicas: [{system: s, table: public.b}]
+    key: [id]
+    limits: %s
+`, store, db, limits)), 0o644)
+	}
+	write("{max_changes: 10}")
+	if code, out, errOut := runCLI(t, "run", "j", "--config", cfg); code != exitConsistent {
+		t.Fatalf("first run: exit %d\n%s%s", code, out, errOut)
+	}
+	// 20 changes: over max_changes 10.
+	testdb.Exec(t, db, `update b set v = 'x' where id <= 20`)
+	code, out, errOut := runCLI(t, "run", "j", "--config", cfg)
+	if code != exitError || !strings.Contains(errOut, "max_changes") {
+		t.Errorf("over the limit: exit %d\n%s%s", code, out, errOut)
+	}
+	testdb.Exec(t, db, `update b set v = a.v from a where a.id = b.id`)
+
+	// The system of record is emptied: every replica row is extra, but no
+	// delete goes into the batch.
+	write("{max_changes: 1000, max_fraction: 1}")
+	testdb.Exec(t, db, `delete from a`)
+	code, out, errOut = runCLI(t, "run", "j", "--config", cfg)
+	if code != exitDifferences || !strings.Contains(out, "deletes withheld") {
+		t.Fatalf("emptied system of record: exit %d\n%s%s", code, out, errOut)
+	}
+	bs, err := batches.List(filepath.Join(store, "batches"))
+	if err != nil || len(bs) != 1 || bs[0].Manifest.Counts.Delete != 0 || bs[0].Manifest.DeletesWithheld == "" {
+		t.Fatalf("batch: %v %+v", err, bs)
+	}
+}
