@@ -214,6 +214,14 @@ jobs:
 			t.Errorf("want %q in\n%s", w, got)
 		}
 	}
+	// Every unset variable at once, and what else is wrong.
+	got = problems(t, strings.NewReplacer(`"postgres://u@h/db"`, `"postgres://u@${H1}/db", password_env: PW`, `"mysql://u@h/db"`, `"mysql://u@${H2}/db"`,
+		"[{system: b}]", "[{system: c}]").Replace(ok), nil)
+	for _, w := range []string{"environment variable H1 is not set", "environment variable H2 is not set", "environment variable PW is not set", `unknown system "c"`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("want %q in\n%s", w, got)
+		}
+	}
 	// Several problems at once, each with its position.
 	doc := strings.Replace(strings.Replace(ok, "[{system: b}]", "[{system: c}]", 1), "    key: [id]", "    key: [id]\n    schedule: \"* * *\"\n    normalize: {e: [nope]}", 1)
 	got = problems(t, doc, nil)

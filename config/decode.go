@@ -140,7 +140,9 @@ func (d *decoder) walk(n *yaml.Node, t reflect.Type, path string) {
 			d.fatalProblem(n, "%s: want a %s, got %s", path, scalarName(t), kindName(n))
 			return
 		}
-		d.expand(n, path)
+		if !d.expand(n, path) {
+			return // reported; the value is not what the file means
+		}
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			d.fatalProblem(n, "%s: want a %s, got %q", path, scalarName(t), n.Value)
 		}
@@ -221,10 +223,13 @@ func scalarName(t reflect.Type) string {
 }
 
 // expand replaces ${NAME} in a scalar with the variable's value; $$ is a
-// literal $. A variable that is not set is a problem at the scalar.
-func (d *decoder) expand(n *yaml.Node, path string) {
+// literal $. A variable that is not set is a problem at the scalar, and
+// expand reports false. Such a problem does not stop validation (a URL
+// with ${HOST} in it still has its scheme checked), so that every unset
+// variable is reported at once.
+func (d *decoder) expand(n *yaml.Node, path string) bool {
 	if !strings.Contains(n.Value, "$") {
-		return
+		return true
 	}
 	var sb strings.Builder
 	s := n.Value
@@ -246,17 +251,17 @@ func (d *decoder) expand(n *yaml.Node, path string) {
 			end := strings.IndexByte(s, '}')
 			if end < 0 {
 				d.fatalProblem(n, "%s: unclosed ${ in %q", path, n.Value)
-				return
+				return false
 			}
 			name := s[2:end]
 			if !validEnvName(name) {
 				d.fatalProblem(n, "%s: bad variable name %q in ${...}", path, name)
-				return
+				return false
 			}
 			v, ok := d.lookup(name)
 			if !ok {
-				d.fatalProblem(n, "%s: environment variable %s is not set", path, name)
-				return
+				d.problem(n, "%s: environment variable %s is not set", path, name)
+				return false
 			}
 			sb.WriteString(v)
 			s = s[end+1:]
@@ -271,6 +276,7 @@ func (d *decoder) expand(n *yaml.Node, path string) {
 		// reads as a number where a number is wanted.
 		n.Value, n.Tag, n.Style = sb.String(), "", 0
 	}
+	return true
 }
 
 func validEnvName(s string) bool {
