@@ -141,6 +141,17 @@ jobs:
 	if code != 0 || !strings.Contains(out, "0 operation(s) sent") {
 		t.Errorf("apply again: exit %d\n%s%s", code, out, errOut)
 	}
+	// Verify: the touched rows agree now; a row changed since, not.
+	code, out, errOut = runCLI(t, "batch", "verify", id[1], "--config", cfg)
+	if code != 0 || !strings.Contains(out, "0 still differ") {
+		t.Errorf("verify: exit %d\n%s%s", code, out, errOut)
+	}
+	testdb.Exec(t, db, `update crm set tier = 'team' where id = 4`)
+	code, out, errOut = runCLI(t, "batch", "verify", id[1], "--config", cfg)
+	if code != exitDifferences || !strings.Contains(out, "1 still differ (0 missing, 0 extra, 1 changed)") {
+		t.Errorf("verify after a change: exit %d\n%s%s", code, out, errOut)
+	}
+	testdb.Exec(t, db, `update crm set tier = 'pro' where id = 4`)
 	code, out, errOut = runCLI(t, "batch", "list", "--config", cfg)
 	if code != 0 || !strings.Contains(out, "applied") || !strings.Contains(out, "pending") {
 		t.Errorf("list: exit %d\n%s%s", code, out, errOut)
