@@ -73,3 +73,18 @@ func BenchmarkApplyPostgres100k(b *testing.B) {
 	}
 	b.ReportMetric(total/b.Elapsed().Seconds(), "ops/s")
 }
+
+// BenchmarkReadOps100k reads back the ops.jsonl of 100,000 updates.
+func BenchmarkReadOps100k(b *testing.B) {
+	sp := spec("postgres")
+	sp.Limits.TargetRows = 1_000_000
+	bt, err := batches.Create(b.TempDir(), sp, benchOps(100_000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := bt.Ops(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

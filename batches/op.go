@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/reconhq/reconcile/connectors"
 	"github.com/reconhq/reconcile/reconcile"
@@ -160,41 +161,136 @@ func parseOp(line []byte) (Op, error) {
 
 // parseCells reads a JSON object of column → value, keeping the order.
 func parseCells(raw json.RawMessage) ([]Cell, error) {
+	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, errors.New("want an object")
-	}
 	var cells []Cell
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return nil, errors.New("want a column name")
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("column %q: %w", name, err)
-		}
+	err := members(raw, func(name string, v []byte) error {
 		val, err := decodeValue(v)
 		if err != nil {
-			return nil, fmt.Errorf("column %q: %w", name, err)
+			return fmt.Errorf("column %q: %w", name, err)
 		}
 		cells = append(cells, Cell{Column: name, Value: val})
+		return nil
+	})
+	return cells, err
+}
+
+// members calls fn with each member of a JSON object, in order. raw is
+// part of a document json.Decoder accepted, so it is valid JSON: members
+// are found by tracking strings and nesting.
+func members(raw []byte, fn func(name string, v []byte) error) error {
+	if len(raw) == 0 || raw[0] != '{' {
+		return errors.New("want an object")
 	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
+	i := skipSpace(raw, 1)
+	if i < len(raw) && raw[i] == '}' {
+		return nil
 	}
-	return cells, nil
+	for i < len(raw) {
+		if raw[i] != '"' {
+			return errors.New("want a member name")
+		}
+		end := skipString(raw, i)
+		name, err := jsonString(raw[i:end])
+		if err != nil {
+			return err
+		}
+		i = skipSpace(raw, end)
+		if i >= len(raw) || raw[i] != ':' {
+			return errors.New("want ':'")
+		}
+		i = skipSpace(raw, i+1)
+		vend := skipValue(raw, i)
+		if err := fn(name, raw[i:vend]); err != nil {
+			return err
+		}
+		i = skipSpace(raw, vend)
+		if i < len(raw) && raw[i] == ',' {
+			i = skipSpace(raw, i+1)
+			continue
+		}
+		if i < len(raw) && raw[i] == '}' {
+			return nil
+		}
+		return errors.New("want ',' or '}'")
+	}
+	return errors.New("unterminated object")
+}
+
+// jsonString decodes a JSON string; plain ones without a copy through
+// encoding/json.
+func jsonString(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		body := raw[1 : len(raw)-1]
+		if bytes.IndexByte(body, '\\') < 0 && bytes.IndexByte(body, '"') < 0 && utf8.Valid(body) && !hasControl(body) {
+			return string(body), nil
+		}
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the (valid) JSON value at b[i].
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			i = skipString(b, i)
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return i
 }
 
 // ReadOps reads ops.jsonl. Every line must be a valid operation, numbered

@@ -147,8 +147,8 @@ func decodeValue(raw json.RawMessage) (reconcile.Value, error) {
 		}
 		return reconcile.AppendBool(nil, x), nil
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := jsonString(raw)
+		if err != nil {
 			return nil, fmt.Errorf("bad text: %w", err)
 		}
 		return reconcile.AppendText(nil, s), nil
@@ -163,17 +163,28 @@ func decodeValue(raw json.RawMessage) (reconcile.Value, error) {
 }
 
 func decodeTagged(raw json.RawMessage) (reconcile.Value, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("bad value: %w", err)
+	var v reconcile.Value
+	n := 0
+	err := members(raw, func(tag string, body []byte) error {
+		n++
+		if n > 1 {
+			return fmt.Errorf("bad value %.60q: want an object of one member", raw)
+		}
+		var err error
+		v, err = decodeMember(tag, body)
+		return err
+	})
+	if err == nil && n != 1 {
+		err = fmt.Errorf("bad value %.60q: want an object of one member", raw)
 	}
-	if len(m) != 1 {
-		return nil, fmt.Errorf("bad value %.60q: want an object of one member", raw)
-	}
-	for tag, body := range m {
+	return v, err
+}
+
+func decodeMember(tag string, body []byte) (reconcile.Value, error) {
+	{
 		str := func() (string, error) {
-			var s string
-			if err := json.Unmarshal(body, &s); err != nil {
+			s, err := jsonString(bytes.TrimSpace(body))
+			if err != nil {
 				return "", fmt.Errorf("bad %s value: %w", tag, err)
 			}
 			return s, nil
@@ -269,7 +280,6 @@ func decodeTagged(raw json.RawMessage) (reconcile.Value, error) {
 		}
 		return nil, fmt.Errorf("bad value: unknown tag %.40q", tag)
 	}
-	panic("unreachable")
 }
 
 // parseTimeOfDay reads [-]H+:MM:SS[.f{1,6}] as microseconds.
