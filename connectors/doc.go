@@ -22,7 +22,8 @@
 //     allocator in ReadOptions, stopping with ctx.Err() on cancellation, and
 //     reporting every failure through the reader's Err: a short read is
 //     never silent;
-//   - never write to the system it reads;
+//   - never write to the system it reads (the one exception is Applier,
+//     below);
 //   - wrap failures once with a "verb subject:" prefix and one of the
 //     sentinel errors (ErrTableNotFound, ErrColumnNotFound, ErrUnsupported,
 //     ErrBadInput) where one applies, and never print a password (Redact).
@@ -47,9 +48,14 @@
 //		return postgres.Open(ctx, loc, o)
 //	})
 //
-// Optional capabilities, such as OrderedReader, are separate interfaces the
-// engine detects with a type assertion; it never branches on a driver's
-// name. End each driver with compile-time checks:
+// Optional capabilities are separate interfaces the engine detects with a
+// type assertion; it never branches on a driver's name: OrderedReader (rows
+// in key order), Checksummer (key-range checksums computed in the
+// database, for bisect), Meter (bytes received), Noter (facts about a read
+// for the report) and Applier (guarded writes of an approved fix-up batch,
+// on a connection of its own, never in the read snapshot; see apply.go for
+// the guards every implementation owes). End each driver with
+// compile-time checks:
 //
 //	var _ connectors.Source = (*Source)(nil)
 //
