@@ -137,13 +137,12 @@ func runJobs(ctx context.Context, e *env, o *runOptions, names []string) error {
 	}
 	code := exitConsistent
 	for _, j := range jobs {
-		c, err := runJob(ctx, e, o, plan, store, j)
-		if err != nil {
+		jr := runJob(ctx, e, o, plan, store, j)
+		if jr.Err != nil {
 			// A failed job does not stop the others; it makes the run fail.
-			printError(e.stderr, fmt.Errorf("job %s: %w", j.Name, err))
-			c = exitError
+			printError(e.stderr, fmt.Errorf("job %s: %w", j.Name, jr.Err))
 		}
-		code = max(code, c)
+		code = max(code, jr.Code)
 		if ctx.Err() != nil {
 			break
 		}
@@ -154,15 +153,49 @@ func runJobs(ctx context.Context, e *env, o *runOptions, names []string) error {
 	return nil
 }
 
-// runJob runs one job and returns its exit code (0 or 1) or an error.
-func runJob(ctx context.Context, e *env, o *runOptions, plan *config.Plan, store string, job config.Job) (int, error) {
+// jobRun is what one run of a job did.
+type jobRun struct {
+	Job               string
+	ID                string
+	Started, Finished time.Time
+	// Code is the exit code of the job alone: 0 consistent, 1
+	// differences, 2 error (Err says which).
+	Code     int
+	Err      error
+	Replicas []replicaRun
+}
+
+// replicaRun is what one replica's diff found and produced.
+type replicaRun struct {
+	System, Table          string
+	SourceRows, TargetRows int64
+	Counts                 reconcile.Counts
+	Columns                map[string]int64 // changed rows per column (source names)
+	Report                 string           // the JSON report's path
+	Batch                  string           // the batch id, if one was written
+	Err                    error
+}
+
+// runJob runs one job.
+func runJob(ctx context.Context, e *env, o *runOptions, plan *config.Plan, store string, job config.Job) *jobRun {
+	now := o.now().UTC()
+	jr := &jobRun{Job: job.Name, ID: now.Format("2006-01-02T150405Z"), Started: now}
+	code, err := runJobReplicas(ctx, e, o, plan, store, job, jr)
+	jr.Finished = o.now().UTC()
+	jr.Code, jr.Err = code, err
+	if err != nil {
+		jr.Code = exitError
+	}
+	return jr
+}
+
+func runJobReplicas(ctx context.Context, e *env, o *runOptions, plan *config.Plan, store string, job config.Job, jr *jobRun) (int, error) {
 	if job.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, job.Timeout)
 		defer cancel()
 	}
-	now := o.now().UTC()
-	runID := now.Format("2006-01-02T150405Z")
+	now, runID := jr.Started, jr.ID
 	runDir := filepath.Join(store, storeRuns, job.Name, runID)
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return 0, fmt.Errorf("create run folder: %w", err)
@@ -183,7 +216,10 @@ func runJob(ctx context.Context, e *env, o *runOptions, plan *config.Plan, store
 	code := exitConsistent
 	var problems []error
 	for _, rep := range job.Replicas {
-		c, err := runReplica(ctx, e, o, plan, store, job, rep, snap, snapLoc, prevRows, runID, runDir, now)
+		rr := replicaRun{System: rep.System, Table: sideName(rep.Side)}
+		c, err := runReplica(ctx, e, o, plan, store, job, rep, snap, snapLoc, prevRows, runID, runDir, now, &rr)
+		rr.Err = err
+		jr.Replicas = append(jr.Replicas, rr)
 		if err != nil {
 			problems = append(problems, fmt.Errorf("replica %s: %w", rep.System, err))
 			continue
@@ -268,7 +304,7 @@ func openSystem(ctx context.Context, e *env, sys config.System) (connectors.Sour
 // runReplica diffs one replica against the snapshot of the system of
 // record, resolves the differences and writes the reports and the batch.
 func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, store string, job config.Job, rep config.Replica,
-	snap *snapshots.Manifest, snapLoc string, prevRows int64, runID, runDir string, now time.Time) (int, error) {
+	snap *snapshots.Manifest, snapLoc string, prevRows int64, runID, runDir string, now time.Time, out *replicaRun) (int, error) {
 	sorName := job.SystemOfRecord.System
 	sys, _ := plan.System(rep.System)
 	snapSrc, err := e.registry.Open(ctx, snapLoc, connectors.Options{})
@@ -375,6 +411,13 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 	if diffErr != nil {
 		return 0, diffErr
 	}
+	out.SourceRows, out.TargetRows, out.Counts, out.Report = res.Source.Rows, res.Target.Rows, res.Summary, jsonPath
+	out.Columns = map[string]int64{}
+	for _, c := range res.Columns {
+		if c.Changed > 0 {
+			out.Columns[c.Name] = c.Changed
+		}
+	}
 	if err := writeReview(filepath.Join(runDir, "review-"+rep.System+".jsonl"), review); err != nil {
 		return 0, err
 	}
@@ -426,6 +469,7 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 		return 0, fmt.Errorf("fix-up batch: %w", err)
 	}
 	m := b.Manifest
+	out.Batch = m.ID
 	fmt.Fprintf(e.stdout, "batch   %s: %d insert(s), %d update(s), %d delete(s), pending approval (expires %s)\n",
 		m.ID, m.Counts.Insert, m.Counts.Update, m.Counts.Delete, m.Expires.UTC().Format(time.RFC3339))
 	if m.DeletesWithheld != "" {
