@@ -18,6 +18,7 @@ import (
 	"github.com/reconhq/reconcile/batches"
 	"github.com/reconhq/reconcile/config"
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/metrics"
 	"github.com/reconhq/reconcile/reconcile"
 	"github.com/reconhq/reconcile/reports"
 	"github.com/reconhq/reconcile/rules"
@@ -42,6 +43,8 @@ type runOptions struct {
 	format    string
 	limit     int64
 	noBatches bool
+	// metricsFile, when set, receives the runs' metrics for node_exporter.
+	metricsFile string
 	// lookup reads environment variables (os.LookupEnv; tests replace it).
 	lookup func(string) (string, bool)
 	// now is the clock (time.Now; tests replace it).
@@ -85,6 +88,7 @@ found, 2 error (a failed job, a batch over the safety limits).`,
 	f.StringVar(&o.format, "format", "table", "report format on stdout: table, json, markdown or html")
 	f.Int64Var(&o.limit, "limit", 20, "list at most N differences per replica on stdout (0: all); the stored JSON report lists all")
 	f.BoolVar(&o.noBatches, "no-batches", false, "diff and report only: write no fix-up batch")
+	f.StringVar(&o.metricsFile, "metrics-file", "", "write the runs' Prometheus metrics to this file, atomically, for node_exporter's textfile collector (e.g. /var/lib/node_exporter/textfile_collector/reconcile.prom)")
 	return cmd
 }
 
@@ -136,8 +140,10 @@ func runJobs(ctx context.Context, e *env, o *runOptions, names []string) error {
 		return err
 	}
 	code := exitConsistent
+	var done []*jobRun
 	for _, j := range jobs {
 		jr := runJob(ctx, e, o, plan, store, j)
+		done = append(done, jr)
 		if jr.Err != nil {
 			// A failed job does not stop the others; it makes the run fail.
 			printError(e.stderr, fmt.Errorf("job %s: %w", j.Name, jr.Err))
@@ -145,6 +151,15 @@ func runJobs(ctx context.Context, e *env, o *runOptions, names []string) error {
 		code = max(code, jr.Code)
 		if ctx.Err() != nil {
 			break
+		}
+	}
+	if o.metricsFile != "" {
+		m := metrics.New()
+		if err := observeRuns(m, plan, store, done); err != nil {
+			return err
+		}
+		if err := m.WriteTextfile(o.metricsFile); err != nil {
+			return fmt.Errorf("metrics file: %w", err)
 		}
 	}
 	if code != exitConsistent {
@@ -598,4 +613,49 @@ func uncompared(ctx context.Context, src, tgt connectors.Source, tref connectors
 		out = append(out, f.Name)
 	}
 	return out, nil
+}
+
+// outcomeOf names a run's outcome for the metrics and the run history.
+func outcomeOf(jr *jobRun) string {
+	switch {
+	case errors.Is(jr.Err, context.Canceled) || errors.Is(jr.Err, context.DeadlineExceeded):
+		return metrics.Cancelled
+	case jr.Err != nil || jr.Code == exitError:
+		return metrics.Error
+	case jr.Code == exitDifferences:
+		return metrics.Differences
+	}
+	return metrics.Consistent
+}
+
+// observeRuns records finished runs, and the batches of their jobs per
+// state, in m.
+func observeRuns(m *metrics.Metrics, plan *config.Plan, store string, runs []*jobRun) error {
+	all, err := batches.List(filepath.Join(store, storeBatches))
+	if err != nil {
+		return err
+	}
+	var problems []error
+	for _, jr := range runs {
+		rr := metrics.RunResult{Job: jr.Job, Outcome: outcomeOf(jr), Started: jr.Started, Finished: jr.Finished}
+		if j, ok := plan.Job(jr.Job); ok {
+			rr.SystemOfRecord = j.SystemOfRecord.System
+		}
+		for _, r := range jr.Replicas {
+			rr.Replicas = append(rr.Replicas, metrics.ReplicaResult{System: r.System, SourceRows: r.SourceRows, TargetRows: r.TargetRows,
+				Counts: metrics.CountsByKind(r.Counts), Columns: r.Columns, Failed: r.Err != nil})
+		}
+		problems = append(problems, m.ObserveRun(rr))
+		states := map[string]int{}
+		for _, b := range all {
+			if b.Manifest.Job == jr.Job {
+				states[stateOf(b.Manifest, jr.Finished)]++
+			}
+		}
+		problems = append(problems, m.SetBatches(jr.Job, states))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
 }

@@ -71,9 +71,31 @@ jobs:
 	}
 	t.Setenv("RECONCILE_TEST_BILLING_PW", pw)
 
-	code, out, errOut := runCLI(t, "run", "customers", "--config", cfg)
+	prom := filepath.Join(t.TempDir(), "reconcile.prom")
+	code, out, errOut := runCLI(t, "run", "customers", "--config", cfg, "--metrics-file", prom)
 	if code != exitDifferences {
 		t.Fatalf("run: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	text, err := os.ReadFile(prom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`reconcile_rows{job="customers",system="crm"} 200`,
+		`reconcile_rows{job="customers",system="billing"} 200`,
+		`reconcile_differences{job="customers",kind="missing",system="crm"} 1`,
+		`reconcile_differences{job="customers",kind="changed",system="crm"} 3`,
+		`reconcile_differences{job="customers",kind="in_flight",system="crm"} 1`,
+		`reconcile_column_differences{column="notes",job="customers",system="crm"} 1`,
+		`reconcile_batches{job="customers",state="pending"} 1`,
+		`reconcile_last_run_timestamp_seconds{job="customers",outcome="differences"}`,
+	} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("metrics file lacks %s:\n%s", want, text)
+		}
+	}
+	if strings.Contains(string(text), pw) || strings.Contains(string(text), "://") {
+		t.Errorf("metrics file holds a location:\n%s", text)
 	}
 	if strings.Contains(out+errOut, pw) {
 		t.Errorf("the password leaked:\n%s%s", out, errOut)
