@@ -324,9 +324,9 @@ func runBatchApply(ctx context.Context, e *env, o *batchOptions, id string, dryR
 	if err != nil {
 		return err
 	}
-	sys, ok := plan.System(b.Manifest.Target.System)
-	if !ok {
-		return fmt.Errorf("batch %s targets system %q, which %s does not declare", id, b.Manifest.Target.System, plan.File())
+	sys, err := checkBatchTarget(plan, b.Manifest)
+	if err != nil {
+		return err
 	}
 	tgt, err := openSystem(ctx, e, sys)
 	if err != nil {
@@ -453,4 +453,34 @@ func runBatchVerify(ctx context.Context, e *env, o *batchOptions, id string) err
 		return &exitCodeError{code: exitDifferences}
 	}
 	return nil
+}
+
+// checkBatchTarget makes sure a batch still goes where its job says: the
+// job's config is the one the batch was made with, the target is one of
+// its replicas, and the target system is at the location the batch
+// names. A batch made under another config is refused rather than sent
+// to wherever a system name now points.
+func checkBatchTarget(plan *config.Plan, m batches.Manifest) (config.System, error) {
+	job, ok := plan.Job(m.Job)
+	if !ok {
+		return config.System{}, fmt.Errorf("batch %s belongs to job %q, which %s does not declare", m.ID, m.Job, plan.File())
+	}
+	if m.ConfigHash != "" && job.ConfigHash() != m.ConfigHash {
+		return config.System{}, fmt.Errorf("batch %s was made under another configuration of job %s (config %s, now %s): re-run the job for a batch of the current configuration", m.ID, m.Job, m.ConfigHash, job.ConfigHash())
+	}
+	replica := false
+	for _, r := range job.Replicas {
+		replica = replica || r.System == m.Target.System && r.Table == m.Target.Table
+	}
+	if !replica {
+		return config.System{}, fmt.Errorf("batch %s targets %s %s, which is not a replica of job %s in %s", m.ID, m.Target.System, m.Target.Table, m.Job, plan.File())
+	}
+	sys, ok := plan.System(m.Target.System)
+	if !ok {
+		return config.System{}, fmt.Errorf("batch %s targets system %q, which %s does not declare", m.ID, m.Target.System, plan.File())
+	}
+	if m.Target.Location != "" && sys.Redacted() != m.Target.Location {
+		return config.System{}, fmt.Errorf("batch %s was made for %s at %s, but the config now puts it at %s: re-run the job", m.ID, sys.Name, m.Target.Location, sys.Redacted())
+	}
+	return sys, nil
 }

@@ -35,14 +35,19 @@ const (
 	storeSnapshots = "snapshots"
 	storeBatches   = "batches"
 	storeRuns      = "runs"
+
+	// shrinkWindow is how many recent runs of a system of record the
+	// shrink check compares with (their largest row count).
+	shrinkWindow = 7
 )
 
 type runOptions struct {
-	config    string
-	store     string
-	format    string
-	limit     int64
-	noBatches bool
+	config       string
+	store        string
+	format       string
+	limit        int64
+	noBatches    bool
+	acceptShrink bool
 	// metricsFile, when set, receives the runs' metrics for node_exporter.
 	metricsFile string
 	// lookup reads environment variables (os.LookupEnv; tests replace it).
@@ -88,6 +93,7 @@ found, 2 error (a failed job, a batch over the safety limits).`,
 	f.StringVar(&o.format, "format", "table", "report format on stdout: table, json, markdown or html")
 	f.Int64Var(&o.limit, "limit", 20, "list at most N differences per replica on stdout (0: all); the stored JSON report lists all")
 	f.BoolVar(&o.noBatches, "no-batches", false, "diff and report only: write no fix-up batch")
+	f.BoolVar(&o.acceptShrink, "accept-shrink", false, "the system of record shrank on purpose: measure the shrink against the previous run only, not the largest of the last 7, so its deletes are no longer withheld")
 	f.StringVar(&o.metricsFile, "metrics-file", "", "write the runs' Prometheus metrics to this file, atomically, for node_exporter's textfile collector (e.g. /var/lib/node_exporter/textfile_collector/reconcile.prom)")
 	return cmd
 }
@@ -264,12 +270,20 @@ func snapshotSystemOfRecord(ctx context.Context, e *env, o *runOptions, store st
 		return nil, 0, err
 	}
 	snapStore := filepath.Join(store, storeSnapshots)
+	// The baseline a shrink is measured against: the largest of the
+	// recent runs, so that a system of record that lost its rows does
+	// not become the new normal after one run whose deletes were
+	// withheld; --accept-shrink takes the previous run only.
 	prevRows := int64(-1)
 	if series, err := snapshots.ReadSeries(filepath.Join(snapStore, name)); err == nil {
-		for i := len(series.Entries) - 1; i >= 0; i-- {
+		seen := 0
+		for i := len(series.Entries) - 1; i >= 0 && seen < shrinkWindow; i-- {
 			if en := series.Entries[i]; en.Complete() {
-				prevRows = en.Manifest.Rows
-				break
+				prevRows = max(prevRows, en.Manifest.Rows)
+				seen++
+				if o.acceptShrink {
+					break
+				}
 			}
 		}
 	}
@@ -368,7 +382,8 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 		Limit:   o.limit,
 		Command: fmt.Sprintf("reconcile run %s --config %s", job.Name, o.config),
 	}
-	jsonPath := filepath.Join(runDir, rep.System+".json")
+	base := replicaFileName(job, rep)
+	jsonPath := filepath.Join(runDir, base+".json")
 	jf, err := os.Create(jsonPath)
 	if err != nil {
 		return 0, fmt.Errorf("create report: %w", err)
@@ -433,7 +448,7 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 			out.Columns[c.Name] = c.Changed
 		}
 	}
-	if err := writeReview(filepath.Join(runDir, "review-"+rep.System+".jsonl"), review); err != nil {
+	if err := writeReview(filepath.Join(runDir, "review-"+base+".jsonl"), review); err != nil {
 		return 0, err
 	}
 	code := exitConsistent
@@ -442,7 +457,7 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 	}
 	fmt.Fprintf(e.stdout, "report  %s\n", jsonPath)
 	if len(review) > 0 {
-		fmt.Fprintf(e.stdout, "review  %d row(s) left for a person: %s\n", len(review), filepath.Join(runDir, "review-"+rep.System+".jsonl"))
+		fmt.Fprintf(e.stdout, "review  %d row(s) left for a person: %s\n", len(review), filepath.Join(runDir, "review-"+base+".jsonl"))
 	}
 	if o.noBatches || res.Consistent() {
 		fmt.Fprintln(e.stdout)
@@ -658,4 +673,22 @@ func observeRuns(m *metrics.Metrics, plan *config.Plan, store string, runs []*jo
 		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil
+}
+
+// replicaFileName names a replica's files in a run folder: its system,
+// and its position when the job has several replicas on one system.
+func replicaFileName(job config.Job, rep config.Replica) string {
+	n, pos := 0, 0
+	for i, r := range job.Replicas {
+		if r.System == rep.System {
+			n++
+			if r.Side == rep.Side {
+				pos = i + 1
+			}
+		}
+	}
+	if n > 1 {
+		return fmt.Sprintf("%s-%d", rep.System, pos)
+	}
+	return rep.System
 }

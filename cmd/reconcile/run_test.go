@@ -277,6 +277,37 @@ jobs:
 	if err != nil || len(bs) != 1 || bs[0].Manifest.Counts.Delete != 0 || bs[0].Manifest.DeletesWithheld == "" {
 		t.Fatalf("batch: %v %+v", err, bs)
 	}
+	// The next run still withholds them: the shrink is measured against
+	// the largest recent run, not the emptied one.
+	code, out, errOut = runCLI(t, "run", "j", "--config", cfg)
+	if code != exitDifferences || !strings.Contains(out, "deletes withheld") {
+		t.Fatalf("second run after the shrink: exit %d\n%s%s", code, out, errOut)
+	}
+	// Five rows come back: a 90 % shrink against the largest recent run
+	// still withholds the deletes, unless the shrink is accepted.
+	testdb.Exec(t, db, `insert into a select * from b where id <= 5`)
+	code, out, errOut = runCLI(t, "run", "j", "--config", cfg)
+	if code != exitDifferences || !strings.Contains(out, "deletes withheld") {
+		t.Fatalf("run after a 90 %% shrink: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "run", "j", "--config", cfg, "--accept-shrink")
+	id := regexp.MustCompile(`batch   (\S+): 0 insert\(s\), 0 update\(s\), 45 delete\(s\)`).FindStringSubmatch(out)
+	if code != exitDifferences || id == nil {
+		t.Fatalf("--accept-shrink: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = runCLI(t, "batch", "approve", id[1], "--config", cfg, "--by", "carol"); code != 0 {
+		t.Fatalf("approve: exit %d\n%s%s", code, out, errOut)
+	}
+	// The config changes after approval: the batch is refused.
+	write("{max_changes: 999, max_fraction: 1}")
+	code, out, errOut = runCLI(t, "batch", "apply", id[1], "--config", cfg)
+	if code != exitError || !strings.Contains(errOut, "another configuration") {
+		t.Errorf("apply under a changed config: exit %d\n%s%s", code, out, errOut)
+	}
+	var n int
+	if err := testdb.Connect(t, db).QueryRow(context.Background(), `select count(*) from b`).Scan(&n); err != nil || n != 50 {
+		t.Errorf("rows in b: %d, %v", n, err)
+	}
 }
 
 // A MariaDB replica of a PostgreSQL system of record: the batch is in
