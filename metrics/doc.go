@@ -25,9 +25,11 @@
 // kind, state and outcome are fixed sets (Kinds, States, Outcomes,
 // FixOutcomes) and anything else is refused; column names are bounded
 // by the tables' schemas, and only differing columns have a series.
-// No label holds a location: a value that contains "://" or "@", a
-// control character, or is longer than 256 bytes is refused, so a DSN
-// cannot become a label by mistake.
+// No label holds a location: a job or system name that contains "://"
+// or "@" is refused, so a DSN cannot become a label by mistake; any
+// label value that is empty, not UTF-8, holds a control character or
+// is longer than 256 bytes is refused too. Column names may contain
+// "@" (they come from schemas, not from locations).
 //
 // Stale series: a completed run replaces all of its job's drift
 // series, so a replica removed from the config or a column that no

@@ -368,7 +368,7 @@ func (m *Metrics) validateRun(r RunResult) error {
 			}
 		}
 		for c, n := range rep.Columns {
-			if err := checkName("column", c); err != nil {
+			if err := checkColumn("column", c); err != nil {
 				errs = append(errs, fmt.Errorf("system %s: %w", rep.System, err))
 			}
 			if n < 0 {
@@ -391,11 +391,25 @@ func (m *Metrics) validateRun(r RunResult) error {
 	return errors.Join(errs...)
 }
 
-// checkName rejects a label value that is not a plain name: empty,
-// too long, not UTF-8, with control characters, or that looks like a
-// URL or carries user information ("://", "@"), so no DSN or password
-// can end up in a label.
+// checkName rejects a job or system name that is not a plain name
+// (checkColumn) or that looks like a URL or carries user information
+// ("://", "@"), so no DSN or password can end up in a label.
 func checkName(what, v string) error {
+	if err := checkColumn(what, v); err != nil {
+		return err
+	}
+	if strings.Contains(v, "://") || strings.Contains(v, "@") {
+		// Do not echo it: it may be a DSN with a password.
+		return fmt.Errorf("%s name refused: it looks like a URL or holds user information", what)
+	}
+	return nil
+}
+
+// checkColumn rejects a label value that is empty, too long, not
+// UTF-8 or holds control characters. Column names pass "@" and "://":
+// they come from table schemas, never from a location, and refusing
+// one would lose the run's metrics.
+func checkColumn(what, v string) error {
 	switch {
 	case v == "":
 		return fmt.Errorf("empty %s name", what)
@@ -405,9 +419,6 @@ func checkName(what, v string) error {
 		return fmt.Errorf("%s name %q: not UTF-8", what, v)
 	case strings.IndexFunc(v, unicode.IsControl) >= 0:
 		return fmt.Errorf("%s name %q: control character", what, v)
-	case strings.Contains(v, "://"), strings.Contains(v, "@"):
-		// Do not echo it: it may be a DSN with a password.
-		return fmt.Errorf("%s name refused: it looks like a URL or holds user information", what)
 	}
 	return nil
 }

@@ -434,7 +434,10 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 		{Job: "orders", Outcome: Consistent, Started: t0, Finished: t0,
 			Replicas: []ReplicaResult{{System: "app:s3cret@db"}}},
 		{Job: "orders", Outcome: Differences, Started: t0, Finished: t0,
-			Replicas: []ReplicaResult{{System: "w", Columns: map[string]int64{"mysql://root:s3cret@h/": 1}}}},
+			Replicas: []ReplicaResult{{System: "w", Columns: map[string]int64{"a\x00b": 1}}}},
+		{Job: "orders", SystemOfRecord: "root:s3cret@erp", Outcome: Differences, Started: t0, Finished: t0},
+		{Job: "orders", Outcome: Differences, Started: t0, Finished: t0,
+			Replicas: []ReplicaResult{{System: "w", Columns: map[string]int64{"": 1}}}},
 		{Job: "orders", Outcome: "clean", Started: t0, Finished: t0},
 		{Job: "orders", Outcome: Differences, Started: t0.Add(time.Second), Finished: t0},
 		{Job: "orders", Outcome: Differences},
@@ -486,7 +489,14 @@ func checkLabels(t *testing.T, m *Metrics) {
 	for _, mf := range mfs {
 		for _, mt := range mf.GetMetric() {
 			for _, lp := range mt.GetLabel() {
-				if v := lp.GetValue(); strings.Contains(v, "://") || strings.Contains(v, "@") || checkName(lp.GetName(), v) != nil {
+				v := lp.GetValue()
+				if lp.GetName() == "column" {
+					if checkColumn("column", v) != nil {
+						t.Fatalf("%s{column=%q}: not a plain name", mf.GetName(), v)
+					}
+					continue
+				}
+				if strings.Contains(v, "://") || strings.Contains(v, "@") || checkName(lp.GetName(), v) != nil {
 					t.Fatalf("%s{%s=%q}: not a plain name", mf.GetName(), lp.GetName(), v)
 				}
 			}
@@ -545,4 +555,17 @@ func TestCountsByKind(t *testing.T) {
 			t.Fatalf("got %v, want %v", got, want)
 		}
 	}
+}
+
+func TestColumnNamesMayHoldAt(t *testing.T) {
+	m := New()
+	r := RunResult{Job: "orders", Outcome: Differences, Started: t0, Finished: t0,
+		Replicas: []ReplicaResult{{System: "w", Counts: map[string]int64{"changed": 1}, Columns: map[string]int64{"e@mail": 1}}}}
+	if err := m.ObserveRun(r); err != nil {
+		t.Fatal(err)
+	}
+	if v := testutil.ToFloat64(m.columnDifferences.WithLabelValues("orders", "w", "e@mail")); v != 1 {
+		t.Fatalf("column e@mail = %v, want 1", v)
+	}
+	checkLabels(t, m)
 }
