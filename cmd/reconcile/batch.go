@@ -222,46 +222,38 @@ func describeOp(op batches.Op) string {
 }
 
 func newBatchApproveCmd(e *env) *cobra.Command {
-	o := &batchOptions{lookup: os.LookupEnv, now: time.Now}
-	var by string
-	cmd := &cobra.Command{
-		Use:   "approve ID --by NAME",
-		Short: "Approve a pending batch, bound to the SHA-256 of its operations",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if strings.TrimSpace(by) == "" {
-				return errors.New("--by: say who approves the batch")
+	return newBatchDecisionCmd(e, "approve ID --by NAME", "Approve a pending batch, bound to the SHA-256 of its operations", "approves",
+		func(b *batches.Batch, by, _ string, now time.Time) (string, error) {
+			if err := b.Approve(by, now); err != nil {
+				return "", err
 			}
-			dir, _, err := o.dir(e, false)
-			if err != nil {
-				return err
-			}
-			b, err := batches.Open(dir, args[0])
-			if err != nil {
-				return err
-			}
-			if err := b.Approve(by, o.now()); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "batch %s approved by %s (sha256 %s)\n", b.Manifest.ID, by, b.Manifest.SHA256)
-			return nil
-		},
-	}
-	o.flags(cmd)
-	cmd.Flags().StringVar(&by, "by", "", "who approves (required)")
-	return cmd
+			return fmt.Sprintf("batch %s approved by %s (sha256 %s)", b.Manifest.ID, by, b.Manifest.SHA256), nil
+		})
 }
 
 func newBatchRejectCmd(e *env) *cobra.Command {
+	cmd := newBatchDecisionCmd(e, "reject ID --by NAME [--reason TEXT]", "Reject a pending or approved batch; it can no longer be applied", "rejects",
+		func(b *batches.Batch, by, reason string, now time.Time) (string, error) {
+			if err := b.Reject(by, reason, now); err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("batch %s rejected by %s", b.Manifest.ID, by), nil
+		})
+	return cmd
+}
+
+// newBatchDecisionCmd builds approve and reject: a person's decision on
+// one batch, recorded with their name.
+func newBatchDecisionCmd(e *env, use, short, verb string, decide func(b *batches.Batch, by, reason string, now time.Time) (string, error)) *cobra.Command {
 	o := &batchOptions{lookup: os.LookupEnv, now: time.Now}
 	var by, reason string
 	cmd := &cobra.Command{
-		Use:   "reject ID --by NAME [--reason TEXT]",
-		Short: "Reject a pending or approved batch; it can no longer be applied",
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(by) == "" {
-				return errors.New("--by: say who rejects the batch")
+				return fmt.Errorf("--by: say who %s the batch", verb)
 			}
 			dir, _, err := o.dir(e, false)
 			if err != nil {
@@ -271,16 +263,19 @@ func newBatchRejectCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := b.Reject(by, reason, o.now()); err != nil {
+			msg, err := decide(b, by, reason, o.now())
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "batch %s rejected by %s\n", b.Manifest.ID, by)
+			fmt.Fprintln(e.stdout, msg)
 			return nil
 		},
 	}
 	o.flags(cmd)
-	cmd.Flags().StringVar(&by, "by", "", "who rejects (required)")
-	cmd.Flags().StringVar(&reason, "reason", "", "why")
+	cmd.Flags().StringVar(&by, "by", "", "who "+verb+" (required)")
+	if verb == "rejects" {
+		cmd.Flags().StringVar(&reason, "reason", "", "why")
+	}
 	return cmd
 }
 

@@ -304,6 +304,12 @@ jobs:
 	if code != exitError || !strings.Contains(errOut, "another configuration") {
 		t.Errorf("apply under a changed config: exit %d\n%s%s", code, out, errOut)
 	}
+	if code, out, errOut = runCLI(t, "batch", "reject", id[1], "--config", cfg, "--by", "dave", "--reason", "config changed"); code != 0 || !strings.Contains(out, "rejected by dave") {
+		t.Errorf("reject: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = runCLI(t, "batch", "show", id[1], "--config", cfg); code != 0 || !strings.Contains(out, "rejected by dave") || !strings.Contains(out, "config changed") {
+		t.Errorf("show rejected: exit %d\n%s%s", code, out, errOut)
+	}
 	var n int
 	if err := testdb.Connect(t, db).QueryRow(context.Background(), `select count(*) from b`).Scan(&n); err != nil || n != 50 {
 		t.Errorf("rows in b: %d, %v", n, err)
