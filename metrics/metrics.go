@@ -112,6 +112,8 @@ type Metrics struct {
 	// drift records, per job, the systems that have drift series
 	// (rows, differences, column differences).
 	drift map[string]map[string]bool
+	// success holds each job's last success time, which only moves on.
+	success map[string]time.Time
 }
 
 // New returns the metrics, registered on a new registry.
@@ -121,6 +123,7 @@ func New() *Metrics {
 		runtime: prometheus.NewRegistry(),
 		kinds:   Kinds(),
 		drift:   map[string]map[string]bool{},
+		success: map[string]time.Time{},
 		rows: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "reconcile_rows",
 			Help: "Rows read from a system by the last complete diff of a job.",
@@ -244,7 +247,7 @@ func (m *Metrics) ObserveRun(r RunResult) error {
 	m.lastRun.DeletePartialMatch(prometheus.Labels{"job": r.Job})
 	m.lastRun.WithLabelValues(r.Job, r.Outcome).Set(unixSeconds(r.Finished))
 	if completed {
-		m.lastSuccess.WithLabelValues(r.Job).Set(unixSeconds(r.Finished))
+		m.setSuccess(r.Job, r.Finished)
 	}
 	return nil
 }
@@ -259,16 +262,28 @@ func (m *Metrics) deleteSystem(job, system string) {
 
 // SetLastSuccess sets the time of a job's last completed run, e.g.
 // from the run history when a process starts, so that a process whose
-// only run failed still reports it.
+// only run failed still reports it. An earlier time than the one
+// already held changes nothing.
 func (m *Metrics) SetLastSuccess(job string, t time.Time) error {
 	if err := checkName("job", job); err != nil {
 		return fmt.Errorf("set last success: %w", err)
 	}
 	if t.IsZero() {
-		return fmt.Errorf("set last success: job %q: zero time", job)
+		return fmt.Errorf("set last success: job %s: zero time", job)
 	}
-	m.lastSuccess.WithLabelValues(job).Set(unixSeconds(t))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.setSuccess(job, t)
 	return nil
+}
+
+// setSuccess moves a job's last success to t if t is later; m.mu held.
+func (m *Metrics) setSuccess(job string, t time.Time) {
+	if prev, ok := m.success[job]; ok && !t.After(prev) {
+		return
+	}
+	m.success[job] = t
+	m.lastSuccess.WithLabelValues(job).Set(unixSeconds(t))
 }
 
 // SetBatches sets the number of a job's fix-up batches per state
@@ -323,6 +338,7 @@ func (m *Metrics) Forget(job string) {
 	}
 	m.fixOperations.DeletePartialMatch(l)
 	delete(m.drift, job)
+	delete(m.success, job)
 }
 
 func (m *Metrics) validateRun(r RunResult) error {

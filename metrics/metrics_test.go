@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -540,6 +541,16 @@ func TestSetLastSuccess(t *testing.T) {
 	if v := testutil.ToFloat64(m.lastSuccess.WithLabelValues("orders")); v != float64(t0.Unix()) {
 		t.Fatalf("last success %v, want %d", v, t0.Unix())
 	}
+	// A completed run moves it on; an older seed does not move it back.
+	if err := m.ObserveRun(RunResult{Job: "orders", Outcome: Consistent, Started: t0.Add(2 * time.Hour), Finished: t0.Add(3 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetLastSuccess("orders", t0); err != nil {
+		t.Fatal(err)
+	}
+	if v := testutil.ToFloat64(m.lastSuccess.WithLabelValues("orders")); v != float64(t0.Add(3*time.Hour).Unix()) {
+		t.Fatalf("last success %v, want %d", v, t0.Add(3*time.Hour).Unix())
+	}
 	checkLabels(t, m)
 }
 
@@ -566,6 +577,43 @@ func TestColumnNamesMayHoldAt(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(m.columnDifferences.WithLabelValues("orders", "w", "e@mail")); v != 1 {
 		t.Fatalf("column e@mail = %v, want 1", v)
+	}
+	checkLabels(t, m)
+}
+
+func TestConcurrentUse(t *testing.T) {
+	m := New()
+	done := make(chan error)
+	for i := range 4 {
+		go func() {
+			var err error
+			for j := range 50 {
+				r := firstRun()
+				r.Job = fmt.Sprintf("job%d", i%2)
+				r.Finished = r.Finished.Add(time.Duration(j) * time.Second)
+				if err == nil {
+					err = m.ObserveRun(r)
+				}
+				if err == nil {
+					err = m.SetBatches(r.Job, map[string]int{"pending": j})
+				}
+				if err == nil {
+					err = m.AddFixOperations(r.Job, "warehouse", "applied", 1)
+				}
+				if err == nil {
+					_, err = m.Registry().Gather()
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := testutil.ToFloat64(m.fixOperations.WithLabelValues("job0", "warehouse", "applied")); got != 100 {
+		t.Fatalf("job0 applied = %v, want 100", got)
 	}
 	checkLabels(t, m)
 }
