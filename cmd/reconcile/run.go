@@ -22,6 +22,7 @@ import (
 	"github.com/reconhq/reconcile/reconcile"
 	"github.com/reconhq/reconcile/reports"
 	"github.com/reconhq/reconcile/rules"
+	"github.com/reconhq/reconcile/runs"
 	"github.com/reconhq/reconcile/snapshots"
 )
 
@@ -31,10 +32,12 @@ import (
 //	batches/<id>/                      fix-up batches
 //	runs/<job>/<run id>/               the reports of a run, one per replica,
 //	                                   and the rows left for review
+//	history/<job>/<run id>.json        the run history (package runs)
 const (
 	storeSnapshots = "snapshots"
 	storeBatches   = "batches"
 	storeRuns      = "runs"
+	storeHistory   = "history"
 
 	// shrinkWindow is how many recent runs of a system of record the
 	// shrink check compares with (their largest row count).
@@ -145,10 +148,14 @@ func runJobs(ctx context.Context, e *env, o *runOptions, names []string) error {
 	if err := errors.Join(problems...); err != nil {
 		return err
 	}
+	hist, err := runs.OpenLocal(filepath.Join(store, storeHistory))
+	if err != nil {
+		return err
+	}
 	code := exitConsistent
 	var done []*jobRun
 	for _, j := range jobs {
-		jr := runJob(ctx, e, o, plan, store, j)
+		jr := runJob(ctx, e, o, plan, store, j, hist)
 		done = append(done, jr)
 		if jr.Err != nil {
 			// A failed job does not stop the others; it makes the run fail.
@@ -163,6 +170,15 @@ func runJobs(ctx context.Context, e *env, o *runOptions, names []string) error {
 		m := metrics.New()
 		if err := observeRuns(m, plan, store, done); err != nil {
 			return err
+		}
+		// The last success of each job from the history, so that a run
+		// that failed still reports how old the last good one is.
+		for _, jr := range done {
+			if last, ok := lastSuccess(ctx, hist, jr.Job); ok {
+				if err := m.SetLastSuccess(jr.Job, last); err != nil {
+					return fmt.Errorf("metrics: %w", err)
+				}
+			}
 		}
 		if err := m.WriteTextfile(o.metricsFile); err != nil {
 			return fmt.Errorf("metrics file: %w", err)
@@ -197,17 +213,67 @@ type replicaRun struct {
 	Err                    error
 }
 
-// runJob runs one job.
-func runJob(ctx context.Context, e *env, o *runOptions, plan *config.Plan, store string, job config.Job) *jobRun {
+// runRecorder keeps the run history (runs.Local, runs.Postgres).
+type runRecorder interface {
+	Start(ctx context.Context, r runs.Run) error
+	Finish(ctx context.Context, r runs.Run) error
+}
+
+// runJob runs one job, recorded in the history: as running first, so
+// that a crash leaves evidence, then with its outcome.
+func runJob(ctx context.Context, e *env, o *runOptions, plan *config.Plan, store string, job config.Job, hist runRecorder) *jobRun {
 	now := o.now().UTC()
-	jr := &jobRun{Job: job.Name, ID: now.Format("2006-01-02T150405Z"), Started: now}
-	code, err := runJobReplicas(ctx, e, o, plan, store, job, jr)
+	jr := &jobRun{Job: job.Name, ID: now.Format("2006-01-02T150405.000Z"), Started: now}
+	err := hist.Start(ctx, runs.Run{ID: jr.ID, Job: jr.Job, Started: jr.Started, Outcome: runs.Running})
+	code := exitError
+	if err != nil {
+		err = fmt.Errorf("run history: %w", err)
+	} else {
+		code, err = runJobReplicas(ctx, e, o, plan, store, job, jr)
+	}
 	jr.Finished = o.now().UTC()
 	jr.Code, jr.Err = code, err
 	if err != nil {
 		jr.Code = exitError
 	}
+	if ferr := hist.Finish(context.WithoutCancel(ctx), historyRecord(jr)); ferr != nil && jr.Err == nil {
+		jr.Err, jr.Code = fmt.Errorf("run history: %w", ferr), exitError
+	}
 	return jr
+}
+
+// historyRecord is a finished run as the history keeps it.
+func historyRecord(jr *jobRun) runs.Run {
+	r := runs.Run{ID: jr.ID, Job: jr.Job, Started: jr.Started, Finished: jr.Finished, Outcome: runs.Outcome(outcomeOf(jr))}
+	if jr.Err != nil {
+		r.Error = jr.Err.Error()
+	}
+	for _, rr := range jr.Replicas {
+		c := rr.Counts
+		hr := runs.Replica{System: rr.System, Table: rr.Table, SourceRows: rr.SourceRows, TargetRows: rr.TargetRows,
+			Counts:  runs.Counts{Missing: c.Missing, Extra: c.Extra, Changed: c.Changed, Duplicate: c.Duplicate, NullKey: c.NullKey, InFlight: c.InFlight},
+			Columns: rr.Columns, Report: rr.Report, Batch: rr.Batch}
+		if rr.Batch != "" {
+			hr.BatchState = string(batches.Pending)
+		}
+		if rr.Err != nil {
+			hr.Error = rr.Err.Error()
+		}
+		r.Replicas = append(r.Replicas, hr)
+	}
+	return r
+}
+
+// lastSuccess is when a job's last completed run (consistent or with
+// differences) finished, from the history.
+func lastSuccess(ctx context.Context, hist *runs.Local, job string) (time.Time, bool) {
+	rs, _ := hist.List(ctx, runs.ListOptions{Job: job, Limit: 100})
+	for _, r := range rs {
+		if r.Outcome == runs.Consistent || r.Outcome == runs.Differences {
+			return r.Finished, true
+		}
+	}
+	return time.Time{}, false
 }
 
 func runJobReplicas(ctx context.Context, e *env, o *runOptions, plan *config.Plan, store string, job config.Job, jr *jobRun) (int, error) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/reconhq/reconcile/batches"
 	"github.com/reconhq/reconcile/internal/testdb"
+	"github.com/reconhq/reconcile/runs"
 )
 
 // The flow on the real PostgreSQL: a config with a system of
@@ -96,6 +97,16 @@ jobs:
 	}
 	if strings.Contains(string(text), pw) || strings.Contains(string(text), "://") {
 		t.Errorf("metrics file holds a location:\n%s", text)
+	}
+	// The run history has the run, finished, with what it found.
+	hist, err := runs.OpenLocal(filepath.Join(store, "history"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := hist.List(context.Background(), runs.ListOptions{Job: "customers"})
+	if err != nil || len(rs) != 1 || rs[0].Outcome != runs.Differences || len(rs[0].Replicas) != 1 ||
+		rs[0].Replicas[0].Counts.Missing != 1 || rs[0].Replicas[0].Batch == "" || rs[0].Finished.IsZero() {
+		t.Errorf("run history: %v %+v", err, rs)
 	}
 	if strings.Contains(out+errOut, pw) {
 		t.Errorf("the password leaked:\n%s%s", out, errOut)
