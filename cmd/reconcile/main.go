@@ -153,7 +153,7 @@ Exit codes: 0 consistent, 1 differences found, 2 error.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())
 	})
-	root.AddCommand(newDiffCmd(e), newSnapshotCmd(e), newValidateCmd(e), newRunCmd(e), newBatchCmd(e))
+	root.AddCommand(newDiffCmd(e), newSnapshotCmd(e), newValidateCmd(e), newRunCmd(e), newBatchCmd(e), newServeCmd(e))
 	return root
 }
 

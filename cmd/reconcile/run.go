@@ -720,7 +720,15 @@ func observeRuns(m *metrics.Metrics, plan *config.Plan, store string, runs []*jo
 	for _, jr := range runs {
 		rr := metrics.RunResult{Job: jr.Job, Outcome: outcomeOf(jr), Started: jr.Started, Finished: jr.Finished}
 		if j, ok := plan.Job(jr.Job); ok {
+			// The system of record's rows have a series of their own,
+			// unless a replica is on the same system (another table):
+			// one system label cannot hold both.
 			rr.SystemOfRecord = j.SystemOfRecord.System
+			for _, r := range j.Replicas {
+				if r.System == rr.SystemOfRecord {
+					rr.SystemOfRecord = ""
+				}
+			}
 		}
 		for _, r := range jr.Replicas {
 			rr.Replicas = append(rr.Replicas, metrics.ReplicaResult{System: r.System, SourceRows: r.SourceRows, TargetRows: r.TargetRows,
