@@ -489,11 +489,16 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 			return nil // duplicates, NULL keys, rows in flight: reported, not fixed
 		}
 		d := r.Resolve(c, rules.Context{SourceSystem: sorName, TargetSystem: rep.System, Source: c.SourceContext, Target: c.TargetContext})
+		held := holdNormalised(&d, job.Normalize)
 		if op, ok := toOp(d, c.SourceContext, res2t); ok {
 			ops = append(ops, op)
 		}
-		if d.Op == rules.OpReview || len(d.Review()) > 0 {
-			review = append(review, reviewItem{Kind: c.Kind.String(), Key: fieldsJSON(c.Key), Columns: d.Review(), Reasons: d.Reasons()})
+		if d.Op == rules.OpReview || len(d.Review()) > 0 || len(held) > 0 {
+			reasons := d.Reasons()
+			if len(held) > 0 {
+				reasons = append(reasons, "normalised column(s) "+strings.Join(held, ", ")+": not fixed automatically (the diff saw normalised values, not the stored ones)")
+			}
+			review = append(review, reviewItem{Kind: c.Kind.String(), Key: fieldsJSON(c.Key), Columns: append(d.Review(), held...), Reasons: reasons})
 		}
 		return nil
 	}
@@ -765,4 +770,45 @@ func replicaFileName(job config.Job, rep config.Replica) string {
 		return fmt.Sprintf("%s-%d", rep.System, pos)
 	}
 	return rep.System
+}
+
+// holdNormalised keeps values the diff saw through a normaliser out of a
+// fix: they are the normalised form (trimmed, lower-cased, rounded…), not
+// what either side stores, so writing them would store the normalised
+// form and guarding on them would never match. An update keeps its other
+// columns; an insert or a delete, which writes or expects a whole row, is
+// held for review. It returns the columns held back.
+func holdNormalised(d *rules.Decision, norm map[string]rules.Chain) []string {
+	if len(norm) == 0 {
+		return nil
+	}
+	isNorm := func(f reconcile.Field) bool { _, ok := norm[f.Name]; return ok }
+	var held []string
+	switch d.Op {
+	case rules.OpInsert, rules.OpDelete:
+		for _, f := range append(append([]reconcile.Field(nil), d.Set...), d.Expect...) {
+			if isNorm(f) && !slices.Contains(held, f.Name) {
+				held = append(held, f.Name)
+			}
+		}
+		if len(held) > 0 {
+			d.Op = rules.OpReview
+		}
+	case rules.OpUpdate:
+		keep := func(fs []reconcile.Field) []reconcile.Field {
+			var out []reconcile.Field
+			for _, f := range fs {
+				if isNorm(f) {
+					if !slices.Contains(held, f.Name) {
+						held = append(held, f.Name)
+					}
+					continue
+				}
+				out = append(out, f)
+			}
+			return out
+		}
+		d.Set, d.Expect = keep(d.Set), keep(d.Expect)
+	}
+	return held
 }

@@ -120,7 +120,7 @@ jobs:
 		t.Fatalf("batches: %v, %d", err, len(bs))
 	}
 	m := bs[0].Manifest
-	if m.Counts != (batches.Counts{Insert: 1, Update: 1, Delete: 1}) || m.State != batches.Pending || m.Target.Table != "public.crm" || m.Key[0] != "id" {
+	if m.Counts != (batches.Counts{Update: 1}) || m.State != batches.Pending || m.Target.Table != "public.crm" || m.Key[0] != "id" {
 		t.Errorf("batch manifest: %+v", m)
 	}
 	ops, err := bs[0].Ops()
@@ -140,6 +140,13 @@ jobs:
 	if data, _ := os.ReadFile(review[0]); !strings.Contains(string(data), `"id":7`) || !strings.Contains(string(data), "notes") {
 		t.Errorf("review list: %s", data)
 	}
+	// e-mails are normalised: the diff saw them lower-cased, so the
+	// missing and the extra row, whose fixes would write or expect one,
+	// wait for a person instead of storing the normalised form.
+	if data, _ := os.ReadFile(review[0]); !strings.Contains(string(data), `"id":5`) || !strings.Contains(string(data), `"id":900`) ||
+		!strings.Contains(string(data), "normalised column(s) email") {
+		t.Errorf("review list lacks the rows held for their normalised e-mail: %s", data)
+	}
 	for _, f := range []string{review[0], filepath.Join(bs[0].Dir, "manifest.json"), filepath.Join(bs[0].Dir, "batch.sql")} {
 		if data, _ := os.ReadFile(f); strings.Contains(string(data), pw) {
 			t.Errorf("%s holds the password", f)
@@ -156,7 +163,7 @@ jobs:
 		t.Errorf("show: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI(t, "batch", "apply", id[1], "--config", cfg, "--dry-run")
-	if code != 0 || !strings.Contains(out, "dry run") || !strings.Contains(out, "3 applied") {
+	if code != 0 || !strings.Contains(out, "dry run") || !strings.Contains(out, "1 applied") {
 		t.Errorf("dry run: exit %d\n%s%s", code, out, errOut)
 	}
 	if code, out, errOut = runCLI(t, "batch", "approve", id[1], "--config", cfg); code != exitError || !strings.Contains(errOut, "--by") {
@@ -166,7 +173,7 @@ jobs:
 		t.Fatalf("approve: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI(t, "batch", "apply", id[1], "--config", cfg)
-	if code != 0 || !strings.Contains(out, "3 applied") || !strings.Contains(out, "undo batch") {
+	if code != 0 || !strings.Contains(out, "1 applied") || !strings.Contains(out, "undo batch") {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
 	}
 	// Twice changes nothing.
@@ -196,7 +203,7 @@ jobs:
 	if err := conn.QueryRow(context.Background(), `select (select tier from crm where id = 4), (select count(*) from crm where id = 5), (select count(*) from crm where id = 900)`).Scan(&tier, &n5, &n900); err != nil {
 		t.Fatal(err)
 	}
-	if tier != "pro" || n5 != 1 || n900 != 0 {
+	if tier != "pro" || n5 != 0 || n900 != 1 {
 		t.Errorf("after apply: tier %q, row 5 ×%d, row 900 ×%d", tier, n5, n900)
 	}
 
@@ -207,7 +214,7 @@ jobs:
 		t.Fatalf("second run: exit %d\n%s%s", code, out, errOut)
 	}
 	r := decodeReport(t, out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1])
-	if r.Summary["changed"] != 2 || r.Summary["missing"] != 0 || r.Summary["extra"] != 0 || r.Summary["in_flight"] != 1 {
+	if r.Summary["changed"] != 2 || r.Summary["missing"] != 1 || r.Summary["extra"] != 1 || r.Summary["in_flight"] != 1 {
 		t.Errorf("second run: %v", r.Summary)
 	}
 }
