@@ -395,3 +395,31 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// A value too long for its column is an error, never written truncated:
+// the set-based update must fail as an insert's bound parameter does.
+func TestPostgresApplyNeverTruncates(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	testdb.Exec(t, dsn, `CREATE TABLE acc (id bigint PRIMARY KEY, code varchar(5))`, `INSERT INTO acc VALUES (1, 'abc'), (2, 'ok')`)
+	ops := []batches.Op{
+		{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(1)}}, Set: []batches.Cell{{"code", text("abcdefghij")}}, Expect: []batches.Cell{{"code", text("abc")}}, Rule: "r"},
+		{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(2)}}, Set: []batches.Cell{{"code", text("fine")}}, Expect: []batches.Cell{{"code", text("ok")}}, Rule: "r"},
+	}
+	b, err := batches.Create(t.TempDir(), spec("postgres"), ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Approve("alice", now); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := b.Apply(t.Context(), openPG(t, dsn), batches.ApplyOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Outcome.Error != 1 || rep.Outcome.Applied != 1 {
+		t.Errorf("outcome: %+v", rep.Outcome)
+	}
+	if got := strings.Join(pgRows(t, dsn, "acc"), " "); got != `{"id":1,"code":"abc"} {"id":2,"code":"fine"}` {
+		t.Errorf("rows: %s", got)
+	}
+}

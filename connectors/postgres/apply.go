@@ -110,13 +110,16 @@ type applier struct {
 	table string
 	sqls  map[string]*shape // by kind and column names
 	sets  map[string]string // set-based statements by shape
-	types map[string]string // column → its type, as format_type writes it
+	types map[string]string // column → its type without modifier, as format_type writes it
 }
 
 // loadTypes reads the types of the table's columns, for the casts of
-// the set-based statements.
+// the set-based statements. The casts leave the type modifier out
+// (varchar, not varchar(5)): an explicit cast to varchar(5) truncates,
+// while the assignment to the column then fails on a value too long, as
+// an insert's bound parameter does.
 func (a *applier) loadTypes(ctx context.Context, tx pgx.Tx) error {
-	rows, err := tx.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+	rows, err := tx.Query(ctx, `SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a
 		WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped`, a.table)
 	if err != nil {
 		return err
