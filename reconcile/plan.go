@@ -40,6 +40,7 @@ type plan struct {
 	contextNames  []string // Options.Context
 	inFlight      int      // row index of the in-flight column; -1 for none
 	inFlightAfter time.Time
+	inFlightUntil time.Time
 	equal         []func(src, tgt Value) bool // per pair; nil without tolerances
 	drift         []int                       // per pair: its index in Result.Columns; -1 for a key
 	srcNorm       []normCol                   // normalisers of the source projection

@@ -56,6 +56,10 @@ type InFlightRule struct {
 	// on a side the row is on, is later than After is InFlight instead.
 	// NULL is never in flight.
 	After time.Time
+	// Until, when set, bounds the window: a time later than Until (a
+	// clock skewed into the future, a 9999-12-31 placeholder) is drift,
+	// not in flight, or a row could hide as in flight forever.
+	Until time.Time
 }
 
 // normCol is one normalised column of a side's read projection.
@@ -197,7 +201,10 @@ func planRules(p *plan, srcField, tgtField map[string]arrow.Field, tgtName func(
 			problems = append(problems, fmt.Errorf("in-flight column %q: no time given after which rows are in flight", f.Column))
 		}
 		if i := rowIndex("in-flight", f.Column); i >= 0 {
-			p.inFlight, p.inFlightAfter = i, f.After
+			p.inFlight, p.inFlightAfter, p.inFlightUntil = i, f.After, f.Until
+			if !f.Until.IsZero() && !f.Until.After(f.After) {
+				problems = append(problems, fmt.Errorf("in-flight column %q: the window ends (%s) before it starts (%s)", f.Column, f.Until.UTC().Format(time.RFC3339), f.After.UTC().Format(time.RFC3339)))
+			}
 			for _, side := range []struct {
 				name string
 				c    string
@@ -408,13 +415,14 @@ func (p *plan) inFlightAt(row []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if t, ok := v.Timestamp(); ok {
-		return t.After(p.inFlightAfter), nil
+	t, ok := v.Timestamp()
+	if !ok {
+		t, ok = v.Date()
 	}
-	if t, ok := v.Date(); ok {
-		return t.After(p.inFlightAfter), nil
+	if !ok {
+		return false, nil
 	}
-	return false, nil
+	return t.After(p.inFlightAfter) && (p.inFlightUntil.IsZero() || !t.After(p.inFlightUntil)), nil
 }
 
 // account applies the declared rules to a change, then counts it: a

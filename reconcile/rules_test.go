@@ -252,6 +252,29 @@ func TestInFlightOnlyIsConsistent(t *testing.T) {
 	}
 }
 
+// A time beyond the window's end (a clock in the future, a 9999-12-31
+// placeholder) is drift, never in flight forever.
+func TestInFlightUntil(t *testing.T) {
+	mem := checkedAlloc(t)
+	f := ruleFields
+	future := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	src := [][]any{{1, "a", 1.0, recent, "x"}, {2, "b", 1.0, old, "x"}}
+	tgt := [][]any{{1, "a", 1.0, recent, "y"}, {2, "b", 1.0, future, "wrong"}, {3, "c", 1.0, future, "x"}}
+	for _, algo := range []Algorithm{Hash, Merge} {
+		c := diff(t, source(t, tbl(t, mem, "s", f, src, 0), []string{"id"}), source(t, tbl(t, mem, "t", f, tgt, 0), []string{"id"}),
+			Options{Key: []string{"id"}, Algorithm: algo, Allocator: mem,
+				InFlight: &InFlightRule{Column: "updated_at", After: cutoff, Until: recent.Add(time.Minute)}})
+		if c.res.Consistent() || c.res.Summary.InFlight != 1 || c.res.Summary.Changed != 1 || c.res.Summary.Extra != 1 {
+			t.Errorf("%s: consistent %v, summary %+v", algo, c.res.Consistent(), c.res.Summary)
+		}
+	}
+	_, err := Diff(t.Context(), Input{Source: source(t, tbl(t, mem, "s", f, src, 0), nil)}, Input{Source: source(t, tbl(t, mem, "t", f, tgt, 0), nil)},
+		Options{Key: []string{"id"}, Allocator: mem, InFlight: &InFlightRule{Column: "updated_at", After: cutoff, Until: cutoff}}, func(Change) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "ends") {
+		t.Errorf("an empty window: %v", err)
+	}
+}
+
 // Normalising both sides with the identity, and a tolerance of 0, change
 // nothing: the same changes, counts and checksums as without rules.
 func TestIdentityRulesChangeNothing(t *testing.T) {

@@ -42,6 +42,10 @@ const (
 	// shrinkWindow is how many recent runs of a system of record the
 	// shrink check compares with (their largest row count).
 	shrinkWindow = 7
+
+	// inFlightSkew is how far in the future a row's in-flight time may be
+	// (clocks differ) and still count as in flight; later is drift.
+	inFlightSkew = time.Minute
 )
 
 type runOptions struct {
@@ -423,7 +427,7 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 	opts := reconcile.Options{Key: job.Key, Columns: job.Columns, Ignore: job.Ignore, Map: rep.Map,
 		ColumnRules: job.ColumnRules(), Context: job.ContextColumns()}
 	if job.InFlight > 0 {
-		opts.InFlight = &reconcile.InFlightRule{Column: job.InFlightColumn, After: now.Add(-job.InFlight)}
+		opts.InFlight = &reconcile.InFlightRule{Column: job.InFlightColumn, After: now.Add(-job.InFlight), Until: now.Add(inFlightSkew)}
 	}
 	// Context: besides what the rules read, every column both sides have
 	// that is not compared (ignored, or left out of columns), so that an
