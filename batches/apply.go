@@ -329,11 +329,15 @@ func (b *Batch) Apply(ctx context.Context, a connectors.Applier, opts ApplyOptio
 		defer jf.Close()
 	}
 	var buf []byte
+	wrote := 0 // operations this apply wrote
 	committed := func(first int, outs []connectors.Outcome) error {
 		buf = buf[:0]
 		for i, o := range outs {
 			r := OpResult{Seq: seqs[first+i], Status: o.Status, Message: o.Message}
 			last[r.Seq] = r
+			if o.Status == connectors.StatusApplied {
+				wrote++
+			}
 			if jf != nil {
 				line, _ := json.Marshal(r)
 				buf = append(append(buf, line...), '\n')
@@ -380,7 +384,12 @@ func (b *Batch) Apply(ctx context.Context, a connectors.Applier, opts ApplyOptio
 		o.Message = ""
 	}
 	rep.Outcome = *o
-	if applyErr == nil && o.Applied+o.AlreadyApplied > 0 {
+	// An undo batch when this apply wrote something: a re-apply that
+	// found everything done writes none (one undo per apply that changed
+	// rows). It covers every operation done so far, already applied ones
+	// included: after a crash between a commit and its journal line, the
+	// operations of that transaction come back as already applied.
+	if applyErr == nil && wrote > 0 {
 		undo, err := b.writeUndo(ops, last, opts.Now)
 		if err != nil {
 			applyErr = err

@@ -609,6 +609,13 @@ func (b *Batch) expire(now time.Time) error {
 	if b.Manifest.State == Expired {
 		return fmt.Errorf("%w at %s", ErrExpired, b.Manifest.Expires.Format(time.RFC3339))
 	}
+	// A batch that was partly applied is not resumed after its expiry
+	// either: its inserts expect only "no row", which a stale batch
+	// cannot tell from a row the source has deleted since.
+	switch s := b.Manifest.State; {
+	case (s == Partial || s == Failed || s == Applied || s == Applying) && !now.Before(b.Manifest.Expires):
+		return fmt.Errorf("%w at %s (state %s): re-run the job for a batch of the data as it is now", ErrExpired, b.Manifest.Expires.Format(time.RFC3339), s)
+	}
 	return nil
 }
 

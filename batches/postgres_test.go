@@ -3,6 +3,7 @@ package batches_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -421,5 +422,38 @@ func TestPostgresApplyNeverTruncates(t *testing.T) {
 	}
 	if got := strings.Join(pgRows(t, dsn, "acc"), " "); got != `{"id":1,"code":"abc"} {"id":2,"code":"fine"}` {
 		t.Errorf("rows: %s", got)
+	}
+}
+
+// A re-apply that writes nothing writes no second undo batch; a batch
+// left partial is not resumed after its expiry.
+func TestPostgresReapplyUndoAndExpiry(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	testdb.Exec(t, dsn, `CREATE TABLE acc (id bigint PRIMARY KEY, code varchar(5))`, `INSERT INTO acc VALUES (1, 'a'), (2, 'b')`)
+	upd := func(id int64, old, new string) batches.Op {
+		return batches.Op{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(id)}}, Set: []batches.Cell{{"code", text(new)}}, Expect: []batches.Cell{{"code", text(old)}}, Rule: "r"}
+	}
+	dir := t.TempDir()
+	b, err := batches.Create(dir, spec("postgres"), []batches.Op{upd(1, "a", "x"), upd(2, "b", "much too long")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Approve("alice", now); err != nil {
+		t.Fatal(err)
+	}
+	src := openPG(t, dsn)
+	rep, err := b.Apply(t.Context(), src, batches.ApplyOptions{Now: now})
+	if err != nil || rep.Undo == nil || b.Manifest.State != batches.Partial {
+		t.Fatalf("first apply: %v, undo %v, state %s", err, rep.Undo, b.Manifest.State)
+	}
+	rep, err = b.Apply(t.Context(), src, batches.ApplyOptions{Now: now.Add(time.Hour)})
+	if err != nil || rep.Undo != nil {
+		t.Errorf("re-apply that wrote nothing: %v, undo %v", err, rep.Undo)
+	}
+	if bs, _ := batches.List(dir); len(bs) != 2 {
+		t.Errorf("%d batches, want the batch and one undo", len(bs))
+	}
+	if _, err := b.Apply(t.Context(), src, batches.ApplyOptions{Now: now.Add(25 * time.Hour)}); !errors.Is(err, batches.ErrExpired) {
+		t.Errorf("partial batch after its expiry: %v", err)
 	}
 }
