@@ -275,6 +275,8 @@ func (b *Batch) Apply(ctx context.Context, a connectors.Applier, opts ApplyOptio
 		}
 		if ap := b.Manifest.Approvals[len(b.Manifest.Approvals)-1]; ap.SHA256 != b.Manifest.SHA256 {
 			return nil, fmt.Errorf("apply batch %s: %w", id, ErrTampered)
+		} else if ap.Binding == "" || ap.Binding != b.Manifest.binding() {
+			return nil, fmt.Errorf("apply batch %s: %w: its manifest (target, source, key, config or expiry) changed since %s approved it", id, ErrTampered, ap.By)
 		}
 	}
 	if len(ops) != b.Manifest.Counts.Total() {

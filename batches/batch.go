@@ -88,6 +88,27 @@ type Approval struct {
 	By     string    `json:"by"`
 	At     time.Time `json:"at"`
 	SHA256 string    `json:"sha256"`
+	// Binding is the SHA-256 of what else the approval is for: the
+	// batch's id, job, dialect, target, source, key, config hash and
+	// expiry (see binding). Apply refuses a batch whose manifest no
+	// longer matches it, so an approved batch cannot be pointed at
+	// another table by editing its manifest.
+	Binding string `json:"binding,omitempty"`
+}
+
+// binding digests the parts of the manifest an approval covers besides
+// the operations.
+func (m *Manifest) binding() string {
+	raw, _ := json.Marshal(struct {
+		ID, Job, Dialect string
+		Target, Source   Location
+		Key              []string
+		ConfigHash       string
+		Expires          time.Time
+		UndoOf           string
+	}{m.ID, m.Job, m.Dialect, m.Target, m.Source, m.Key, m.ConfigHash, m.Expires.UTC(), m.UndoOf})
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
 }
 
 // Decision records a rejection.
@@ -639,7 +660,7 @@ func (b *Batch) Approve(by string, now time.Time) error {
 	if sum != b.Manifest.SHA256 {
 		return fmt.Errorf("approve batch %s: %w: ops.jsonl changed since the batch was written", b.Manifest.ID, ErrTampered)
 	}
-	b.Manifest.Approvals = append(b.Manifest.Approvals, Approval{By: by, At: now.UTC(), SHA256: sum})
+	b.Manifest.Approvals = append(b.Manifest.Approvals, Approval{By: by, At: now.UTC(), SHA256: sum, Binding: b.Manifest.binding()})
 	b.Manifest.State = Approved
 	if err := b.save(); err != nil {
 		return fmt.Errorf("approve batch %s: %w", b.Manifest.ID, err)

@@ -457,3 +457,42 @@ func TestPostgresReapplyUndoAndExpiry(t *testing.T) {
 		t.Errorf("partial batch after its expiry: %v", err)
 	}
 }
+
+// The approval covers where the batch goes: pointing an approved batch at
+// another table by editing its manifest is refused.
+func TestApprovalBindsTheTarget(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	testdb.Exec(t, dsn, `CREATE TABLE acc (id bigint PRIMARY KEY, code text)`, `CREATE TABLE other (id bigint PRIMARY KEY, code text)`,
+		`INSERT INTO acc VALUES (1, 'a')`, `INSERT INTO other VALUES (1, 'a')`)
+	dir := t.TempDir()
+	b, err := batches.Create(dir, spec("postgres"), []batches.Op{{Kind: connectors.OpDelete, Key: []batches.Cell{{"id", i64(1)}},
+		Expect: []batches.Cell{{"id", i64(1)}, {"code", text("a")}}, Rule: "r"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Approve("alice", now); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(b.Dir, "manifest.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := bytes.Replace(data, []byte(`"table": "acc"`), []byte(`"table": "other"`), 1)
+	if bytes.Equal(edited, data) {
+		t.Fatalf("no target table in the manifest:\n%s", data)
+	}
+	if err := os.WriteFile(path, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err = batches.Open(dir, b.Manifest.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Apply(t.Context(), openPG(t, dsn), batches.ApplyOptions{Now: now}); !errors.Is(err, batches.ErrTampered) {
+		t.Errorf("apply to another table: %v", err)
+	}
+	if got := strings.Join(pgRows(t, dsn, "other"), " "); got != `{"id":1,"code":"a"}` {
+		t.Errorf("other: %s", got)
+	}
+}
