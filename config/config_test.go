@@ -177,6 +177,8 @@ jobs:
 			[]string{`bad.yaml:10:15: jobs.j.schedule: cron "61 2 * * *": minute "61": want 0..59`}},
 		{"bad normaliser", strings.Replace(ok, "    key: [id]", "    key: [id]\n    normalize: {email: [trim, shout]}", 1),
 			[]string{`bad.yaml:10:31: jobs.j.normalize.email: normaliser 1: unknown normaliser "shout"`}},
+		{"normalised key", strings.Replace(ok, "    key: [id]", "    key: [id]\n    normalize: {id: [trim]}\n    tolerance: {id: {abs: 1}}", 1),
+			[]string{`jobs.j.normalize.id: id is a key column, and keys match exactly`, `jobs.j.tolerance.id: id is a key column`}},
 		{"bad strategy", strings.Replace(ok, "    key: [id]", "    key: [id]\n    rules: {columns: {email: latest}}", 1),
 			[]string{`bad.yaml:10:30: jobs.j.rules.columns.email: unknown strategy "latest"`}},
 		{"bad tolerance", strings.Replace(ok, "    key: [id]", "    key: [id]\n    tolerance: {mrr: {abs: -1}}", 1),
@@ -310,7 +312,7 @@ func TestEngineRules(t *testing.T) {
 		}
 		desc = append(desc, r.Describe)
 	}
-	want := "country: trim, upper, alias{GB: [UK], US: [USA, United States]}|email: trim, lower|mrr: abs 0.01|notes: truncate(60)|" +
+	want := "country: trim, upper, alias{GB: [UK], US: [USA, UNITED STATES]}|email: trim, lower|mrr: abs 0.01|notes: truncate(60)|" +
 		"signed_up_at: time_zone(Europe/Paris), truncate_time(second)|updated_at: skew 2s"
 	if got := strings.Join(desc, "|"); got != want {
 		t.Errorf("descriptions:\n%s\nwant\n%s", got, want)

@@ -430,6 +430,12 @@ func (d *decoder) job(name string, js jobSpec, p *Plan) (Job, bool) {
 		}
 	}
 	for _, col := range slices.Sorted(maps.Keys(js.Normalize)) {
+		if slices.Contains(j.Key, col) {
+			// A fix finds its row by the stored key; the diff would hold
+			// the normalised one.
+			d.problem(d.at(path+".normalize."+col), "%s.normalize.%s: %s is a key column, and keys match exactly: normalise it in a query (system_of_record.query) instead", path, col, col)
+			continue
+		}
 		c, err := rules.ParseChain(js.Normalize[col])
 		if err != nil {
 			for _, e := range flatten(err) {
@@ -445,6 +451,10 @@ func (d *decoder) job(name string, js jobSpec, p *Plan) (Job, bool) {
 		j.Normalize[col] = c
 	}
 	for _, col := range slices.Sorted(maps.Keys(js.Tolerance)) {
+		if slices.Contains(j.Key, col) {
+			d.problem(d.at(path+".tolerance."+col), "%s.tolerance.%s: %s is a key column, and keys match exactly", path, col, col)
+			continue
+		}
 		t, err := rules.ParseTolerance(js.Tolerance[col])
 		if err != nil {
 			d.problem(d.at(path+".tolerance."+col), "%s.tolerance.%s: %v", path, col, strings.ReplaceAll(err.Error(), "\n", "; "))
