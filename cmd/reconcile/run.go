@@ -433,7 +433,7 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 	// that is not compared (ignored, or left out of columns), so that an
 	// insert writes the whole row.
 	res2t := mapper(rep.Map)
-	extra, err := uncompared(ctx, snapSrc, tgt, tref, job, res2t)
+	extra, targetOnly, err := uncompared(ctx, snapSrc, tgt, tref, job, res2t)
 	if err != nil {
 		return 0, err
 	}
@@ -493,15 +493,23 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 			return nil // duplicates, NULL keys, rows in flight: reported, not fixed
 		}
 		d := r.Resolve(c, rules.Context{SourceSystem: sorName, TargetSystem: rep.System, Source: c.SourceContext, Target: c.TargetContext})
+		var why []string
 		held := holdNormalised(&d, job.Normalize)
-		if op, ok := toOp(d, c.SourceContext, res2t); ok {
+		if len(held) > 0 {
+			why = append(why, "normalised column(s) "+strings.Join(held, ", ")+": not fixed automatically (the diff saw the normalised form, not the stored one)")
+		}
+		if d.Op == rules.OpDelete && len(targetOnly) > 0 {
+			// The undo of a delete re-inserts the row the diff saw; it
+			// never saw these columns, so it could not restore them.
+			d.Op = rules.OpReview
+			held = append(held, targetOnly...)
+			why = append(why, "column(s) "+strings.Join(targetOnly, ", ")+" only in the replica: a delete is not made automatically, its undo could not restore them")
+		}
+		if op, ok := toOp(d, c.SourceContext, c.TargetContext, res2t); ok {
 			ops = append(ops, op)
 		}
 		if d.Op == rules.OpReview || len(d.Review()) > 0 || len(held) > 0 {
-			reasons := d.Reasons()
-			if len(held) > 0 {
-				reasons = append(reasons, "normalised column(s) "+strings.Join(held, ", ")+": not fixed automatically (the diff saw normalised values, not the stored ones)")
-			}
+			reasons := append(d.Reasons(), why...)
 			review = append(review, reviewItem{Kind: c.Kind.String(), Key: fieldsJSON(c.Key), Columns: append(d.Review(), held...), Reasons: reasons})
 		}
 		return nil
@@ -596,7 +604,7 @@ func mapper(m map[string]string) func(string) string {
 
 // toOp turns a decision into a batch operation on the replica's columns;
 // false when the decision writes nothing.
-func toOp(d rules.Decision, context []reconcile.Field, col func(string) string) (batches.Op, bool) {
+func toOp(d rules.Decision, srcContext, tgtContext []reconcile.Field, col func(string) string) (batches.Op, bool) {
 	cells := func(fs []reconcile.Field) []batches.Cell {
 		out := make([]batches.Cell, len(fs))
 		for i, f := range fs {
@@ -608,11 +616,7 @@ func toOp(d rules.Decision, context []reconcile.Field, col func(string) string) 
 	switch d.Op {
 	case rules.OpInsert:
 		// The whole source row: the compared columns and the others.
-		for _, f := range context {
-			if !slices.ContainsFunc(op.Set, func(c batches.Cell) bool { return c.Column == col(f.Name) }) {
-				op.Set = append(op.Set, batches.Cell{Column: col(f.Name), Value: f.Value})
-			}
-		}
+		op.Set = withContext(op.Set, srcContext, col)
 		op.Kind = connectors.OpInsert
 	case rules.OpUpdate:
 		if len(d.Set) == 0 {
@@ -620,11 +624,23 @@ func toOp(d rules.Decision, context []reconcile.Field, col func(string) string) 
 		}
 		op.Kind = connectors.OpUpdate
 	case rules.OpDelete:
+		// The whole replica row as the guard, and as the undo's insert.
+		op.Expect = withContext(op.Expect, tgtContext, col)
 		op.Kind = connectors.OpDelete
 	default:
 		return op, false
 	}
 	return op, true
+}
+
+// withContext adds the context columns a row's cells lack.
+func withContext(cells []batches.Cell, context []reconcile.Field, col func(string) string) []batches.Cell {
+	for _, f := range context {
+		if !slices.ContainsFunc(cells, func(c batches.Cell) bool { return c.Column == col(f.Name) }) {
+			cells = append(cells, batches.Cell{Column: col(f.Name), Value: f.Value})
+		}
+	}
+	return cells
 }
 
 func dialectOf(scheme string) string {
@@ -681,28 +697,32 @@ func writeJSONLines[T any](w io.Writer, items []T) error {
 }
 
 // uncompared lists the columns (source names) both sides have that the
-// job does not compare: ignored, or left out of its columns.
-func uncompared(ctx context.Context, src, tgt connectors.Source, tref connectors.TableRef, job config.Job, col func(string) string) ([]string, error) {
-	if len(job.Columns) == 0 && len(job.Ignore) == 0 {
-		return nil, nil
-	}
+// job does not compare (ignored, or left out of its columns), and the
+// replica's columns the system of record does not have.
+func uncompared(ctx context.Context, src, tgt connectors.Source, tref connectors.TableRef, job config.Job, col func(string) string) (shared, targetOnly []string, err error) {
 	si, err := src.Describe(ctx, connectors.TableRef{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ti, err := tgt.Describe(ctx, tref)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []string
+	mapped := map[string]bool{}
 	for _, f := range si.Schema.Fields() {
+		mapped[col(f.Name)] = true
 		compared := (len(job.Columns) == 0 || slices.Contains(job.Columns, f.Name)) && !slices.Contains(job.Ignore, f.Name)
 		if compared || slices.Contains(job.Key, f.Name) || ti.Column(col(f.Name)) < 0 {
 			continue
 		}
-		out = append(out, f.Name)
+		shared = append(shared, f.Name)
 	}
-	return out, nil
+	for _, f := range ti.Schema.Fields() {
+		if !mapped[f.Name] {
+			targetOnly = append(targetOnly, f.Name)
+		}
+	}
+	return shared, targetOnly, nil
 }
 
 // outcomeOf names a run's outcome for the metrics and the run history.

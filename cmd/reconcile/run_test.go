@@ -385,3 +385,59 @@ jobs:
 		t.Errorf("run after apply: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// A delete expects the whole replica row, ignored columns included, so a
+// change to one of them since the diff is a conflict; and a replica with
+// columns the system of record lacks gets no delete (its undo could not
+// restore them): the row waits for review.
+func TestRunDeleteGuards(t *testing.T) {
+	db := testdb.Postgres(t)
+	testdb.Exec(t, db,
+		`create table a (id int primary key, v text, note text)`,
+		`create table b (id int primary key, v text, note text)`,
+		`create table c (id int primary key, v text, note text, etl text)`,
+		`insert into a values (1, 'x', 'n')`, `insert into b values (1, 'x', 'n'), (2, 'gone', 'keep')`,
+		`insert into c values (1, 'x', 'n', 'e'), (2, 'gone', 'keep', 'e2')`)
+	store := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "reconcile.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`store: %s
+systems:
+  s: {url: %q}
+  r1: {url: %q}
+  r2: {url: %q}
+jobs:
+  j:
+    system_of_record: {system: s, table: public.a}
+    replicas: [{system: r1, table: public.b}, {system: r2, table: public.c}]
+    key: [id]
+    ignore: [note]
+`, store, db, db, db)), 0o644)
+	code, out, errOut := runCLI(t, "run", "j", "--config", cfg)
+	if code != exitDifferences {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errOut)
+	}
+	bs, err := batches.List(filepath.Join(store, "batches"))
+	if err != nil || len(bs) != 1 || bs[0].Manifest.Target.System != "r1" {
+		t.Fatalf("batches: %v %+v\n%s", err, bs, out)
+	}
+	ops, _ := bs[0].Ops()
+	if len(ops) != 1 || ops[0].Kind != "delete" || len(ops[0].Expect) != 3 {
+		t.Fatalf("ops: %+v", ops)
+	}
+	review, _ := filepath.Glob(filepath.Join(store, "runs", "j", "*", "review-r2.jsonl"))
+	if data, _ := os.ReadFile(review[0]); len(review) != 1 || !strings.Contains(string(data), "etl only in the replica") {
+		t.Errorf("review of r2: %s", data)
+	}
+	// The ignored note changes before the apply: a conflict, not a delete.
+	testdb.Exec(t, db, `update b set note = 'edited' where id = 2`)
+	id := bs[0].Manifest.ID
+	runCLI(t, "batch", "approve", id, "--config", cfg, "--by", "erin")
+	code, out, errOut = runCLI(t, "batch", "apply", id, "--config", cfg)
+	if code != exitDifferences || !strings.Contains(out, "1 conflict(s)") {
+		t.Errorf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	var n int
+	if err := testdb.Connect(t, db).QueryRow(context.Background(), `select count(*) from b where id = 2`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("row 2 of b: %d, %v", n, err)
+	}
+}
