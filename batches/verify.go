@@ -25,6 +25,9 @@ type VerifyOptions struct {
 	Diff reconcile.Options
 	// ChunkKeys is the number of keys read per statement; 0 means 1,000.
 	ChunkKeys int
+	// SourceWhere and TargetWhere are the sides' filters (the job's
+	// where): a row a side's filter leaves out is not there to verify.
+	SourceWhere, TargetWhere string
 }
 
 // Verify re-reads the rows the batch touched from the source and the
@@ -74,12 +77,12 @@ func Verify(ctx context.Context, b *Batch, source, target connectors.Source, opt
 	if chunk <= 0 {
 		chunk = 1000
 	}
-	srcMem, err := readKeys(ctx, source, srcDialect, srcTable, keys, toSource, chunk, dopts)
+	srcMem, err := readKeys(ctx, source, srcDialect, srcTable, opts.SourceWhere, keys, toSource, chunk, dopts)
 	if err != nil {
 		return nil, fmt.Errorf("verify batch %s: source: %w", id, err)
 	}
 	defer srcMem.Close()
-	tgtMem, err := readKeys(ctx, target, b.Manifest.Dialect, b.Manifest.Target.Table, keys, nil, chunk, dopts)
+	tgtMem, err := readKeys(ctx, target, b.Manifest.Dialect, b.Manifest.Target.Table, opts.TargetWhere, keys, nil, chunk, dopts)
 	if err != nil {
 		return nil, fmt.Errorf("verify batch %s: target: %w", id, err)
 	}
@@ -102,7 +105,7 @@ func nameIn(m map[string]string, n string) string {
 }
 
 // readKeys reads the rows with the given keys into a memory source.
-func readKeys(ctx context.Context, src connectors.Source, dialect, table string, keys [][]Cell, rename map[string]string, chunk int, dopts reconcile.Options) (*memory.Source, error) {
+func readKeys(ctx context.Context, src connectors.Source, dialect, table, where string, keys [][]Cell, rename map[string]string, chunk int, dopts reconcile.Options) (*memory.Source, error) {
 	d, ok := dialects[dialect]
 	if !ok {
 		return nil, fmt.Errorf("unknown dialect %q", dialect)
@@ -128,6 +131,9 @@ func readKeys(ctx context.Context, src connectors.Source, dialect, table string,
 			}
 		} else {
 			ref.Where = keyWhere(d, dialect, part, rename)
+		}
+		if where != "" {
+			ref.Where = "(" + where + ") AND (" + ref.Where + ")"
 		}
 		rr, err := src.Read(ctx, ref, connectors.ReadOptions{Allocator: dopts.Allocator, BatchRows: dopts.BatchRows})
 		if err != nil {

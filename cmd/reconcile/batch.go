@@ -435,6 +435,8 @@ func runBatchVerify(ctx context.Context, e *env, o *batchOptions, id string) err
 	res, err := batches.Verify(ctx, b, src, tgt, batches.VerifyOptions{
 		SourceDialect: dialectOf(srcSys.Scheme()),
 		SourceTable:   sor.Table,
+		SourceWhere:   sor.Where,
+		TargetWhere:   rep.Where,
 		Diff: reconcile.Options{Key: job.Key, Columns: job.Columns, Ignore: job.Ignore, Map: rep.Map,
 			ColumnRules: job.ColumnRules()},
 	})
