@@ -223,3 +223,38 @@ func TestMySQLInsertNeverOverwritesNorSwallowsErrors(t *testing.T) {
 		t.Errorf("table %v", got)
 	}
 }
+
+// Guards compare text byte for byte whatever the collation: a change of
+// case or of trailing spaces since the diff is a conflict; a value too
+// long for its column is an error, never written truncated.
+func TestMySQLGuardsAreByteExact(t *testing.T) {
+	loc := testdb.MySQL(t)
+	testdb.ExecMySQL(t, loc,
+		"CREATE TABLE acc (id bigint PRIMARY KEY, code varchar(5) COLLATE utf8mb4_general_ci)",
+		"INSERT INTO acc VALUES (1, 'OLD'), (2, 'abc  '), (3, 'ok'), (4, 'ok')")
+	upd := func(id int64, old, new string) batches.Op {
+		return batches.Op{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(id)}}, Set: []batches.Cell{{"code", text(new)}}, Expect: []batches.Cell{{"code", text(old)}}, Rule: "r"}
+	}
+	b, err := batches.Create(t.TempDir(), spec("mysql"), []batches.Op{
+		upd(1, "Old", "new"),          // the row says OLD: changed since
+		upd(2, "abc", "x"),            // the row says 'abc  ': changed since
+		upd(3, "ok", "much too long"), // does not fit
+		upd(4, "ok", "fine"),          // applies
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Approve("alice", now); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := b.Apply(t.Context(), openMy(t, loc), batches.ApplyOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := rep.Outcome; o.Conflict != 2 || o.Error != 1 || o.Applied != 1 {
+		t.Errorf("outcome: %+v", o)
+	}
+	if got := strings.Join(myRows(t, loc, "acc"), "|"); got != "id=1 code=OLD|id=2 code=abc  |id=3 code=ok|id=4 code=fine" {
+		t.Errorf("rows: %q", got)
+	}
+}

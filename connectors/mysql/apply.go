@@ -22,6 +22,9 @@ const DefaultTxOps = 1000
 //
 //	UPDATE t SET c = ? WHERE k = ? AND c <=> ?
 //	DELETE FROM t WHERE k = ? AND c <=> ?
+//
+// (text columns compared byte for byte, as BINARY CONVERT(c USING utf8mb4)
+// <=> BINARY ?, whatever their collation), in a strict sql_mode.
 //	INSERT INTO t (k, c) SELECT ?, ? FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM t WHERE k = ?)
 //
 // The insert is guarded by NOT EXISTS rather than INSERT IGNORE, which
@@ -43,7 +46,10 @@ func (s *Source) Apply(ctx context.Context, table string, ops []connectors.Write
 		return nil, fmt.Errorf("apply to %s: connect: %w", table, s.scrub(err))
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET SESSION time_zone = '+00:00', SESSION character_set_client = utf8mb4, SESSION character_set_connection = utf8mb4"); err != nil {
+	// Strict: a value too long or out of range is an error, never
+	// written truncated or clipped.
+	if _, err := conn.ExecContext(ctx, "SET SESSION time_zone = '+00:00', SESSION character_set_client = utf8mb4, SESSION character_set_connection = utf8mb4, "+
+		"SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"); err != nil {
 		return nil, fmt.Errorf("apply to %s: %w", table, s.scrub(err))
 	}
 	a := &myApplier{conn: conn, table: name.quoted(), stmts: map[string]*sql.Stmt{}}
@@ -170,6 +176,13 @@ func (a *myApplier) statements(op *connectors.WriteOp) (write string, wargs []an
 		out := make([]string, len(cols))
 		for i, c := range cols {
 			out[i] = quoteIdent(c.Name) + eq + "?"
+			if _, text := c.Value.(string); text && eq == " <=> " {
+				// Text compares byte for byte, whatever the column's
+				// collation: under a case-insensitive or PAD SPACE one,
+				// 'Old' <=> 'OLD' and 'abc' <=> 'abc  ' hold, and a
+				// change since the diff would pass the guard.
+				out[i] = "BINARY CONVERT(" + quoteIdent(c.Name) + " USING utf8mb4) <=> BINARY ?"
+			}
 			*args = append(*args, myArg(c.Value))
 		}
 		return out
