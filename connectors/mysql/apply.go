@@ -25,6 +25,7 @@ const DefaultTxOps = 1000
 //
 // (text columns compared byte for byte, as BINARY CONVERT(c USING utf8mb4)
 // <=> BINARY ?, whatever their collation), in a strict sql_mode.
+//
 //	INSERT INTO t (k, c) SELECT ?, ? FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM t WHERE k = ?)
 //
 // The insert is guarded by NOT EXISTS rather than INSERT IGNORE, which
