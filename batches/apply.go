@@ -59,6 +59,10 @@ type lockInfo struct {
 	Started time.Time `json:"started"`
 }
 
+// lockWriteGrace is how long an unreadable lock file counts as held: its
+// writer creates it, then writes it.
+const lockWriteGrace = 10 * time.Second
+
 // lockHeld reports whether folder's apply lock is held by a live process.
 // A lock of a process of this host that is gone, or an unreadable lock,
 // is stale.
@@ -72,6 +76,10 @@ func lockHeld(folder string) (bool, error) {
 	}
 	var li lockInfo
 	if json.Unmarshal(data, &li) != nil || li.PID <= 0 {
+		// Empty or half-written: its writer may be writing it now.
+		if fi, err := os.Stat(filepath.Join(folder, LockFile)); err == nil && time.Since(fi.ModTime()) < lockWriteGrace {
+			return true, nil
+		}
 		return false, nil
 	}
 	host, _ := os.Hostname()
@@ -93,7 +101,7 @@ func (b *Batch) lock(now time.Time) (unlock func(), err error) {
 		if errors.Is(err, fs.ErrExist) {
 			held, herr := lockHeld(b.Dir)
 			if held || herr != nil {
-				return nil, fmt.Errorf("%w (%s)", ErrLocked, path)
+				return nil, fmt.Errorf("%w (%s): another apply may be running; if no process named in that file runs (check its host and pid), remove it and apply again", ErrLocked, path)
 			}
 			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, err

@@ -496,3 +496,33 @@ func TestApprovalBindsTheTarget(t *testing.T) {
 		t.Errorf("other: %s", got)
 	}
 }
+
+// An empty lock file is a lock being written: held for a moment, stale
+// once old.
+func TestEmptyLockIsHeldThenStale(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	testdb.Exec(t, dsn, `CREATE TABLE acc (id bigint PRIMARY KEY, code text)`, `INSERT INTO acc VALUES (1, 'a')`)
+	b, err := batches.Create(t.TempDir(), spec("postgres"), []batches.Op{{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(1)}},
+		Set: []batches.Cell{{"code", text("b")}}, Expect: []batches.Cell{{"code", text("a")}}, Rule: "r"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Approve("alice", now); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(b.Dir, batches.LockFile)
+	if err := os.WriteFile(lock, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := openPG(t, dsn)
+	if _, err := b.Apply(t.Context(), src, batches.ApplyOptions{Now: now}); !errors.Is(err, batches.ErrLocked) || !strings.Contains(err.Error(), "remove it") {
+		t.Errorf("fresh empty lock: %v", err)
+	}
+	old := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(lock, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := b.Apply(t.Context(), src, batches.ApplyOptions{Now: now}); err != nil || rep.Outcome.Applied != 1 {
+		t.Errorf("stale empty lock: %v", err)
+	}
+}

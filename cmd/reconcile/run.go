@@ -586,7 +586,7 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 	fmt.Fprintf(e.stdout, "batch   %s: %d insert(s), %d update(s), %d delete(s), pending approval (expires %s)\n",
 		m.ID, m.Counts.Insert, m.Counts.Update, m.Counts.Delete, m.Expires.UTC().Format(time.RFC3339))
 	if m.DeletesWithheld != "" {
-		fmt.Fprintf(e.stdout, "        deletes withheld: %s\n", m.DeletesWithheld)
+		fmt.Fprintf(e.stdout, "        %s\n", m.DeletesWithheld)
 	}
 	fmt.Fprintf(e.stdout, "        reconcile batch show %s --config %s\n\n", m.ID, o.config)
 	return code, nil
