@@ -526,3 +526,32 @@ func TestEmptyLockIsHeldThenStale(t *testing.T) {
 		t.Errorf("stale empty lock: %v", err)
 	}
 }
+
+// A json column (not jsonb) has no equality operator: guards compare it
+// as jsonb, so its fixes apply, and a changed document is a conflict.
+func TestPostgresJSONColumn(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	testdb.Exec(t, dsn, `CREATE TABLE acc (id bigint PRIMARY KEY, doc json)`,
+		`INSERT INTO acc VALUES (1, '{"b": 1,  "a": 2}'), (2, '{"x": 1}'), (3, '[1, 2]')`)
+	doc := func(s string) reconcile.Value { return mustJSON(t, s) }
+	ops := []batches.Op{
+		{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(1)}}, Set: []batches.Cell{{"doc", doc(`{"a":3}`)}}, Expect: []batches.Cell{{"doc", doc(`{"a":2,"b":1}`)}}, Rule: "r"},
+		{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(2)}}, Set: []batches.Cell{{"doc", doc(`{"x":2}`)}}, Expect: []batches.Cell{{"doc", doc(`{"x":9}`)}}, Rule: "r"},
+		{Kind: connectors.OpDelete, Key: []batches.Cell{{"id", i64(3)}}, Expect: []batches.Cell{{"id", i64(3)}, {"doc", doc(`[1,2]`)}}, Rule: "r"},
+		{Kind: connectors.OpInsert, Key: []batches.Cell{{"id", i64(4)}}, Set: []batches.Cell{{"id", i64(4)}, {"doc", doc(`{"n":null}`)}}, Rule: "r"},
+	}
+	b, err := batches.Create(t.TempDir(), spec("postgres"), ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Approve("alice", now); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := b.Apply(t.Context(), openPG(t, dsn), batches.ApplyOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := rep.Outcome; o.Applied != 3 || o.Conflict != 1 || o.Error != 0 {
+		t.Errorf("outcome: %+v, errors %+v", o, rep.Errors)
+	}
+}

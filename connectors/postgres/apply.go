@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -176,7 +177,7 @@ func (a *applier) setSQL(op *connectors.WriteOp, shapeKey string) (string, error
 	if sql, ok := a.sets[shapeKey]; ok {
 		return sql, nil
 	}
-	var params, names, sets, where []string
+	var params, names, sets, where, jsonCols []string
 	n := 0
 	var missing []string
 	add := func(cols []connectors.Col, fn func(col, val string)) {
@@ -195,7 +196,18 @@ func (a *applier) setSQL(op *connectors.WriteOp, shapeKey string) (string, error
 	}
 	add(op.Key, func(col, val string) { where = append(where, "r."+col+" = "+val) })
 	add(op.Set, func(col, val string) { sets = append(sets, col+" = "+val) })
-	add(op.Expect, func(col, val string) { where = append(where, "r."+col+" IS NOT DISTINCT FROM "+val) })
+	for _, c := range op.Expect {
+		if a.types[c.Name] == "json" {
+			jsonCols = append(jsonCols, quoteIdent(c.Name))
+		}
+	}
+	add(op.Expect, func(col, val string) {
+		if slices.Contains(jsonCols, col) { // json has no equality: compare as jsonb
+			where = append(where, "r."+col+"::jsonb IS NOT DISTINCT FROM "+val+"::jsonb")
+			return
+		}
+		where = append(where, "r."+col+" IS NOT DISTINCT FROM "+val)
+	})
 	if len(missing) > 0 {
 		return "", fmt.Errorf("%w: %s", connectors.ErrColumnNotFound, strings.Join(missing, ", "))
 	}
@@ -483,6 +495,9 @@ func (a *applier) build(op *connectors.WriteOp) *shape {
 		out := make([]string, len(cols))
 		for i, c := range cols {
 			out[i] = quoteIdent(c.Name) + eq + ps[i]
+			if eq != " = " && a.types[c.Name] == "json" { // json has no equality: compare as jsonb
+				out[i] = quoteIdent(c.Name) + "::jsonb" + eq + ps[i] + "::jsonb"
+			}
 		}
 		return out
 	}
