@@ -1,7 +1,6 @@
 package batches
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/atomicfile"
 )
 
 // Sentinel errors name the kind of a refusal; test them with errors.Is.
@@ -339,7 +339,7 @@ func Create(dir string, spec Spec, ops []Op) (*Batch, error) {
 		return fail(err)
 	}
 	m.SHA256 = sum
-	if err := writeFileAtomic(filepath.Join(folder, SQLFile), func(w io.Writer) error {
+	if err := atomicfile.Write(filepath.Join(folder, SQLFile), func(w io.Writer) error {
 		return writeSQL(w, &m, kept)
 	}); err != nil {
 		return fail(err)
@@ -416,7 +416,7 @@ func ValidID(id string) bool {
 
 func writeOpsFile(path string, ops []Op) (string, error) {
 	h := sha256.New()
-	err := writeFileAtomic(path, func(w io.Writer) error {
+	err := atomicfile.Write(path, func(w io.Writer) error {
 		mw := io.MultiWriter(w, h)
 		buf := make([]byte, 0, 1<<16)
 		for i := range ops {
@@ -437,53 +437,12 @@ func writeOpsFile(path string, ops []Op) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), err
 }
 
-// writeFileAtomic writes path through a temporary file in the same
-// folder, synced, renamed over path, and the folder synced.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	bw := bufio.NewWriterSize(f, 1<<16)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
-
 func (b *Batch) save() error {
 	data, err := json.MarshalIndent(&b.Manifest, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(b.Dir, ManifestFile), func(w io.Writer) error {
+	return atomicfile.Write(filepath.Join(b.Dir, ManifestFile), func(w io.Writer) error {
 		_, err := w.Write(append(data, '\n'))
 		return err
 	})

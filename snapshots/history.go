@@ -24,6 +24,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/atomicfile"
 	"github.com/reconhq/reconcile/reconcile"
 )
 
@@ -251,7 +252,7 @@ func (h *History) Commit(ctx context.Context, now time.Time) (*HistorySummary, e
 	// a reader sees the old pair or the new one, never a mix.
 	digest := sha256.Sum256(data)
 	dataName := fmt.Sprintf("drift-%s.parquet", hex.EncodeToString(digest[:6]))
-	if err := writeFileSync(filepath.Join(h.dir, dataName), data); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(h.dir, dataName), data); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
 	hf := historyFile{Format: "reconcile-history", FormatVersion: FormatVersion, Pair: h.pair, Data: dataName,
@@ -260,15 +261,8 @@ func (h *History) Commit(ctx context.Context, now time.Time) (*HistorySummary, e
 	if err != nil {
 		return nil, err
 	}
-	tmp := filepath.Join(h.dir, "."+historyManifest+".tmp")
-	if err := writeFileSync(tmp, append(raw, '\n')); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(h.dir, historyManifest), append(raw, '\n')); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(h.dir, historyManifest)); err != nil {
-		return nil, fmt.Errorf("history: %w", err)
-	}
-	if err := syncDir(h.dir); err != nil {
-		return nil, err
 	}
 	// Older data files are no longer named by the manifest.
 	if ents, err := os.ReadDir(h.dir); err == nil {

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/atomicfile"
 	"github.com/reconhq/reconcile/reconcile"
 )
 
@@ -205,41 +206,8 @@ func writeManifest(dir string, m *Manifest) error {
 	if err != nil {
 		return fmt.Errorf("snapshot manifest: %w", err)
 	}
-	raw = append(raw, '\n')
-	tmp := filepath.Join(dir, "."+ManifestFile+".tmp")
-	if err := writeFileSync(tmp, raw); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(dir, ManifestFile), append(raw, '\n')); err != nil {
 		return fmt.Errorf("snapshot manifest: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, ManifestFile)); err != nil {
-		return fmt.Errorf("snapshot manifest: %w", err)
-	}
-	return syncDir(dir)
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }
