@@ -177,6 +177,8 @@ jobs:
 			[]string{`bad.yaml:10:15: jobs.j.schedule: cron "61 2 * * *": minute "61": want 0..59`}},
 		{"bad normaliser", strings.Replace(ok, "    key: [id]", "    key: [id]\n    normalize: {email: [trim, shout]}", 1),
 			[]string{`bad.yaml:10:31: jobs.j.normalize.email: normaliser 1: unknown normaliser "shout"`}},
+		{"state on mysql", ok + "state: {system: b}\n", []string{`state.system: b is a mysql system; the run history is kept in PostgreSQL`}},
+		{"state unknown", ok + "state: {system: z}\n", []string{`state.system: unknown system "z" (declared: a, b)`}},
 		{"normalised key", strings.Replace(ok, "    key: [id]", "    key: [id]\n    normalize: {id: [trim]}\n    tolerance: {id: {abs: 1}}", 1),
 			[]string{`jobs.j.normalize.id: id is a key column, and keys match exactly`, `jobs.j.tolerance.id: id is a key column`}},
 		{"bad strategy", strings.Replace(ok, "    key: [id]", "    key: [id]\n    rules: {columns: {email: latest}}", 1),

@@ -96,6 +96,7 @@ func Parse(name string, data []byte, o Options) (*Plan, error) {
 type Plan struct {
 	file     string
 	store    string
+	state    string
 	timezone *time.Location
 	systems  map[string]System
 	jobs     map[string]Job
@@ -107,6 +108,10 @@ func (p *Plan) File() string { return p.file }
 // Store is the directory of snapshots, batches and run history ("" when
 // not configured).
 func (p *Plan) Store() string { return p.store }
+
+// StateSystem is the PostgreSQL system that keeps the run history, so
+// that several hosts share it ("" when it is kept in the store).
+func (p *Plan) StateSystem() string { return p.state }
 
 // Timezone is the zone schedules are read in.
 func (p *Plan) Timezone() *time.Location { return p.timezone }
@@ -316,6 +321,16 @@ func (d *decoder) validate(fs *fileSpec, o Options) *Plan {
 			}
 		}
 		p.systems[name] = sys
+	}
+	if st := fs.State.System; st != "" {
+		switch sys, ok := p.systems[st]; {
+		case !ok:
+			d.problem(d.at("state.system"), "state.system: unknown system %q (declared: %s)", st, strings.Join(slices.Sorted(maps.Keys(p.systems)), ", "))
+		case sys.Scheme() != "postgres" && sys.Scheme() != "postgresql":
+			d.problem(d.at("state.system"), "state.system: %s is a %s system; the run history is kept in PostgreSQL", st, sys.Scheme())
+		default:
+			p.state = st
+		}
 	}
 	if len(fs.Jobs) == 0 {
 		d.problem(d.at(""), "no jobs: declare at least one under jobs")

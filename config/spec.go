@@ -11,6 +11,14 @@ type fileSpec struct {
 	Timezone string                `yaml:"timezone"`
 	Systems  map[string]systemSpec `yaml:"systems"`
 	Jobs     map[string]jobSpec    `yaml:"jobs"`
+	// State names where the run history is kept when several hosts
+	// share it (default: the store).
+	State stateSpec `yaml:"state"`
+}
+
+type stateSpec struct {
+	// System is a PostgreSQL system that keeps the run history.
+	System string `yaml:"system"`
 }
 
 type systemSpec struct {

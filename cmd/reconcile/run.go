@@ -152,10 +152,11 @@ func runJobs(ctx context.Context, e *env, o *runOptions, names []string) error {
 	if err := errors.Join(problems...); err != nil {
 		return err
 	}
-	hist, err := runs.OpenLocal(filepath.Join(store, storeHistory))
+	hist, closeHist, err := openHistory(ctx, plan, store)
 	if err != nil {
 		return err
 	}
+	defer closeHist()
 	code := exitConsistent
 	var done []*jobRun
 	for _, j := range jobs {
@@ -223,6 +224,31 @@ type runRecorder interface {
 	Finish(ctx context.Context, r runs.Run) error
 }
 
+// historyStore is the run history as run and serve use it.
+type historyStore interface {
+	runRecorder
+	List(ctx context.Context, o runs.ListOptions) ([]runs.Run, error)
+	MarkAbandoned(ctx context.Context, before time.Time) (int, error)
+}
+
+// openHistory opens the run history: in the config's state system when it
+// names one (shared by hosts), else in the store.
+func openHistory(ctx context.Context, plan *config.Plan, store string) (historyStore, func(), error) {
+	if st := plan.StateSystem(); st != "" {
+		sys, _ := plan.System(st)
+		pg, err := runs.OpenPostgres(ctx, sys.URL())
+		if err != nil {
+			return nil, nil, fmt.Errorf("run history in %s: %w", st, err)
+		}
+		return pg, pg.Close, nil
+	}
+	l, err := runs.OpenLocal(filepath.Join(store, storeHistory))
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, func() {}, nil
+}
+
 // runJob runs one job, recorded in the history: as running first, so
 // that a crash leaves evidence, then with its outcome.
 func runJob(ctx context.Context, e *env, o *runOptions, plan *config.Plan, store string, job config.Job, hist runRecorder) *jobRun {
@@ -270,7 +296,7 @@ func historyRecord(jr *jobRun) runs.Run {
 
 // lastSuccess is when a job's last completed run (consistent or with
 // differences) finished, from the history.
-func lastSuccess(ctx context.Context, hist *runs.Local, job string) (time.Time, bool) {
+func lastSuccess(ctx context.Context, hist historyStore, job string) (time.Time, bool) {
 	rs, _ := hist.List(ctx, runs.ListOptions{Job: job, Limit: 100})
 	for _, r := range rs {
 		if r.Outcome == runs.Consistent || r.Outcome == runs.Differences {

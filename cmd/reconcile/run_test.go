@@ -472,3 +472,35 @@ jobs:
 		t.Errorf("verify before the delete: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// With state: {system: ...} the run history goes to that PostgreSQL
+// database, where several hosts share it.
+func TestRunHistoryInPostgres(t *testing.T) {
+	db := testdb.Postgres(t)
+	testdb.Exec(t, db, `create table a (id int primary key, v text)`, `create table b (id int primary key, v text)`,
+		`insert into a values (1, 'x')`, `insert into b values (1, 'y')`)
+	store := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "reconcile.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`store: %s
+state: {system: s}
+systems:
+  s: {url: %q}
+  r: {url: %q}
+jobs:
+  j:
+    system_of_record: {system: s, table: public.a}
+    replicas: [{system: r, table: public.b}]
+    key: [id]
+`, store, db, db)), 0o644)
+	if code, out, errOut := runCLI(t, "run", "j", "--config", cfg); code != exitDifferences {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errOut)
+	}
+	var n int
+	var outcome string
+	if err := testdb.Connect(t, db).QueryRow(context.Background(), `select count(*), max(outcome) from reconcile_runs where job = 'j'`).Scan(&n, &outcome); err != nil || n != 1 || outcome != "differences" {
+		t.Errorf("reconcile_runs: %d runs, outcome %q, %v", n, outcome, err)
+	}
+	if _, err := os.Stat(filepath.Join(store, "history")); !os.IsNotExist(err) {
+		t.Errorf("a local history was written too: %v", err)
+	}
+}

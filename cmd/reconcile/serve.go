@@ -83,7 +83,7 @@ type server struct {
 	o       *serveOptions
 	plan    atomic.Pointer[config.Plan]
 	store   string
-	hist    *runs.Local
+	hist    historyStore
 	metrics *metrics.Metrics
 	sched   *scheduler.Scheduler
 	ready   atomic.Bool
@@ -102,15 +102,20 @@ func runServe(ctx context.Context, e *env, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	hist, err := runs.OpenLocal(filepath.Join(store, storeHistory))
+	hist, closeHist, err := openHistory(ctx, plan, store)
 	if err != nil {
 		return err
 	}
-	// Runs a process that died left running are errors, never clean.
-	if n, err := hist.MarkAbandoned(ctx, o.now()); err != nil {
-		return err
-	} else if n > 0 {
-		fmt.Fprintf(e.stderr, "reconcile serve: %d run(s) left running by a stopped process recorded as errors\n", n)
+	defer closeHist()
+	// Runs a process that died left running are errors, never clean. A
+	// history shared by hosts is left alone: another host's runs may be
+	// running now.
+	if plan.StateSystem() == "" {
+		if n, err := hist.MarkAbandoned(ctx, o.now()); err != nil {
+			return err
+		} else if n > 0 {
+			fmt.Fprintf(e.stderr, "reconcile serve: %d run(s) left running by a stopped process recorded as errors\n", n)
+		}
 	}
 	s := &server{e: e, o: o, store: store, hist: hist, metrics: metrics.New()}
 	s.plan.Store(plan)
