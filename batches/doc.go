@@ -26,10 +26,13 @@
 //	pending ─► approved ─► applying ─► applied | partial | failed
 //	   └─► rejected | expired        partial/failed ─► applying (again)
 //
-// Approve binds the approval to the sha256 of ops.jsonl. Apply refuses a
-// batch that is not approved (ErrNotApproved), whose ops.jsonl changed by
-// as much as a byte (ErrTampered), that has expired (ErrExpired, 24 h by
-// default) or that another live process is applying (ErrLocked). A batch
+// Approve binds the approval to the sha256 of ops.jsonl and to a digest
+// of the batch's identity (Approval.Binding: id, job, dialect, target,
+// source, key, config hash, expiry, undo-of). Apply refuses a batch that
+// is not approved (ErrNotApproved), whose ops.jsonl or identity changed
+// since (ErrTampered), that has expired, in any state, partial and failed
+// included (ErrExpired, 24 h by default), or that another live process is
+// applying (ErrLocked). A batch
 // found in state applying whose lock is stale (its process is gone) is
 // partial; applying it again sends only the operations the journal does
 // not record as done, and the guards make sure no row is written twice.
@@ -41,8 +44,18 @@
 // connectors.Applier) reports per operation applied, already applied (the
 // row holds the post-image: applying twice changes nothing), conflict (the
 // row changed since the diff; left alone) or error. An apply that wrote
-// anything writes an undo batch, pending approval, that restores the
-// pre-images, guarded by the post-images.
+// at least one row writes an undo batch, pending approval, that restores
+// the pre-images, guarded by the post-images. The undo covers the
+// operations found already applied too: after a crash between a commit
+// and its journal line, the operations of that transaction come back as
+// already applied, and must still be undoable; the price is that a row
+// someone else set to the same value is in the undo as well, where its
+// guard holds and a person approving the undo sees it.
+//
+// Values are written as the column's type takes them: text too long for
+// its column is an error, never truncated; a number with more decimals
+// than a numeric(p,s) column keeps is rounded by the database, reported
+// applied, and shows as drift on the next run.
 //
 // # Safety limits
 //
