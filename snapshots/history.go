@@ -103,7 +103,7 @@ func HistoryName(pair string) string {
 // OpenHistory opens (or starts) the history called name in a store; pair
 // describes the two sides and is checked against the history's, so that
 // one name is never shared by two pairs by accident.
-func OpenHistory(store, name, pair string) (*History, error) {
+func OpenHistory(ctx context.Context, store, name, pair string) (*History, error) {
 	if err := CheckName(name); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
@@ -134,7 +134,7 @@ func OpenHistory(store, name, pair string) (*History, error) {
 	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != hf.SHA256 {
 		return nil, fmt.Errorf("history %s: %s does not match its SHA-256 in %s: %w", h.dir, hf.Data, historyManifest, ErrCorrupt)
 	}
-	drifts, err := readDrifts(data)
+	drifts, err := readDrifts(ctx, data)
 	if err != nil {
 		return nil, fmt.Errorf("history %s: %s: %v: %w", h.dir, hf.Data, err, ErrCorrupt)
 	}
@@ -276,8 +276,8 @@ func (h *History) Commit(ctx context.Context, now time.Time) (*HistorySummary, e
 }
 
 // ReadHistory returns the drift records of a history, by key.
-func ReadHistory(store, name, pair string) ([]Drift, []HistoryRun, error) {
-	h, err := OpenHistory(store, name, pair)
+func ReadHistory(ctx context.Context, store, name, pair string) ([]Drift, []HistoryRun, error) {
+	h, err := OpenHistory(ctx, store, name, pair)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -333,7 +333,7 @@ func writeDrifts(ds []Drift) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func readDrifts(data []byte) ([]Drift, error) {
+func readDrifts(ctx context.Context, data []byte) ([]Drift, error) {
 	pf, err := file.NewParquetReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
@@ -343,7 +343,7 @@ func readDrifts(data []byte) ([]Drift, error) {
 	if err != nil {
 		return nil, err
 	}
-	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+	rr, err := fr.GetRecordReader(ctx, nil, nil)
 	if err != nil {
 		return nil, err
 	}

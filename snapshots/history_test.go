@@ -24,7 +24,7 @@ func TestHistoryRecordsEpisodes(t *testing.T) {
 	day := func(d int) time.Time { return time.Date(2026, 11, 17+d, 2, 0, 0, 0, time.UTC) }
 	run := func(d int, cs ...*reconcile.Change) (*History, *HistorySummary) {
 		t.Helper()
-		h, err := OpenHistory(store, "orders", "a vs b")
+		h, err := OpenHistory(ctx, store, "orders", "a vs b")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +52,7 @@ func TestHistoryRecordsEpisodes(t *testing.T) {
 		t.Fatalf("since: %v %v", since, ok)
 	}
 	run(11, change(reconcile.Missing, "2")) // key 2 diverges again: a new episode
-	drifts, runs, err := ReadHistory(store, "orders", "a vs b")
+	drifts, runs, err := ReadHistory(ctx, store, "orders", "a vs b")
 	if err != nil || len(runs) != 12 || len(drifts) != 3 {
 		t.Fatalf("history: %v %d runs %v", drifts, len(runs), err)
 	}
@@ -71,7 +71,7 @@ func TestHistoryRecordsEpisodes(t *testing.T) {
 	}
 
 	// Another pair under the same name is refused; a damaged file too.
-	if _, err := OpenHistory(store, "orders", "c vs d"); !errors.Is(err, connectors.ErrBadInput) {
+	if _, err := OpenHistory(ctx, store, "orders", "c vs d"); !errors.Is(err, connectors.ErrBadInput) {
 		t.Errorf("other pair: %v", err)
 	}
 	files, _ := filepath.Glob(filepath.Join(store, historyDir, "orders", "drift-*.parquet"))
@@ -81,7 +81,7 @@ func TestHistoryRecordsEpisodes(t *testing.T) {
 	raw, _ := os.ReadFile(files[0])
 	raw[len(raw)/2] ^= 1
 	os.WriteFile(files[0], raw, 0o644)
-	if _, err := OpenHistory(store, "orders", "a vs b"); !errors.Is(err, ErrCorrupt) {
+	if _, err := OpenHistory(ctx, store, "orders", "a vs b"); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("damaged history: %v", err)
 	}
 }
@@ -94,7 +94,7 @@ func TestHistoryKeepsRowsInFlight(t *testing.T) {
 	day := func(d int) time.Time { return time.Date(2026, 11, 17+d, 2, 0, 0, 0, time.UTC) }
 	run := func(d int, cs ...*reconcile.Change) *HistorySummary {
 		t.Helper()
-		h, err := OpenHistory(store, "orders", "a vs b")
+		h, err := OpenHistory(ctx, store, "orders", "a vs b")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +111,7 @@ func TestHistoryKeepsRowsInFlight(t *testing.T) {
 	if s := run(1, change(reconcile.InFlight, "1"), change(reconcile.InFlight, "2")); s.New != 0 || s.Healed != 0 {
 		t.Errorf("in flight: %+v", s)
 	}
-	drifts, _, err := ReadHistory(store, "orders", "a vs b")
+	drifts, _, err := ReadHistory(ctx, store, "orders", "a vs b")
 	if err != nil || len(drifts) != 1 || !drifts[0].Open() || drifts[0].Runs != 1 || !drifts[0].LastSeen.Equal(day(0)) {
 		t.Errorf("after a run in flight: %+v %v", drifts, err)
 	}

@@ -437,7 +437,7 @@ func runDiff(ctx context.Context, e *env, o *diffOptions, srcLoc, tgtLoc string)
 		if name == "" {
 			name = snapshots.HistoryName(pair)
 		}
-		if hist, err = snapshots.OpenHistory(o.history, name, pair); err != nil {
+		if hist, err = snapshots.OpenHistory(ctx, o.history, name, pair); err != nil {
 			return err
 		}
 		meta.Since = hist.Since

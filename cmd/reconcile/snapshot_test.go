@@ -171,7 +171,7 @@ func TestDiffHistory(t *testing.T) {
 	if code != exitConsistent || h.History.Healed != 2 || h.History.New != 0 {
 		t.Fatalf("healed run: exit %d %+v", code, h.History)
 	}
-	drifts, runs, err := snapshots.ReadHistory(store, h.History.Name, historyPair(t, src, tgt))
+	drifts, runs, err := snapshots.ReadHistory(t.Context(), store, h.History.Name, historyPair(t, src, tgt))
 	if err != nil || len(runs) != 3 || len(drifts) != 3 {
 		t.Fatalf("history on disk: %v runs %d drifts %+v", err, len(runs), drifts)
 	}
