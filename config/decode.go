@@ -31,11 +31,20 @@ type decoder struct {
 	lookup   func(string) (string, bool)
 	problems []error
 	nodes    map[string]*yaml.Node
+	// expanded holds the paths whose value had a ${NAME} replaced.
+	expanded map[string]bool
 	visited  int
 	// fatal is set by a problem after which the decoded values cannot be
 	// trusted (a wrong shape, a variable not set); unknown and duplicate
 	// keys are not fatal, so validation still reports what else is wrong.
 	fatal bool
+}
+
+// keyHints explain unknown keys that are likely mistakes. Like every
+// unknown-key problem, they never quote the key's value (here, a secret).
+var keyHints = map[reflect.Type]map[string]string{
+	reflect.TypeFor[tokenSpec](): {"token": "a token is never written in the config; put it in an environment variable and name that variable in token_env"},
+	reflect.TypeFor[userSpec]():  {"password": "the config keeps no password, only its bcrypt hash, in password_hash (make one with 'reconcile hash-password')"},
 }
 
 // maxNodes bounds the walk: aliases can make a small file a huge tree.
@@ -112,7 +121,11 @@ func (d *decoder) walk(n *yaml.Node, t reflect.Type, path string) {
 					names = append(names, name)
 				}
 				sort.Strings(names)
-				d.problem(kn, "unknown key %q in %s (accepted: %s)", k, orRoot(path), strings.Join(names, ", "))
+				msg := fmt.Sprintf("unknown key %q in %s (accepted: %s)", k, orRoot(path), strings.Join(names, ", "))
+				if hint, ok := keyHints[t][k]; ok {
+					msg += ": " + hint
+				}
+				d.problem(kn, "%s", msg)
 				return
 			}
 			d.walk(vn, t.Field(i).Type, join(path, k))
@@ -275,6 +288,10 @@ func (d *decoder) expand(n *yaml.Node, path string) bool {
 		// Re-resolve, as if the value had been written plainly: "${MAX}"
 		// reads as a number where a number is wanted.
 		n.Value, n.Tag, n.Style = sb.String(), "", 0
+		if d.expanded == nil {
+			d.expanded = map[string]bool{}
+		}
+		d.expanded[path] = true
 	}
 	return true
 }

@@ -19,6 +19,13 @@
 // the job, limits in range, replica column maps one to one. Column names
 // and types are checked by the engine at run time.
 //
+// The serve section is the access control of the web page of `reconcile
+// serve` (Plan.Serve): basic-auth users with bcrypt password hashes (cost
+// MinBcryptCost or more; 'reconcile hash-password' makes one) and bearer
+// tokens read from the variables that token_env names (there is no key for
+// a token itself). Names are unique among users and tokens and hold no ':'.
+// No problem message, String or MarshalJSON shows a token.
+//
 // Job.ConfigHash is a stable SHA-256 of a job's semantic plan (its
 // systems' redacted locations, sides, key, columns, normalisers,
 // tolerances, rules, limits, in-flight window, batch expiry and timeout;

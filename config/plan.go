@@ -100,6 +100,7 @@ type Plan struct {
 	timezone *time.Location
 	systems  map[string]System
 	jobs     map[string]Job
+	serve    Serve
 }
 
 // File is the path the plan was read from.
@@ -157,6 +158,17 @@ func (p *Plan) String() string {
 		for _, r := range j.Replicas {
 			fmt.Fprintf(&sb, "    replica %s %s\n", r.System, r.what())
 		}
+	}
+	if s := p.serve; s.AuthConfigured() || s.PublicRead {
+		var users, tokens []string
+		for _, u := range s.Users {
+			users = append(users, u.Name)
+		}
+		for _, t := range s.Tokens {
+			tokens = append(tokens, t.String())
+		}
+		fmt.Fprintf(&sb, "  serve: public_read %t, %d user(s) [%s], %d token(s) [%s]\n", s.PublicRead,
+			len(users), strings.Join(users, ", "), len(tokens), strings.Join(tokens, ", "))
 	}
 	return sb.String()
 }
@@ -332,6 +344,7 @@ func (d *decoder) validate(fs *fileSpec, o Options) *Plan {
 			p.state = st
 		}
 	}
+	p.serve = d.serve(fs.Serve, o)
 	if len(fs.Jobs) == 0 {
 		d.problem(d.at(""), "no jobs: declare at least one under jobs")
 	}

@@ -14,6 +14,31 @@ type fileSpec struct {
 	// State names where the run history is kept when several hosts
 	// share it (default: the store).
 	State stateSpec `yaml:"state"`
+	// Serve is the access control of the web page of `reconcile serve`.
+	Serve serveSpec `yaml:"serve"`
+}
+
+type serveSpec struct {
+	// PublicRead lets the pages and the /api GETs be read without
+	// credentials; approve, reject and apply always need them.
+	PublicRead bool `yaml:"public_read"`
+	// Users sign in with HTTP basic auth.
+	Users []userSpec `yaml:"users"`
+	// Tokens are bearer tokens for automation.
+	Tokens []tokenSpec `yaml:"tokens"`
+}
+
+type userSpec struct {
+	Name string `yaml:"name"`
+	// PasswordHash is a bcrypt hash; passwords are never stored.
+	PasswordHash string `yaml:"password_hash"`
+}
+
+type tokenSpec struct {
+	Name string `yaml:"name"`
+	// TokenEnv names the environment variable that holds the token: there
+	// is no key for the token itself, so it is never in the file.
+	TokenEnv string `yaml:"token_env"`
 }
 
 type stateSpec struct {
