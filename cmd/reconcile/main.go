@@ -47,6 +47,7 @@ func (e *exitCodeError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 // env is what commands get from main: I/O and the connector registry.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	registry       *connectors.Registry
 	// isTerminal reports whether w is an interactive terminal.
@@ -87,7 +88,7 @@ func newRegistry() *connectors.Registry {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, registry: newRegistry(), isTerminal: isTerminal}
+	e := &env{stdin: os.Stdin, stdout: stdout, stderr: stderr, registry: newRegistry(), isTerminal: isTerminal}
 	root := newRootCmd(e)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -153,7 +154,7 @@ Exit codes: 0 consistent, 1 differences found, 2 error.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())
 	})
-	root.AddCommand(newDiffCmd(e), newSnapshotCmd(e), newValidateCmd(e), newRunCmd(e), newBatchCmd(e), newServeCmd(e))
+	root.AddCommand(newDiffCmd(e), newSnapshotCmd(e), newValidateCmd(e), newRunCmd(e), newBatchCmd(e), newServeCmd(e), newHashPasswordCmd(e))
 	return root
 }
 
