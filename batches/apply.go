@@ -27,6 +27,8 @@ type ApplyOptions struct {
 	// reports what would happen; nothing is journaled and the state stays.
 	// A pending batch may be dry-run.
 	DryRun bool
+	// By names who applied, recorded in the outcome ("" for no one named).
+	By string
 }
 
 // OpResult is the outcome of one operation.
@@ -180,7 +182,7 @@ func done(s connectors.Status) bool {
 
 // count tallies the last outcome of each of n operations.
 func count(n int, last map[int]OpResult, o *Outcome, rep *Report) {
-	*o = Outcome{Started: o.Started, Finished: o.Finished, Message: o.Message}
+	*o = Outcome{Started: o.Started, Finished: o.Finished, Message: o.Message, By: o.By}
 	for seq := 1; seq <= n; seq++ {
 		r, ok := last[seq]
 		if !ok {
@@ -219,7 +221,7 @@ func (b *Batch) markInterrupted() error {
 	}
 	o := Outcome{}
 	if b.Manifest.Outcome != nil {
-		o.Started = b.Manifest.Outcome.Started
+		o.Started, o.By = b.Manifest.Outcome.Started, b.Manifest.Outcome.By
 	}
 	count(b.Manifest.Counts.Total(), last, &o, nil)
 	o.Message = "the apply was interrupted (its process is gone); apply again to finish"
@@ -325,7 +327,7 @@ func (b *Batch) Apply(ctx context.Context, a connectors.Applier, opts ApplyOptio
 	if !opts.DryRun {
 		prev := b.Manifest.Outcome
 		b.Manifest.State = Applying
-		b.Manifest.Outcome = &Outcome{Started: started}
+		b.Manifest.Outcome = &Outcome{Started: started, By: opts.By}
 		if prev != nil && !prev.Started.IsZero() {
 			b.Manifest.Outcome.Started = prev.Started
 		}

@@ -129,6 +129,8 @@ type Outcome struct {
 	Started        time.Time `json:"started"`
 	Finished       time.Time `json:"finished,omitzero"`
 	Message        string    `json:"message,omitempty"`
+	// By names who ran the last apply, when they were named.
+	By string `json:"by,omitempty"`
 }
 
 // Manifest describes a batch; manifest.json holds it.

@@ -283,6 +283,7 @@ func newBatchApplyCmd(e *env) *cobra.Command {
 	o := &batchOptions{lookup: os.LookupEnv, now: time.Now}
 	var dryRun bool
 	var txOps int
+	var by string
 	cmd := &cobra.Command{
 		Use:   "apply ID [--dry-run]",
 		Short: "Apply an approved batch to its target, guarded and in transactions",
@@ -301,38 +302,46 @@ Exit codes: 0 every operation applied (or already applied), 1 conflicts
 			if txOps < 0 {
 				return fmt.Errorf("--tx-ops %d: must be 0 (the connector's default) or more", txOps)
 			}
-			return runBatchApply(cmd.Context(), e, o, args[0], dryRun, txOps)
+			return runBatchApply(cmd.Context(), e, o, args[0], dryRun, txOps, by)
 		},
 	}
 	o.flags(cmd)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "run the guards in rolled-back transactions and report; change nothing")
 	cmd.Flags().IntVar(&txOps, "tx-ops", 0, "operations per transaction (default 1000)")
+	cmd.Flags().StringVar(&by, "by", "", "who applies, recorded in the batch's outcome")
 	return cmd
 }
 
-func runBatchApply(ctx context.Context, e *env, o *batchOptions, id string, dryRun bool, txOps int) error {
-	dir, plan, err := o.dir(e, true)
+// applyBatch applies batch id of folder dir to its target system as the
+// plan declares it; b is the batch as the apply left it.
+func applyBatch(ctx context.Context, e *env, plan *config.Plan, dir, id string, opts batches.ApplyOptions) (rep *batches.Report, b *batches.Batch, err error) {
+	b, err = batches.Open(dir, id)
 	if err != nil {
-		return err
-	}
-	b, err := batches.Open(dir, id)
-	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	sys, err := checkBatchTarget(plan, b.Manifest)
 	if err != nil {
-		return err
+		return nil, b, err
 	}
 	tgt, err := openSystem(ctx, e, sys)
 	if err != nil {
-		return err
+		return nil, b, err
 	}
 	defer tgt.Close()
 	a, ok := tgt.(connectors.Applier)
 	if !ok {
-		return fmt.Errorf("system %s (%s) cannot apply fixes", sys.Name, sys.Redacted())
+		return nil, b, fmt.Errorf("system %s (%s) cannot apply fixes", sys.Name, sys.Redacted())
 	}
-	rep, err := b.Apply(ctx, a, batches.ApplyOptions{Now: o.now(), TxOps: txOps, DryRun: dryRun})
+	rep, err = b.Apply(ctx, a, opts)
+	return rep, b, err
+}
+
+func runBatchApply(ctx context.Context, e *env, o *batchOptions, id string, dryRun bool, txOps int, by string) error {
+	dir, plan, err := o.dir(e, true)
+	if err != nil {
+		return err
+	}
+	rep, b, err := applyBatch(ctx, e, plan, dir, id, batches.ApplyOptions{Now: o.now(), TxOps: txOps, DryRun: dryRun, By: by})
 	if err != nil {
 		return err
 	}
