@@ -228,6 +228,7 @@ type runRecorder interface {
 type historyStore interface {
 	runRecorder
 	List(ctx context.Context, o runs.ListOptions) ([]runs.Run, error)
+	Get(ctx context.Context, job, id string) (runs.Run, error)
 	MarkAbandoned(ctx context.Context, before time.Time) (int, error)
 }
 

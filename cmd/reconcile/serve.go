@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,8 +21,8 @@ import (
 	"github.com/reconhq/reconcile/batches"
 	"github.com/reconhq/reconcile/config"
 	"github.com/reconhq/reconcile/metrics"
-	"github.com/reconhq/reconcile/runs"
 	"github.com/reconhq/reconcile/scheduler"
+	"github.com/reconhq/reconcile/web"
 )
 
 type serveOptions struct {
@@ -45,7 +43,7 @@ func newServeCmd(e *env) *cobra.Command {
 	o := &serveOptions{lookup: os.LookupEnv, now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE [--listen ADDR]",
-		Short: "Run the config's jobs on their schedules, and serve metrics, health and the run history over HTTP",
+		Short: "Run the config's jobs on their schedules, and serve the review page, its JSON API, metrics and health over HTTP",
 		Long: `Run every job of the config that has a schedule, on its cron expression in
 the config's time zone: a job never overlaps itself (a run still going when
 the next is due makes that one skip), a run past the job's timeout is
@@ -53,11 +51,26 @@ cancelled. Every run is recorded in the run history (STORE/history) and in
 the metrics.
 
 HTTP (--listen, default 127.0.0.1:8080):
+  /              the review page: pending batches, jobs with their last
+                 run and a drift-trend chart; run pages with the divergence
+                 report; batch pages with the operations, the rule behind
+                 each, and approve / reject / apply buttons
+  /api/...       the same as JSON: /api/runs (?job=NAME, ?limit=N),
+                 /api/runs/JOB/ID, /api/batches (?job=, ?state=),
+                 /api/batches/ID (?offset=, ?limit=), and
+                 POST /api/batches/ID/approve|reject|apply
   /metrics       Prometheus metrics (see 'reconcile run --help' for the list)
   /healthz       200 while the process runs
   /readyz        200 once the jobs are scheduled, 503 while stopping
-  /api/runs      the run history, newest first (?job=NAME, ?limit=N)
-  /api/batches   the fix-up batches, newest first (?job=NAME)
+
+Who may read and decide comes from the config's serve section: basic-auth
+users with bcrypt hashes (make one with 'reconcile hash-password') and
+bearer tokens read from the environment. Once any is declared, every page
+needs credentials unless serve.public_read is true; approve, reject and
+apply always need them (401 without), are refused from other sites
+(CSRF), and record who decided. Apply from the page runs the same guards
+as 'reconcile batch apply' and counts its operations in
+reconcile_fix_operations_total.
 
 SIGHUP reloads the config: a config that does not validate is reported and
 the running one kept; removed jobs stop (a running run is cancelled),
@@ -86,6 +99,7 @@ type server struct {
 	hist    historyStore
 	metrics *metrics.Metrics
 	sched   *scheduler.Scheduler
+	web     *web.Handler
 	ready   atomic.Bool
 	mu      sync.Mutex // one run's bookkeeping at a time
 }
@@ -119,6 +133,16 @@ func runServe(ctx context.Context, e *env, o *serveOptions) error {
 	}
 	s := &server{e: e, o: o, store: store, hist: hist, metrics: metrics.New()}
 	s.plan.Store(plan)
+	s.web, err = web.New(web.Options{
+		Jobs: s.webJobs, History: hist, Batches: filepath.Join(store, storeBatches), Reports: filepath.Join(store, storeRuns),
+		Access: webAccess(plan.Serve()), Now: o.now, Apply: s.applyFromWeb,
+		Logf: func(format string, args ...any) {
+			fmt.Fprintf(e.stderr, "reconcile serve: "+format+"\n", args...)
+		},
+	})
+	if err != nil {
+		return err
+	}
 	for _, j := range plan.Jobs() {
 		if last, ok := lastSuccess(ctx, hist, j); ok {
 			_ = s.metrics.SetLastSuccess(j, last)
@@ -239,6 +263,7 @@ func (s *server) reload(ctx context.Context) {
 		return
 	}
 	old := s.plan.Swap(plan)
+	s.web.SetAccess(webAccess(plan.Serve()))
 	for _, j := range old.Jobs() {
 		if _, ok := plan.Job(j); !ok {
 			s.metrics.Forget(j)
@@ -260,56 +285,95 @@ func (s *server) routes() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.HandleFunc("GET /api/runs", func(w http.ResponseWriter, r *http.Request) {
-		limit := 100
-		if v := r.URL.Query().Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 10000 {
-				http.Error(w, "limit: want a number from 1 to 10000", http.StatusBadRequest)
-				return
-			}
-			limit = n
-		}
-		rs, err := s.hist.List(r.Context(), runs.ListOptions{Job: r.URL.Query().Get("job"), Limit: limit})
-		if err != nil && len(rs) == 0 {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		writeJSON(w, struct {
-			Runs  []runs.Run `json:"runs"`
-			Error string     `json:"error,omitempty"`
-		}{rs, errString(err)})
-	})
-	mux.HandleFunc("GET /api/batches", func(w http.ResponseWriter, r *http.Request) {
-		all, err := batches.List(filepath.Join(s.store, storeBatches))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		job := r.URL.Query().Get("job")
-		out := []batches.Manifest{}
-		for _, b := range all {
-			if job == "" || b.Manifest.Job == job {
-				out = append(out, b.Manifest)
-			}
-		}
-		writeJSON(w, struct {
-			Batches []batches.Manifest `json:"batches"`
-		}{out})
-	})
+	mux.Handle("/", s.web)
 	return mux
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+// webJobs lists the jobs of the config in effect for the web page.
+func (s *server) webJobs() []web.Job {
+	plan := s.plan.Load()
+	var out []web.Job
+	for _, name := range plan.Jobs() {
+		j, _ := plan.Job(name)
+		wj := web.Job{Name: name, Schedule: j.Schedule}
+		for _, r := range j.Replicas {
+			wj.Replicas = append(wj.Replicas, r.System)
+		}
+		out = append(out, wj)
+	}
+	return out
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
+// webAccess turns the config's serve section into the page's access.
+func webAccess(sv config.Serve) web.Access {
+	a := web.Access{PublicRead: sv.PublicRead, Users: map[string]string{}, Tokens: map[string]string{}}
+	for _, u := range sv.Users {
+		a.Users[u.Name] = u.PasswordHash
 	}
-	return err.Error()
+	for _, t := range sv.Tokens {
+		a.Tokens[t.Name] = t.Token
+	}
+	return a
+}
+
+// applyFromWeb applies an approved batch for a signed-in person, and
+// counts the operations this apply ran in reconcile_fix_operations_total.
+func (s *server) applyFromWeb(ctx context.Context, id, by string) (*batches.Report, error) {
+	plan := s.plan.Load()
+	dir := filepath.Join(s.store, storeBatches)
+	before := 0
+	if b, err := batches.Open(dir, id); err == nil {
+		if j, err := b.Journal(); err == nil {
+			before = len(j)
+		}
+	}
+	rep, b, err := applyBatch(ctx, s.e, plan, dir, id, batches.ApplyOptions{Now: s.o.now(), By: by})
+	if b != nil {
+		s.countApplied(b, before)
+		s.refreshBatches(plan, b.Manifest.Job)
+	}
+	if err != nil {
+		return rep, err
+	}
+	fmt.Fprintf(s.e.stderr, "reconcile serve: batch %s applied by %s: state %s\n", id, by, b.Manifest.State)
+	return rep, nil
+}
+
+// countApplied adds the journal lines an apply wrote after the first
+// `before` to the fix-operation counter.
+func (s *server) countApplied(b *batches.Batch, before int) {
+	journal, err := b.Journal()
+	if err != nil || len(journal) < before {
+		return
+	}
+	n := map[string]int{}
+	for _, r := range journal[before:] {
+		n[string(r.Status)]++
+	}
+	for outcome, c := range n {
+		if err := s.metrics.AddFixOperations(b.Manifest.Job, b.Manifest.Target.System, outcome, c); err != nil {
+			fmt.Fprintf(s.e.stderr, "reconcile serve: %v\n", err)
+		}
+	}
+}
+
+// refreshBatches recounts a job's batches per state after a decision.
+func (s *server) refreshBatches(plan *config.Plan, job string) {
+	if _, ok := plan.Job(job); !ok {
+		return
+	}
+	all, err := batches.List(filepath.Join(s.store, storeBatches))
+	if err != nil {
+		return
+	}
+	now := s.o.now()
+	states := map[string]int{}
+	for _, b := range all {
+		if b.Manifest.Job == job {
+			states[stateOf(b.Manifest, now)]++
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.metrics.SetBatches(job, states)
 }
