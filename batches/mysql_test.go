@@ -258,3 +258,60 @@ func TestMySQLGuardsAreByteExact(t *testing.T) {
 		t.Errorf("rows: %q", got)
 	}
 }
+
+// A JSON column's guard compares documents as JSON: MariaDB keeps the
+// text as written ({"b": 2,  "a": 1}), the diff saw the canonical form,
+// and the update applies; a document changed since is a conflict; and a
+// second apply finds the post-image as JSON, already applied.
+func TestMySQLJSONGuardsCompareDocuments(t *testing.T) {
+	loc := testdb.MySQL(t)
+	testdb.ExecMySQL(t, loc,
+		"CREATE TABLE acc (id bigint PRIMARY KEY, doc JSON)",
+		`INSERT INTO acc VALUES (1, '{"b": 2,  "a": 1}'), (2, '{"a": 1, "b": 3}'), (3, '[1, 2]')`)
+	doc := func(s string) reconcile.Value {
+		v, err := reconcile.AppendJSON(nil, []byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	upd := func(id int64, old, new string) batches.Op {
+		return batches.Op{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(id)}}, Set: []batches.Cell{{"doc", doc(new)}}, Expect: []batches.Cell{{"doc", doc(old)}}, Rule: "r"}
+	}
+	del := batches.Op{Kind: connectors.OpDelete, Key: []batches.Cell{{"id", i64(3)}}, Expect: []batches.Cell{{"id", i64(3)}, {"doc", doc(`[1,2]`)}}, Rule: "r"}
+	b, err := batches.Create(t.TempDir(), spec("mysql"), []batches.Op{
+		upd(1, `{"a":1,"b":2}`, `{"a":1,"b":9}`), // spelled differently, same document
+		upd(2, `{"a":1,"b":2}`, `{"a":1,"b":9}`), // changed since the diff
+		del,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Approve("alice", now); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := b.Apply(t.Context(), openMy(t, loc), batches.ApplyOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := rep.Outcome; o.Applied != 2 || o.Conflict != 1 || o.Error != 0 {
+		t.Errorf("outcome: %+v %+v %+v", o, rep.Conflicts, rep.Errors)
+	}
+	if got := strings.Join(myRows(t, loc, "acc"), "|"); got != `id=1 doc={"a":1,"b":9}|id=2 doc={"a": 1, "b": 3}` {
+		t.Errorf("rows: %q", got)
+	}
+	// The row's document now equals the post-image, spelled as written.
+	testdb.ExecMySQL(t, loc, `UPDATE acc SET doc = '{ "b": 9, "a": 1 }' WHERE id = 1`)
+	b2, err := batches.Create(t.TempDir(), spec("mysql"), []batches.Op{upd(1, `{"a":1,"b":2}`, `{"a":1,"b":9}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2.Approve("alice", now)
+	rep, err = b2.Apply(t.Context(), openMy(t, loc), batches.ApplyOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := rep.Outcome; o.AlreadyApplied != 1 {
+		t.Errorf("re-apply of a document already there: %+v %+v", o, rep.Conflicts)
+	}
+}

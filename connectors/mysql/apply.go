@@ -24,7 +24,9 @@ const DefaultTxOps = 1000
 //	DELETE FROM t WHERE k = ? AND c <=> ?
 //
 // (text columns compared byte for byte, as BINARY CONVERT(c USING utf8mb4)
-// <=> BINARY ?, whatever their collation), in a strict sql_mode.
+// <=> BINARY ?, whatever their collation; JSON documents as JSON, with
+// JSON_EQUALS on MariaDB 10.7+ or a cast to JSON on MySQL 8), in a strict
+// sql_mode.
 //
 //	INSERT INTO t (k, c) SELECT ?, ? FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM t WHERE k = ?)
 //
@@ -55,6 +57,11 @@ func (s *Source) Apply(ctx context.Context, table string, ops []connectors.Write
 	}
 	a := &myApplier{conn: conn, table: name.quoted(), stmts: map[string]*sql.Stmt{}}
 	defer a.close()
+	var version string
+	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return nil, fmt.Errorf("apply to %s: %w", table, s.scrub(err))
+	}
+	a.jsonGuard = jsonGuardOf(version)
 	txOps := opts.TxOps
 	if txOps <= 0 {
 		txOps = DefaultTxOps
@@ -96,6 +103,36 @@ type myApplier struct {
 	conn  *sql.Conn
 	table string
 	stmts map[string]*sql.Stmt
+	// jsonGuard compares a JSON column with a bound JSON document as
+	// JSON (key order and spacing aside): "%s" is the column, "?" the
+	// document. Empty where the server has no such comparison.
+	jsonGuard string
+}
+
+// jsonGuardOf returns the JSON comparison of a server by its VERSION():
+// JSON_EQUALS on MariaDB 10.7 and later (its JSON is longtext, compared
+// as text by <=>), a comparison with a cast on MySQL 8 (whose JSON type
+// compares as JSON), none on older servers, whose guards then compare the
+// stored text, so a document spelled differently from its canonical form
+// is a conflict, never overwritten.
+func jsonGuardOf(version string) string {
+	mariadb := strings.Contains(version, "MariaDB")
+	if mariadb {
+		// Older MariaDB put a 5.5.5- in front of its version for old clients.
+		version = strings.TrimPrefix(version, "5.5.5-")
+	}
+	v, _, _ := strings.Cut(version, "-")
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return ""
+	}
+	switch {
+	case mariadb && (major > 10 || major == 10 && minor >= 7):
+		return "JSON_EQUALS(%s, ?) <=> 1"
+	case !mariadb && major >= 8:
+		return "%s <=> CAST(? AS JSON)"
+	}
+	return ""
 }
 
 func (a *myApplier) close() {
@@ -177,6 +214,11 @@ func (a *myApplier) statements(op *connectors.WriteOp) (write string, wargs []an
 		out := make([]string, len(cols))
 		for i, c := range cols {
 			out[i] = quoteIdent(c.Name) + eq + "?"
+			if _, doc := c.Value.(json.RawMessage); doc && eq == " <=> " && a.jsonGuard != "" {
+				// A JSON document compares as JSON: the stored text of
+				// {"b": 2, "a": 1} is the canonical {"a":1,"b":2}.
+				out[i] = fmt.Sprintf(a.jsonGuard, quoteIdent(c.Name))
+			}
 			if _, text := c.Value.(string); text && eq == " <=> " {
 				// Text compares byte for byte, whatever the column's
 				// collation: under a case-insensitive or PAD SPACE one,
