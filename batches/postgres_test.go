@@ -16,6 +16,7 @@ import (
 
 	"github.com/reconhq/reconcile/batches"
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/connectors/mysql"
 	"github.com/reconhq/reconcile/connectors/postgres"
 	"github.com/reconhq/reconcile/internal/testdb"
 	"github.com/reconhq/reconcile/reconcile"
@@ -269,14 +270,21 @@ func TestMain(m *testing.M) {
 }
 
 func child(arg string) int {
-	parts := strings.SplitN(arg, "|", 3)
+	parts := strings.SplitN(arg, "|", 4)
 	ctx := context.Background()
-	src, err := postgres.Open(ctx, parts[0], connectors.Options{})
+	var src connectors.Applier
+	var err error
+	switch parts[0] {
+	case "postgres":
+		src, err = postgres.Open(ctx, parts[1], connectors.Options{})
+	default:
+		src, err = mysql.Open(ctx, parts[1], connectors.Options{})
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
 	}
-	b, err := batches.Open(parts[1], parts[2])
+	b, err := batches.Open(parts[2], parts[3])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
@@ -290,14 +298,49 @@ func child(arg string) int {
 
 func TestPostgresKillDuringApply(t *testing.T) {
 	dsn := testdb.Postgres(t)
-	const n = 4000
 	testdb.Exec(t, dsn, `CREATE TABLE acc (id bigint PRIMARY KEY, v bigint)`,
 		`CREATE TABLE audit (id bigint, op text)`,
 		`CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
 			IF TG_OP = 'DELETE' THEN INSERT INTO audit VALUES (OLD.id, TG_OP); ELSE INSERT INTO audit VALUES (NEW.id, TG_OP); END IF; RETURN NULL; END $$`,
 		`CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON acc FOR EACH ROW EXECUTE FUNCTION audit()`,
-		fmt.Sprintf(`INSERT INTO acc SELECT g, g FROM generate_series(1, %d) g`, n),
+		fmt.Sprintf(`INSERT INTO acc SELECT g, g FROM generate_series(1, %d) g`, killRows),
 		`TRUNCATE audit`)
+	conn := testdb.Connect(t, dsn)
+	killDuringApply(t, "postgres", dsn, openPG(t, dsn), func(q string) int {
+		var n int
+		if err := conn.QueryRow(t.Context(), q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	})
+}
+
+func TestMySQLKillDuringApply(t *testing.T) {
+	loc := testdb.MySQL(t)
+	testdb.ExecMySQL(t, loc, "CREATE TABLE acc (id bigint PRIMARY KEY, v bigint)",
+		"CREATE TABLE audit (id bigint, op varchar(10))",
+		"CREATE TRIGGER audit_i AFTER INSERT ON acc FOR EACH ROW INSERT INTO audit VALUES (NEW.id, 'INSERT')",
+		"CREATE TRIGGER audit_u AFTER UPDATE ON acc FOR EACH ROW INSERT INTO audit VALUES (NEW.id, 'UPDATE')",
+		"CREATE TRIGGER audit_d AFTER DELETE ON acc FOR EACH ROW INSERT INTO audit VALUES (OLD.id, 'DELETE')",
+		fmt.Sprintf("INSERT INTO acc SELECT seq, seq FROM seq_1_to_%d", killRows),
+		"DELETE FROM audit")
+	db := testdb.OpenMySQL(t, loc)
+	killDuringApply(t, "mysql", loc, openMy(t, loc), func(q string) int {
+		var n int
+		if err := db.QueryRowContext(t.Context(), q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	})
+}
+
+// killRows is the size of the kill -9 tests' table.
+const killRows = 4000
+
+// killDuringApply runs the kill -9 test on table acc (id, v = id, an
+// audit trigger) of a database of kind at dsn; count runs a count query.
+func killDuringApply(t *testing.T, kind, dsn string, src connectors.Applier, count func(q string) int) {
+	const n = killRows
 	var ops []batches.Op
 	for i := int64(1); i <= n; i++ {
 		ops = append(ops, batches.Op{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(i)}},
@@ -306,7 +349,7 @@ func TestPostgresKillDuringApply(t *testing.T) {
 	ops = append(ops, batches.Op{Kind: connectors.OpInsert, Key: []batches.Cell{{"id", i64(n + 1)}},
 		Set: []batches.Cell{{"id", i64(n + 1)}, {"v", i64(-(n + 1))}}})
 	dir := t.TempDir()
-	sp := spec("postgres")
+	sp := spec(kind)
 	sp.Limits.TargetRows = n
 	b, err := batches.Create(dir, sp, ops)
 	if err != nil {
@@ -317,7 +360,7 @@ func TestPostgresKillDuringApply(t *testing.T) {
 	}
 	exe, _ := os.Executable()
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+dsn+"|"+dir+"|"+b.Manifest.ID)
+	cmd.Env = append(os.Environ(), childEnv+"="+kind+"|"+dsn+"|"+dir+"|"+b.Manifest.ID)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -353,7 +396,6 @@ func TestPostgresKillDuringApply(t *testing.T) {
 	if o.Manifest.State != batches.Partial {
 		t.Fatalf("state after kill -9: %s", o.Manifest.State)
 	}
-	src := openPG(t, dsn)
 	rep, err := o.Apply(t.Context(), src, batches.ApplyOptions{Now: now})
 	if err != nil {
 		t.Fatal(err)
@@ -369,17 +411,9 @@ func TestPostgresKillDuringApply(t *testing.T) {
 	if rep.Ran != len(ops)-journaled {
 		t.Errorf("ran %d, want %d (the journal had %d)", rep.Ran, len(ops)-journaled, journaled)
 	}
-	conn := testdb.Connect(t, dsn)
-	var wrong, twice, writes int
-	if err := conn.QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE v <> -id) FROM acc`).Scan(&wrong); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM (SELECT id FROM audit GROUP BY id HAVING count(*) > 1) x`).Scan(&twice); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM audit`).Scan(&writes); err != nil {
-		t.Fatal(err)
-	}
+	wrong := count(`SELECT count(*) FROM acc WHERE v <> -id`)
+	twice := count(`SELECT count(*) FROM (SELECT id FROM audit GROUP BY id HAVING count(*) > 1) x`)
+	writes := count(`SELECT count(*) FROM audit`)
 	if wrong != 0 || twice != 0 || writes != len(ops) {
 		t.Errorf("%d rows wrong, %d rows written twice, %d writes for %d operations", wrong, twice, writes, len(ops))
 	}
