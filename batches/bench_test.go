@@ -74,6 +74,43 @@ func BenchmarkApplyPostgres100k(b *testing.B) {
 	b.ReportMetric(total/b.Elapsed().Seconds(), "ops/s")
 }
 
+// BenchmarkApplyMySQL100k applies the same 100,000 guarded updates to
+// MySQL/MariaDB (1,000 per transaction) and reports operations per second.
+func BenchmarkApplyMySQL100k(b *testing.B) {
+	const n = 100_000
+	loc := testdb.MySQL(b)
+	testdb.ExecMySQL(b, loc, "CREATE TABLE acc (id bigint PRIMARY KEY, email varchar(64), amount decimal(12,2))")
+	src := openMy(b, loc)
+	ops := benchOps(n)
+	sp := spec("mysql")
+	sp.Limits.TargetRows = n
+	dir := b.TempDir()
+	var total float64
+	for b.Loop() {
+		b.StopTimer()
+		testdb.ExecMySQL(b, loc, "TRUNCATE acc",
+			fmt.Sprintf("INSERT INTO acc SELECT seq, CONCAT('USER', seq, '@example.com'), seq * 3 / 100 FROM seq_1_to_%d", n),
+			"ANALYZE TABLE acc")
+		bt, err := batches.Create(dir, sp, ops)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := bt.Approve("bench", now); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		rep, err := bt.Apply(b.Context(), src, batches.ApplyOptions{Now: now})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep.Outcome.Applied != n {
+			b.Fatalf("outcome %+v %v", rep.Outcome, rep.Errors[:min(3, len(rep.Errors))])
+		}
+		total += n
+	}
+	b.ReportMetric(total/b.Elapsed().Seconds(), "ops/s")
+}
+
 // BenchmarkReadOps100k reads back the ops.jsonl of 100,000 updates.
 func BenchmarkReadOps100k(b *testing.B) {
 	sp := spec("postgres")

@@ -49,7 +49,7 @@ func myRows(t *testing.T, loc, table string) []string {
 	return out
 }
 
-func openMy(t *testing.T, loc string) *mysql.Source {
+func openMy(t testing.TB, loc string) *mysql.Source {
 	t.Helper()
 	src, err := mysql.Open(t.Context(), loc, connectors.Options{})
 	if err != nil {

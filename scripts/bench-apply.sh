@@ -12,9 +12,11 @@
 #   BenchmarkApplyPostgres100k  applying it to PostgreSQL, 1,000 operations
 #                               per transaction, with the journal and the
 #                               undo batch: guarded operations per second
+#   BenchmarkApplyMySQL100k     the same against MariaDB/MySQL
 #
 # Environment (all optional):
 #   RECONCILE_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+#   RECONCILE_TEST_MYSQL='root@tcp(127.0.0.1:3306)/'
 #   COUNT=5               runs of each benchmark
 #
 # Exit code: 0 on success, 2 when a benchmark fails.
@@ -23,11 +25,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 COUNT=${COUNT:-5}
 export RECONCILE_TEST_POSTGRES=${RECONCILE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+export RECONCILE_TEST_MYSQL=${RECONCILE_TEST_MYSQL:-root@tcp(127.0.0.1:3306)/}
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 cd "$ROOT"
-if ! go test ./batches/ -run '^$' -bench 'Create100k|ReadOps100k|ApplyPostgres100k' \
+if ! go test ./batches/ -run '^$' -bench 'Create100k|ReadOps100k|ApplyPostgres100k|ApplyMySQL100k' \
 	-benchtime 2x -count "$COUNT" >"$out" 2>&1; then
 	cat "$out" >&2
 	exit 2

@@ -55,8 +55,7 @@ func (s *Source) Apply(ctx context.Context, table string, ops []connectors.Write
 		"SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"); err != nil {
 		return nil, fmt.Errorf("apply to %s: %w", table, s.scrub(err))
 	}
-	a := &myApplier{conn: conn, table: name.quoted(), stmts: map[string]*sql.Stmt{}}
-	defer a.close()
+	a := &myApplier{conn: conn, table: name.quoted()}
 	var version string
 	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
 		return nil, fmt.Errorf("apply to %s: %w", table, s.scrub(err))
@@ -102,7 +101,6 @@ func (s *Source) Apply(ctx context.Context, table string, ops []connectors.Write
 type myApplier struct {
 	conn  *sql.Conn
 	table string
-	stmts map[string]*sql.Stmt
 	// jsonGuard compares a JSON column with a bound JSON document as
 	// JSON (key order and spacing aside): "%s" is the column, "?" the
 	// document. Empty where the server has no such comparison.
@@ -135,24 +133,6 @@ func jsonGuardOf(version string) string {
 	return ""
 }
 
-func (a *myApplier) close() {
-	for _, st := range a.stmts {
-		st.Close()
-	}
-}
-
-func (a *myApplier) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
-	if st, ok := a.stmts[q]; ok {
-		return st, nil
-	}
-	st, err := a.conn.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	a.stmts[q] = st
-	return st, nil
-}
-
 func (a *myApplier) run(ctx context.Context, ops []connectors.WriteOp, dryRun bool) ([]connectors.Outcome, error) {
 	tx, err := a.conn.BeginTx(ctx, nil)
 	if err != nil {
@@ -160,14 +140,30 @@ func (a *myApplier) run(ctx context.Context, ops []connectors.WriteOp, dryRun bo
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	out := make([]connectors.Outcome, len(ops))
-	for i := range ops {
-		op := &ops[i]
-		write, wargs, check, cargs := a.statements(op)
-		st, err := a.prepare(ctx, write)
+	// Statements are prepared on the transaction, once per shape: a
+	// statement prepared on the connection would be prepared again by
+	// Tx.StmtContext for every operation (database/sql re-prepares a
+	// connection's statement in a transaction), a round trip each.
+	stmts := map[string]*sql.Stmt{}
+	prepare := func(q string) (*sql.Stmt, error) {
+		if st, ok := stmts[q]; ok {
+			return st, nil
+		}
+		st, err := tx.PrepareContext(ctx, q)
 		if err != nil {
 			return nil, err
 		}
-		res, err := tx.StmtContext(ctx, st).ExecContext(ctx, wargs...)
+		stmts[q] = st
+		return st, nil
+	}
+	for i := range ops {
+		op := &ops[i]
+		write, wargs, check, cargs := a.statements(op)
+		st, err := prepare(write)
+		if err != nil {
+			return nil, err
+		}
+		res, err := st.ExecContext(ctx, wargs...)
 		if err != nil {
 			return nil, err
 		}
@@ -179,12 +175,12 @@ func (a *myApplier) run(ctx context.Context, ops []connectors.WriteOp, dryRun bo
 			out[i] = connectors.Outcome{Status: connectors.StatusApplied}
 			continue
 		}
-		cst, err := a.prepare(ctx, check)
+		cst, err := prepare(check)
 		if err != nil {
 			return nil, err
 		}
 		var post, exists int64
-		if err := tx.StmtContext(ctx, cst).QueryRowContext(ctx, cargs...).Scan(&post, &exists); err != nil {
+		if err := cst.QueryRowContext(ctx, cargs...).Scan(&post, &exists); err != nil {
 			return nil, err
 		}
 		out[i] = classify(op.Kind, post, exists)
