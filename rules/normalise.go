@@ -32,12 +32,16 @@ const (
 	opNullIfEmpty
 	opTimeZone
 	opTruncateTime
+	opFold
+	opUnaccent
+	opTrimEnd
 )
 
 var opNames = [...]string{
 	opTrim: "trim", opLower: "lower", opUpper: "upper", opCollapseSpaces: "collapse_spaces",
 	opNFC: "nfc", opRound: "round", opTruncate: "truncate", opAlias: "alias",
 	opNullIfEmpty: "null_if_empty", opTimeZone: "time_zone", opTruncateTime: "truncate_time",
+	opFold: "fold", opUnaccent: "unaccent", opTrimEnd: "trim_end",
 }
 
 // Time units of truncate_time.
@@ -95,7 +99,7 @@ func (c Chain) String() string {
 	return strings.Join(parts, ", ")
 }
 
-const accepted = `trim, lower, upper, collapse_spaces, nfc, null_if_empty, "round(N)", "truncate(N)", ` +
+const accepted = `trim, trim_end, lower, upper, fold, unaccent, collapse_spaces, nfc, null_if_empty, "round(N)", "truncate(N)", ` +
 	`{round: N}, {truncate: N}, {alias: {CANONICAL: [VARIANT, ...]}}, {time_zone: ZONE}, {truncate_time: second|millisecond|minute|hour|day}`
 
 // ParseChain reads a column's normalisers from YAML-decoded values: each
@@ -143,6 +147,12 @@ func parseItem(it any) (Normaliser, error) {
 			return Normaliser{op: opNFC}, nil
 		case "null_if_empty":
 			return Normaliser{op: opNullIfEmpty}, nil
+		case "fold":
+			return Normaliser{op: opFold}, nil
+		case "unaccent":
+			return Normaliser{op: opUnaccent}, nil
+		case "trim_end":
+			return Normaliser{op: opTrimEnd}, nil
 		case "round", "truncate", "alias", "time_zone", "truncate_time":
 			return Normaliser{}, fmt.Errorf("%q needs an argument", name)
 		}
@@ -317,13 +327,19 @@ func (n Normaliser) text(s string) (string, bool) {
 		return s, true
 	case opNullIfEmpty:
 		return s, s != ""
+	case opFold:
+		return fold(s), true
+	case opUnaccent:
+		return unaccent(s), true
+	case opTrimEnd:
+		return strings.TrimRight(s, " "), true
 	}
 	return s, true
 }
 
 func (n Normaliser) isText() bool {
 	switch n.op {
-	case opTrim, opLower, opUpper, opCollapseSpaces, opNFC, opTruncate, opAlias, opNullIfEmpty:
+	case opTrim, opLower, opUpper, opCollapseSpaces, opNFC, opTruncate, opAlias, opNullIfEmpty, opFold, opUnaccent, opTrimEnd:
 		return true
 	}
 	return false
