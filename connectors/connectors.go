@@ -47,6 +47,13 @@ const (
 // text rendering does not.
 const MetaDBType = "reconcile.db_type"
 
+// MetaCollation is the Arrow field metadata key a database connector sets
+// on a text column to the collation the database compares it with
+// ("utf8mb4_general_ci"). The engine always compares text byte for byte;
+// a caller that wants the database's notion of equal text asks for it
+// (reconcile diff --collation-aware, with rules.CollationChain).
+const MetaCollation = "reconcile.collation"
+
 // MetaInvalid is the Arrow field metadata key a connector sets, with the
 // value InvalidMin, on a date, timestamp or time column whose source can
 // hold values no Arrow value represents (MySQL's zero dates such as

@@ -556,6 +556,8 @@ func mapCatalogColumn(c catalogColumn) (cp colPlan, note string) {
 		}
 		if c.json {
 			cp.asJSON()
+		} else if c.collation != "" {
+			cp.field.Metadata = arrow.NewMetadata([]string{connectors.MetaCollation}, []string{c.collation})
 		}
 	case "json":
 		cp.setKind(kindText, c.nullable)

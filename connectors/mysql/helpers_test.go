@@ -96,13 +96,20 @@ func render(a arrow.Array, i int) string {
 	return a.ValueStr(i)
 }
 
-// fieldTypes renders a schema as "name type [meta]" lines.
+// fieldTypes renders a schema as "name type [meta]" lines, leaving out
+// the text columns' collations (collations() shows those).
 func fieldTypes(s *arrow.Schema) []string {
 	var out []string
 	for _, f := range s.Fields() {
 		line := f.Name + " " + f.Type.String()
-		if f.Metadata.Len() > 0 {
-			line += fmt.Sprintf(" %v=%v", f.Metadata.Keys(), f.Metadata.Values())
+		var keys, values []string
+		for i, k := range f.Metadata.Keys() {
+			if k != connectors.MetaCollation {
+				keys, values = append(keys, k), append(values, f.Metadata.Values()[i])
+			}
+		}
+		if len(keys) > 0 {
+			line += fmt.Sprintf(" %v=%v", keys, values)
 		}
 		out = append(out, line)
 	}
@@ -114,4 +121,15 @@ func diffLines(t *testing.T, what string, got, want []string) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("%s =\n%s\nwant\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// collations renders the text columns' collations as "name collation".
+func collations(s *arrow.Schema) []string {
+	var out []string
+	for _, f := range s.Fields() {
+		if c, ok := f.Metadata.GetValue(connectors.MetaCollation); ok {
+			out = append(out, f.Name+" "+c)
+		}
+	}
+	return out
 }

@@ -55,6 +55,17 @@ break', 'y', 'c,a',
 		"c utf8", "vc utf8", "lat utf8", "tx utf8", "e utf8", "st utf8",
 		"j utf8 [reconcile.logical]=[json]", "bin binary", "vb binary", "bl binary", "g utf8",
 	})
+	// Each text column names its collation (the database's default here),
+	// for diff --collation-aware; JSON and the geometry's text do not.
+	var coll []string
+	for _, c := range collations(info.Schema) {
+		name, value, _ := strings.Cut(c, " ")
+		coll = append(coll, name)
+		if !strings.Contains(value, "_") {
+			t.Errorf("column %s: collation %q", name, value)
+		}
+	}
+	diffLines(t, "collations", coll, []string{"c", "vc", "lat", "tx", "e", "st"})
 	if !strings.Contains(strings.Join(info.Notes, "\n"), "column g (point) compared by its text form") {
 		t.Errorf("notes = %q, want one on the geometry column", info.Notes)
 	}
