@@ -11,18 +11,21 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/reconhq/reconcile/connectors"
 	"github.com/reconhq/reconcile/reconcile"
 	"github.com/reconhq/reconcile/reports"
+	"github.com/reconhq/reconcile/rules"
 	"github.com/reconhq/reconcile/snapshots"
 )
 
@@ -63,6 +66,8 @@ type diffOptions struct {
 	maxQuery     float64
 	history      string
 	historyName  string
+	normalize    []string
+	collation    bool
 }
 
 func newDiffCmd(e *env) *cobra.Command {
@@ -112,6 +117,8 @@ Exit codes: 0 consistent, 1 differences found, 2 error.`,
 	f.StringArrayVar(&o.maps, "map", nil, "pair a renamed column: SRC=TGT (repeatable)")
 	f.StringSliceVar(&o.columns, "columns", nil, "compare only these columns (source names; the key is always compared)")
 	f.StringSliceVar(&o.ignore, "ignore", nil, "leave these columns out of the comparison")
+	f.StringArrayVar(&o.normalize, "normalize", nil, "normalise a column on both sides before comparing: COL=N1,N2 (trim, trim_end, lower, upper, fold, unaccent, collapse_spaces, nfc, null_if_empty, round(N), truncate(N)); repeatable")
+	f.BoolVar(&o.collation, "collation-aware", false, "compare text as the database's collation does: for columns with a case- or accent-insensitive collation (MySQL/MariaDB _ci, _ai) or PAD SPACE, fold case, drop accents or trailing spaces on both sides (default: byte for byte, what is stored)")
 	f.StringVarP(&o.format, "format", "f", "table", "report format: table, json, markdown, html")
 	f.StringVarP(&o.output, "output", "o", "", "write the report to this file instead of stdout")
 	f.Int64Var(&o.limit, "limit", -1, "list at most N differences, smallest keys first (counts stay complete); 0 lists all; default: all for json, 100 otherwise")
@@ -209,6 +216,30 @@ func (o *diffOptions) validate() (reconcile.Options, connectors.Options, connect
 			problems = append(problems, fmt.Sprintf("--map: source column %q is mapped twice", s))
 		}
 		opts.Map[s] = t
+	}
+	for _, n := range o.normalize {
+		col, list, ok := strings.Cut(n, "=")
+		col = strings.TrimSpace(col)
+		if !ok || col == "" || strings.TrimSpace(list) == "" {
+			problems = append(problems, fmt.Sprintf("--normalize %q: want COL=NORMALISER[,NORMALISER...], e.g. email=trim,lower", n))
+			continue
+		}
+		var items []any
+		for _, it := range strings.Split(list, ",") {
+			items = append(items, strings.TrimSpace(it))
+		}
+		chain, err := rules.ParseChain(items)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("--normalize %s: %v", col, err))
+			continue
+		}
+		if opts.ColumnRules == nil {
+			opts.ColumnRules = map[string]reconcile.ColumnRule{}
+		}
+		if _, dup := opts.ColumnRules[col]; dup {
+			problems = append(problems, fmt.Sprintf("--normalize: column %q is given twice; list all its normalisers in one --normalize", col))
+		}
+		opts.ColumnRules[col] = reconcile.ColumnRule{Normalize: chain.Apply, Describe: col + ": " + chain.String()}
 	}
 	var src, tgt connectors.Options
 	src.Format, tgt.Format = o.sourceFormat, o.targetFormat
@@ -393,6 +424,12 @@ func runDiff(ctx context.Context, e *env, o *diffOptions, srcLoc, tgtLoc string)
 		return fmt.Errorf("target: %w", err)
 	}
 	defer tgt.Close()
+
+	if o.collation {
+		if err := collationRules(ctx, &opts, src, srcRef, tgt, tgtRef); err != nil {
+			return err
+		}
+	}
 
 	limit := o.limit
 	if limit < 0 {
@@ -582,4 +619,55 @@ func human(n int64) string {
 		return fmt.Sprintf("%.0fk", float64(n)/1e3)
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// collationRules adds, for each non-key column that a side compares under
+// a case- or accent-insensitive or PAD SPACE collation, the normalisers
+// that make the comparison follow it (rules.CollationChain), unless the
+// column has its own --normalize.
+func collationRules(ctx context.Context, opts *reconcile.Options, src connectors.Source, srcRef connectors.TableRef, tgt connectors.Source, tgtRef connectors.TableRef) error {
+	si, err := src.Describe(ctx, srcRef)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	ti, err := tgt.Describe(ctx, tgtRef)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	key := opts.Key
+	if len(key) == 0 {
+		key = si.PrimaryKey
+	}
+	collationOf := func(s *arrow.Schema, name string) string {
+		for _, f := range s.Fields() {
+			if f.Name == name {
+				c, _ := f.Metadata.GetValue(connectors.MetaCollation)
+				return c
+			}
+		}
+		return ""
+	}
+	for _, f := range si.Schema.Fields() {
+		if slices.Contains(key, f.Name) {
+			continue // keys match exactly: a normalised key could pair two rows the database keeps apart
+		}
+		if _, own := opts.ColumnRules[f.Name]; own {
+			continue
+		}
+		tname := f.Name
+		if m, ok := opts.Map[f.Name]; ok {
+			tname = m
+		}
+		sc, tc := collationOf(si.Schema, f.Name), collationOf(ti.Schema, tname)
+		chain, ok := rules.CollationChain(sc, tc)
+		if !ok {
+			continue
+		}
+		if opts.ColumnRules == nil {
+			opts.ColumnRules = map[string]reconcile.ColumnRule{}
+		}
+		by := strings.Trim(strings.Join([]string{sc, tc}, ", "), ", ")
+		opts.ColumnRules[f.Name] = reconcile.ColumnRule{Normalize: chain.Apply, Describe: fmt.Sprintf("%s: %s (collation %s)", f.Name, chain, by)}
+	}
+	return nil
 }

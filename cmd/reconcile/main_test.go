@@ -414,3 +414,23 @@ func TestFormatFlags(t *testing.T) {
 		t.Errorf("blank vs null without --null-value: exit %d (%s), want 1", code, errOut)
 	}
 }
+
+// --normalize applies declared normalisers on both sides before comparing;
+// bad ones are refused with the accepted list.
+func TestDiffNormalize(t *testing.T) {
+	code, out, errOut := runCLI(t, "diff", demoSrc, demoTgt, "--key", "id", "--map", "plan=tier", "--format", "json", "--normalize", "email=trim, lower")
+	if code != exitDifferences {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	r := decodeReport(t, out)
+	// Of the 6 email differences, 5 are case only; id 150 lost a letter.
+	if r.Columns["email"].Changed != 1 || r.Columns["mrr"].Changed != 4 || !strings.Contains(out, `"email: trim, lower"`) {
+		t.Errorf("email changed %d, mrr %d; want 1 and 4\n%s", r.Columns["email"].Changed, r.Columns["mrr"].Changed, out)
+	}
+	for _, bad := range []string{"email", "email=", "email=shout", "nosuch=lower"} {
+		code, _, errOut := runCLI(t, "diff", demoSrc, demoTgt, "--key", "id", "--normalize", bad)
+		if code != exitError || !strings.Contains(errOut, "normali") && !strings.Contains(errOut, "nosuch") {
+			t.Errorf("--normalize %q: exit %d, %s", bad, code, errOut)
+		}
+	}
+}

@@ -135,3 +135,40 @@ func TestDiffMySQLBisect(t *testing.T) {
 		t.Errorf("auto of a double column: exit %d, %v; %s", code, r.Summary, errOut)
 	}
 }
+
+// Text under a case- and accent-insensitive collation is compared byte
+// for byte by default; --collation-aware makes the differences the
+// collation ignores (case, accents, trailing spaces) ignorable on
+// purpose, and never a difference of letters.
+func TestDiffCollationAware(t *testing.T) {
+	my, pg := testdb.MySQL(t), testdb.Postgres(t)
+	testdb.ExecMySQL(t, my,
+		"create table people (id bigint primary key, name varchar(40) collate utf8mb4_unicode_ci, code varchar(10) collate utf8mb4_bin)",
+		`insert into people values (1, 'Straße', 'a'), (2, 'Crème', 'b'), (3, 'abc  ', 'c'), (4, 'Straße', 'd'), (5, 'same', 'E')`)
+	testdb.Exec(t, pg,
+		"create table people (id bigint primary key, name text, code text)",
+		`insert into people values (1, 'STRASSE', 'a'), (2, 'CREME', 'b'), (3, 'abc', 'c'), (4, 'Strafe', 'd'), (5, 'same', 'e')`)
+	changed := func(args ...string) (int64, int64, string) {
+		t.Helper()
+		code, out, errOut := runCLI(t, append([]string{"diff", my, pg, "--table", "people", "--format", "json"}, args...)...)
+		if code != exitDifferences {
+			t.Fatalf("exit %d, want 1; stderr: %s", code, errOut)
+		}
+		r := decodeReport(t, out)
+		return r.Columns["name"].Changed, r.Columns["code"].Changed, out
+	}
+	if name, code, out := changed(); name != 4 || code != 1 {
+		t.Errorf("byte for byte: name %d, code %d changed; want 4 and 1\n%s", name, code, out)
+	}
+	name, code, out := changed("--collation-aware")
+	if name != 1 || code != 1 {
+		t.Errorf("--collation-aware: name %d, code %d changed; want 1 (Straße/Strafe) and 1 (a _bin column)\n%s", name, code, out)
+	}
+	if !strings.Contains(out, "name: trim_end, unaccent, fold (collation utf8mb4_unicode_ci)") {
+		t.Errorf("the report's plan does not say what --collation-aware did:\n%s", out)
+	}
+	// An explicit --normalize of the column wins.
+	if name, _, out := changed("--collation-aware", "--normalize", "name=lower"); name != 4 {
+		t.Errorf("--normalize name=lower with --collation-aware: name %d changed, want 4\n%s", name, out)
+	}
+}
