@@ -27,7 +27,9 @@
 //   - Declared rules (Options.ColumnRules, Context, InFlight; see rules.go):
 //     normalisers rewrite each batch's column on both sides where batches
 //     enter the engine, so every algorithm, the schema comparison, the
-//     checksums and the listed values see normalised values; tolerances
+//     checksums and the listed values see normalised values (each change
+//     also carries the stored values of the normalised columns,
+//     Change.SourceRaw and TargetRaw, for fixes); tolerances
 //     are consulted only for the cells of rows whose digests differ, and a
 //     row whose every differing cell is tolerated is matched (counted in
 //     Counts.Tolerated). Context columns are read, not compared, and

@@ -425,6 +425,13 @@ func newSideState(side Side, p *plan, opts *Options) *sideState {
 			s.encs = append(s.encs, c.tgtEnc)
 		}
 	}
+	for _, r := range p.raws {
+		if side == SourceSide {
+			s.encs = append(s.encs, r.srcEnc)
+		} else {
+			s.encs = append(s.encs, r.tgtEnc)
+		}
+	}
 	if opts.Progress != nil {
 		if side == SourceSide {
 			s.progress = &opts.Progress.SourceRows
@@ -881,15 +888,14 @@ func (e *emitter) decode(pc *pendingChange) (Change, error) {
 	for i, v := range keyCells {
 		c.Key = append(c.Key, Field{Name: e.p.key[i], Value: v})
 	}
-	row := func(b []byte, only []int) ([]Field, []Field, error) {
+	row := func(b []byte, only []int) (out, ctx, raw []Field, err error) {
 		if b == nil {
-			return nil, nil, nil
+			return nil, nil, nil, nil
 		}
 		cells, err := SplitCells(b, nil)
 		if err != nil || len(cells) != e.p.rowCols() {
-			return nil, nil, errors.New("decode change: corrupt row encoding")
+			return nil, nil, nil, errors.New("decode change: corrupt row encoding")
 		}
-		var out, ctx []Field
 		if only == nil {
 			only = e.p.display
 		}
@@ -899,7 +905,10 @@ func (e *emitter) decode(pc *pendingChange) (Change, error) {
 		for j, i := range e.p.context {
 			ctx = append(ctx, Field{Name: e.p.contextNames[j], Value: cells[i]})
 		}
-		return out, ctx, nil
+		for j, r := range e.p.raws {
+			raw = append(raw, Field{Name: r.name, Value: cells[e.p.rawStart()+j]})
+		}
+		return out, ctx, raw, nil
 	}
 	var only []int
 	if pc.kind == Changed || pc.was == Changed {
@@ -908,10 +917,10 @@ func (e *emitter) decode(pc *pendingChange) (Change, error) {
 			c.Columns = append(c.Columns, e.p.pairs[i].src)
 		}
 	}
-	if c.Source, c.SourceContext, err = row(pc.src, only); err != nil {
+	if c.Source, c.SourceContext, c.SourceRaw, err = row(pc.src, only); err != nil {
 		return c, err
 	}
-	if c.Target, c.TargetContext, err = row(pc.tgt, only); err != nil {
+	if c.Target, c.TargetContext, c.TargetRaw, err = row(pc.tgt, only); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -436,7 +436,7 @@ func (h *hashDiff) joinAll(ctx context.Context, em *emitter, deliver func(*pendi
 				if err != nil {
 					return err
 				}
-				r, err := joinPartition(gctx, src, tgt, len(h.p.pairs), len(h.p.extras) > 0)
+				r, err := joinPartition(gctx, src, tgt, len(h.p.pairs), h.p.rowCols() > len(h.p.pairs))
 				if err != nil {
 					return err
 				}
@@ -545,8 +545,9 @@ func (t *keyTable) find(h uint64, key []byte) int {
 }
 
 // joinPartition matches the rows of one partition. Rows are compared by
-// their first np cells; with extras (cells only read, not compared) the
-// rest of a row is left out of the comparison.
+// their first np cells; with extras (cells only carried, not compared:
+// context and in-flight columns, the stored values of normalised ones)
+// the rest of a row is left out of the comparison.
 func joinPartition(ctx context.Context, src, tgt *partStore, np int, extras bool) (partResult, error) {
 	var r partResult
 	if src.len() == 0 && tgt.len() == 0 {

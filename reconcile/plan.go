@@ -3,6 +3,7 @@ package reconcile
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -34,8 +35,11 @@ type plan struct {
 
 	// Declared rules (rules.go). A row encoding holds the pairs, then the
 	// extras: columns read but not compared (Context, InFlight), which
-	// also follow the pairs in both projections.
+	// also follow the pairs in both projections; then, with normalisers,
+	// the raws: the stored values of the normalised columns, which the
+	// normalising reader appends to each batch (not read separately).
 	extras        []colPair
+	raws          []rawCol // one per normaliser, in srcNorm order
 	context       []int    // row index of each Context column
 	contextNames  []string // Options.Context
 	inFlight      int      // row index of the in-flight column; -1 for none
@@ -49,8 +53,19 @@ type plan struct {
 	rules         []string                    // descriptions, for PlanStats.Rules
 }
 
+// rawCol is a normalised column whose stored (un-normalised) values a
+// row encoding carries too, after the pairs and the extras: the values a
+// fix writes and guards on. They are never hashed or compared.
+type rawCol struct {
+	name           string        // source name
+	srcEnc, tgtEnc columnEncoder // of the stored types
+}
+
 // rowCols is the number of cells of a row encoding.
-func (p *plan) rowCols() int { return len(p.pairs) + len(p.extras) }
+func (p *plan) rowCols() int { return len(p.pairs) + len(p.extras) + len(p.raws) }
+
+// rawStart is the index of the first raw cell of a row encoding.
+func (p *plan) rawStart() int { return len(p.pairs) + len(p.extras) }
 
 // needValues reports whether a change's row values are needed to classify
 // it (tolerances, in-flight rows), listed or not.
@@ -142,7 +157,12 @@ func buildPlan(src, tgt *connectors.TableInfo, opts *Options) (*plan, error) {
 	}
 
 	// Normalisers may change a column's type: the plan is made with the
-	// types they give.
+	// types they give, and the stored values are encoded with the stored
+	// types.
+	stored := [2]map[string]arrow.Field{srcField, tgtField}
+	if len(opts.ColumnRules) > 0 {
+		stored = [2]map[string]arrow.Field{maps.Clone(srcField), maps.Clone(tgtField)}
+	}
 	problems = append(problems, normaliseFields(srcField, tgtField, tgtName, opts)...)
 
 	key := opts.Key
@@ -259,7 +279,7 @@ func buildPlan(src, tgt *connectors.TableInfo, opts *Options) (*plan, error) {
 			}
 		}
 	}
-	if err := planRules(p, srcField, tgtField, tgtName, opts); err != nil {
+	if err := planRules(p, srcField, tgtField, stored, tgtName, opts); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -90,7 +90,8 @@ type Change struct {
 	// Extra the target row, for NullKey and Duplicate the row of that side
 	// (the first one seen, for a Duplicate). An InFlight change holds what
 	// the kind it would have been holds. With normalisers
-	// (Options.ColumnRules) the values are the normalised ones.
+	// (Options.ColumnRules) the values are the normalised ones (the
+	// stored ones are in SourceRaw and TargetRaw).
 	Source []Field
 	Target []Field
 	// SourceContext and TargetContext hold the Options.Context columns of
@@ -100,6 +101,18 @@ type Change struct {
 	// Columns.
 	SourceContext []Field
 	TargetContext []Field
+	// SourceRaw and TargetRaw hold, with normalisers, the stored values
+	// of the normalised columns of the source and target rows: what each
+	// side holds before its normaliser ran ("  Alice@X.COM " where Source
+	// says "alice@x.com"), encoded with the column's stored type, so that
+	// a fix writes and guards on what is stored. They list every
+	// normalised column read (key, compared and Context columns alike;
+	// source names, in name order), whenever the change carries that
+	// side's row: both for a Changed change, whether or not those
+	// columns differ. They are nil when no column is normalised. Only the
+	// normalised values are compared, hashed and reported.
+	SourceRaw []Field
+	TargetRaw []Field
 }
 
 // KeyString renders the key as "a=1, b=x" for text reports.

@@ -19,7 +19,13 @@ import (
 // Normalisers run where batches enter the engine (a reader wrapped around
 // each side's reads), so every algorithm sees the normalised columns: the
 // schema comparison and type checks see the types the normalisers give,
-// the checksums are of the normalised values and reports show them.
+// the checksums are of the normalised values and reports show them. The
+// reader also appends each normalised column's stored array after the
+// projection's columns; rows carry those cells (the plan's raws) through
+// every algorithm, spill files included, uncompared and unhashed, so
+// that a change can hand over what each side stores (Change.SourceRaw,
+// TargetRaw) for a fix to write and guard on. Without normalisers there
+// are none and nothing is added.
 // Tolerances are consulted only for the cells of a row whose digests
 // differ, so rows that match exactly cost nothing more. Neither can run
 // inside a database, so they force the comparison after fetching: bisect
@@ -151,10 +157,11 @@ func normalisedField(f arrow.Field, fn func(arrow.Array, memory.Allocator) (arro
 }
 
 // planRules resolves the declared rules against the plan: the normalisers
-// of each projection, the tolerances, and the Context and InFlight
-// columns, read as extras when they are not compared. All problems are
-// reported at once.
-func planRules(p *plan, srcField, tgtField map[string]arrow.Field, tgtName func(string) string, opts *Options) error {
+// of each projection (with the stored values they keep, as raws), the
+// tolerances, and the Context and InFlight columns, read as extras when
+// they are not compared. stored holds the source's and the target's
+// fields with their stored types. All problems are reported at once.
+func planRules(p *plan, srcField, tgtField map[string]arrow.Field, stored [2]map[string]arrow.Field, tgtName func(string) string, opts *Options) error {
 	var problems []error
 	isKey := make(map[int]bool, len(p.keyPairs))
 	for _, k := range p.keyPairs {
@@ -243,6 +250,9 @@ func planRules(p *plan, srcField, tgtField map[string]arrow.Field, tgtName func(
 			applied = true
 			p.srcNorm = append(p.srcNorm, normCol{idx: idx, name: name, typ: srcField[name].Type, fn: r.Normalize})
 			p.tgtNorm = append(p.tgtNorm, normCol{idx: idx, name: name, typ: tgtField[p.tgtColumns[idx]].Type, fn: r.Normalize})
+			sf, tf := stored[0][name], stored[1][p.tgtColumns[idx]]
+			sc, tc := classOf(sf), classOf(tf)
+			p.raws = append(p.raws, rawCol{name: name, srcEnc: newColumnEncoder(sf, sc, sc), tgtEnc: newColumnEncoder(tf, tc, tc)})
 			if idx < len(p.pairs) && isKey[idx] {
 				p.keyNormalised = true
 			}
@@ -271,7 +281,8 @@ func planRules(p *plan, srcField, tgtField map[string]arrow.Field, tgtName func(
 }
 
 // normReader wraps a side's reader and hands out its batches with the
-// normalised columns.
+// normalised columns in place of the stored ones, and the stored ones
+// (the raws) appended after the projection's columns, in cols order.
 type normReader struct {
 	refs atomic.Int64
 	r    array.RecordReader
@@ -339,11 +350,13 @@ func (n *normReader) Next() bool {
 }
 
 func (n *normReader) normalise(in arrow.Record) (out arrow.Record, err error) {
-	cols := make([]arrow.Array, in.NumCols())
+	nc := int(in.NumCols())
+	cols := make([]arrow.Array, nc, nc+len(n.cols))
 	for i := range cols {
 		cols[i] = in.Column(i)
 	}
-	fields := append([]arrow.Field(nil), in.Schema().Fields()...)
+	fields := make([]arrow.Field, nc, nc+len(n.cols))
+	copy(fields, in.Schema().Fields())
 	var made []arrow.Array
 	defer func() {
 		for _, a := range made {
@@ -373,6 +386,11 @@ func (n *normReader) normalise(in arrow.Record) (out arrow.Record, err error) {
 		}
 		cols[c.idx] = a
 		fields[c.idx].Type = a.DataType()
+	}
+	// The stored values, for fixes to write and guard on.
+	for _, c := range n.cols {
+		cols = append(cols, in.Column(c.idx))
+		fields = append(fields, in.Schema().Field(c.idx))
 	}
 	return array.NewRecord(arrow.NewSchema(fields, nil), cols, in.NumRows()), nil
 }
