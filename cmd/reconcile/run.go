@@ -74,8 +74,10 @@ replicas are compared with the same point in time, and the system of record
 is read once), with the job's key, column map, normalisers, tolerances and
 in-flight window. Every difference is resolved by the job's rules into a
 guarded fix-up batch per replica (pending approval: see 'reconcile batch'),
-or listed for review. Reports go to stdout and, as JSON, to
-STORE/runs/JOB/RUN/; rows left for review to review-SYSTEM.jsonl there.
+or listed for review. A fix writes and guards on the values each side
+stores, not the normalised form the diff compared. Reports go to stdout
+and, as JSON, to STORE/runs/JOB/RUN/; rows left for review to
+review-SYSTEM.jsonl there.
 
 Nothing is ever written to a data system by 'run': a batch is applied only
 by 'reconcile batch apply' after approval.
@@ -521,9 +523,9 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 		}
 		d := r.Resolve(c, rules.Context{SourceSystem: sorName, TargetSystem: rep.System, Source: c.SourceContext, Target: c.TargetContext})
 		var why []string
-		held := holdNormalised(&d, job.Normalize)
+		srcContext, tgtContext, held := storedForm(&d, c, job.Normalize)
 		if len(held) > 0 {
-			why = append(why, "normalised column(s) "+strings.Join(held, ", ")+": not fixed automatically (the diff saw the normalised form, not the stored one)")
+			why = append(why, "normalised column(s) "+strings.Join(held, ", ")+": not fixed automatically (the diff did not hand over the stored value)")
 		}
 		if d.Op == rules.OpDelete && len(targetOnly) > 0 {
 			// The undo of a delete re-inserts the row the diff saw; it
@@ -532,7 +534,7 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 			held = append(held, targetOnly...)
 			why = append(why, "column(s) "+strings.Join(targetOnly, ", ")+" only in the replica: a delete is not made automatically, its undo could not restore them")
 		}
-		if op, ok := toOp(d, c.SourceContext, c.TargetContext, res2t); ok {
+		if op, ok := toOp(d, srcContext, tgtContext, res2t); ok {
 			ops = append(ops, op)
 		}
 		if d.Op == rules.OpReview || len(d.Review()) > 0 || len(held) > 0 {
@@ -823,43 +825,51 @@ func replicaFileName(job config.Job, rep config.Replica) string {
 	return rep.System
 }
 
-// holdNormalised keeps values the diff saw through a normaliser out of a
-// fix: they are the normalised form (trimmed, lower-cased, rounded…), not
-// what either side stores, so writing them would store the normalised
-// form and guarding on them would never match. An update keeps its other
-// columns; an insert or a delete, which writes or expects a whole row, is
-// held for review. It returns the columns held back.
-func holdNormalised(d *rules.Decision, norm map[string]rules.Chain) []string {
+// storedForm puts into a fix the values each side stores of its
+// normalised columns (Change.SourceRaw, TargetRaw) in place of the
+// normalised ones the diff compared and the rules decided on, which
+// neither side need store (trimmed, lower-cased, rounded…): an insert
+// writes the source's stored values; an update writes the source's and
+// finds and guards on the row by the target's (key and pre-image); a
+// delete's key and pre-image, which its undo re-inserts, are the
+// target's. It returns the context rows to complete an insert or a
+// delete with, stored values too. A normalised column the change holds
+// no stored value of cannot be written or guarded on faithfully: the
+// row is then held for review, and those columns are returned.
+func storedForm(d *rules.Decision, c reconcile.Change, norm map[string]rules.Chain) (srcContext, tgtContext []reconcile.Field, held []string) {
+	srcContext, tgtContext = c.SourceContext, c.TargetContext
 	if len(norm) == 0 {
-		return nil
+		return srcContext, tgtContext, nil
 	}
-	isNorm := func(f reconcile.Field) bool { _, ok := norm[f.Name]; return ok }
-	var held []string
-	switch d.Op {
-	case rules.OpInsert, rules.OpDelete:
-		for _, f := range append(append([]reconcile.Field(nil), d.Set...), d.Expect...) {
-			if isNorm(f) && !slices.Contains(held, f.Name) {
-				held = append(held, f.Name)
+	stored := func(fs, raw []reconcile.Field) []reconcile.Field {
+		out := slices.Clone(fs) // fs may be the change's own
+		for i, f := range out {
+			if _, ok := norm[f.Name]; !ok {
+				continue
 			}
-		}
-		if len(held) > 0 {
-			d.Op = rules.OpReview
-		}
-	case rules.OpUpdate:
-		keep := func(fs []reconcile.Field) []reconcile.Field {
-			var out []reconcile.Field
-			for _, f := range fs {
-				if isNorm(f) {
-					if !slices.Contains(held, f.Name) {
-						held = append(held, f.Name)
-					}
-					continue
+			j := slices.IndexFunc(raw, func(r reconcile.Field) bool { return r.Name == f.Name })
+			if j < 0 {
+				if !slices.Contains(held, f.Name) {
+					held = append(held, f.Name)
 				}
-				out = append(out, f)
+				continue
 			}
-			return out
+			out[i].Value = raw[j].Value
 		}
-		d.Set, d.Expect = keep(d.Set), keep(d.Expect)
+		return out
 	}
-	return held
+	switch d.Op {
+	case rules.OpInsert:
+		d.Key, d.Set = stored(d.Key, c.SourceRaw), stored(d.Set, c.SourceRaw)
+		srcContext = stored(srcContext, c.SourceRaw)
+	case rules.OpUpdate:
+		d.Key, d.Set, d.Expect = stored(d.Key, c.TargetRaw), stored(d.Set, c.SourceRaw), stored(d.Expect, c.TargetRaw)
+	case rules.OpDelete:
+		d.Key, d.Expect = stored(d.Key, c.TargetRaw), stored(d.Expect, c.TargetRaw)
+		tgtContext = stored(tgtContext, c.TargetRaw)
+	}
+	if len(held) > 0 {
+		d.Op = rules.OpReview
+	}
+	return srcContext, tgtContext, held
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -120,7 +121,7 @@ jobs:
 		t.Fatalf("batches: %v, %d", err, len(bs))
 	}
 	m := bs[0].Manifest
-	if m.Counts != (batches.Counts{Update: 1}) || m.State != batches.Pending || m.Target.Table != "public.crm" || m.Key[0] != "id" {
+	if m.Counts != (batches.Counts{Insert: 1, Update: 1, Delete: 1}) || m.State != batches.Pending || m.Target.Table != "public.crm" || m.Key[0] != "id" {
 		t.Errorf("batch manifest: %+v", m)
 	}
 	ops, err := bs[0].Ops()
@@ -131,6 +132,15 @@ jobs:
 		if op.Kind == "update" && (len(op.Set) != 1 || op.Set[0].Column != "tier" || op.Set[0].Value.String() != "pro" || op.Expect[0].Value.String() != "free") {
 			t.Errorf("update: %+v", op)
 		}
+		// e-mails are normalised; the insert and the delete write and
+		// expect the stored ones (TestRunNormalisedColumnsPostgres has
+		// stored values that differ from their normalised form).
+		if op.Kind == "insert" && cellOf(op.Set, "email") != "user5@example.com" {
+			t.Errorf("insert: %+v", op)
+		}
+		if op.Kind == "delete" && cellOf(op.Expect, "email") != "x@example.com" {
+			t.Errorf("delete: %+v", op)
+		}
 	}
 	// notes of row 7 wait for a person.
 	review, err := filepath.Glob(filepath.Join(store, "runs", "customers", "*", "review-crm.jsonl"))
@@ -140,12 +150,10 @@ jobs:
 	if data, _ := os.ReadFile(review[0]); !strings.Contains(string(data), `"id":7`) || !strings.Contains(string(data), "notes") {
 		t.Errorf("review list: %s", data)
 	}
-	// e-mails are normalised: the diff saw them lower-cased, so the
-	// missing and the extra row, whose fixes would write or expect one,
-	// wait for a person instead of storing the normalised form.
-	if data, _ := os.ReadFile(review[0]); !strings.Contains(string(data), `"id":5`) || !strings.Contains(string(data), `"id":900`) ||
-		!strings.Contains(string(data), "normalised column(s) email") {
-		t.Errorf("review list lacks the rows held for their normalised e-mail: %s", data)
+	// The missing and the extra row are fixed, normalised e-mail or not.
+	if data, _ := os.ReadFile(review[0]); strings.Contains(string(data), `"id":5`) || strings.Contains(string(data), `"id":900`) ||
+		strings.Contains(string(data), "normalised column") {
+		t.Errorf("review list holds rows for their normalised e-mail: %s", data)
 	}
 	for _, f := range []string{review[0], filepath.Join(bs[0].Dir, "manifest.json"), filepath.Join(bs[0].Dir, "batch.sql")} {
 		if data, _ := os.ReadFile(f); strings.Contains(string(data), pw) {
@@ -163,7 +171,7 @@ jobs:
 		t.Errorf("show: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI(t, "batch", "apply", id[1], "--config", cfg, "--dry-run")
-	if code != 0 || !strings.Contains(out, "dry run") || !strings.Contains(out, "1 applied") {
+	if code != 0 || !strings.Contains(out, "dry run") || !strings.Contains(out, "3 applied") {
 		t.Errorf("dry run: exit %d\n%s%s", code, out, errOut)
 	}
 	if code, out, errOut = runCLI(t, "batch", "approve", id[1], "--config", cfg); code != exitError || !strings.Contains(errOut, "--by") {
@@ -173,7 +181,7 @@ jobs:
 		t.Fatalf("approve: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI(t, "batch", "apply", id[1], "--config", cfg)
-	if code != 0 || !strings.Contains(out, "1 applied") || !strings.Contains(out, "undo batch") {
+	if code != 0 || !strings.Contains(out, "3 applied") || !strings.Contains(out, "undo batch") {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
 	}
 	// Twice changes nothing.
@@ -203,7 +211,7 @@ jobs:
 	if err := conn.QueryRow(context.Background(), `select (select tier from crm where id = 4), (select count(*) from crm where id = 5), (select count(*) from crm where id = 900)`).Scan(&tier, &n5, &n900); err != nil {
 		t.Fatal(err)
 	}
-	if tier != "pro" || n5 != 0 || n900 != 1 {
+	if tier != "pro" || n5 != 1 || n900 != 0 {
 		t.Errorf("after apply: tier %q, row 5 ×%d, row 900 ×%d", tier, n5, n900)
 	}
 
@@ -214,7 +222,7 @@ jobs:
 		t.Fatalf("second run: exit %d\n%s%s", code, out, errOut)
 	}
 	r := decodeReport(t, out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1])
-	if r.Summary["changed"] != 2 || r.Summary["missing"] != 1 || r.Summary["extra"] != 1 || r.Summary["in_flight"] != 1 {
+	if r.Summary["changed"] != 2 || r.Summary["missing"] != 0 || r.Summary["extra"] != 0 || r.Summary["in_flight"] != 1 {
 		t.Errorf("second run: %v", r.Summary)
 	}
 }
@@ -502,5 +510,163 @@ jobs:
 	}
 	if _, err := os.Stat(filepath.Join(store, "history")); !os.IsNotExist(err) {
 		t.Errorf("a local history was written too: %v", err)
+	}
+}
+
+// cellOf is the text of a column's cell, "<absent>" when the cells lack it.
+func cellOf(cells []batches.Cell, col string) string {
+	for _, c := range cells {
+		if c.Column == col {
+			if s, ok := c.Value.Text(); ok {
+				return s
+			}
+			return "<" + c.Value.String() + ">"
+		}
+	}
+	return "<absent>"
+}
+
+// opFor is the operation of a kind on the row with this integer key.
+func opFor(t *testing.T, ops []batches.Op, kind string, id int64) batches.Op {
+	t.Helper()
+	for _, op := range ops {
+		if k, ok := op.Key[0].Value.Int(); ok && k == id && string(op.Kind) == kind {
+			return op
+		}
+	}
+	t.Fatalf("no %s of row %d in %+v", kind, id, ops)
+	return batches.Op{}
+}
+
+// A normalised column is compared in its normalised form, but fixed with
+// the values the sides store: an update writes the source's stored
+// e-mail and guards on the replica's, an insert writes the source's, a
+// delete expects (and its undo re-inserts) the replica's. A row whose
+// e-mails differ only as the normaliser allows is left alone, and so is
+// the spelling of an e-mail equal once normalised in a row fixed for
+// another column.
+func TestRunNormalisedColumnsPostgres(t *testing.T) {
+	db := testdb.Postgres(t)
+	testdb.Exec(t, db,
+		`create table people (id int primary key, email text, name text)`,
+		`create table people_copy (id int primary key, email text, name text)`,
+		`insert into people values
+			(1, '  Alice@X.COM ', 'A'),
+			(2, 'Bob@Example.com', 'B'),
+			(3, ' Carol@X.com', 'C'),
+			(4, 'Erin@X.Com  ', 'E'),
+			(5, 'Fay@x.com', 'F')`,
+		`insert into people_copy values
+			(1, '  Alice@X.COM ', 'A'),
+			(2, 'bob@example.COM', 'B'),  -- (a) differs only in case: not drift
+			(3, 'dave@x.com', 'C'),       -- (b) a really different e-mail
+			                              -- (c) 4 is missing
+			(5, 'FAY@x.com ', 'G'),       -- the name differs, the e-mail only in form
+			(900, ' Zed@X.com', 'Z')      -- (d) extra`,
+	)
+	store := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "reconcile.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`store: %s
+systems:
+  app: {url: %q}
+  copy: {url: %q}
+jobs:
+  people:
+    system_of_record: {system: app, table: public.people}
+    replicas: [{system: copy, table: public.people_copy}]
+    key: [id]
+    normalize:
+      email: [trim, lower]
+    limits: {max_changes: 100, max_fraction: 1}
+`, store, db, db)), 0o644)
+	code, out, errOut := runCLI(t, "run", "people", "--config", cfg)
+	id := regexp.MustCompile(`batch   (\S+): 1 insert\(s\), 2 update\(s\), 1 delete\(s\)`).FindStringSubmatch(out)
+	if code != exitDifferences || id == nil || strings.Contains(out, "review ") {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errOut)
+	}
+	b, err := batches.Open(filepath.Join(store, "batches"), id[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := b.Ops()
+	if err != nil || len(ops) != 4 {
+		t.Fatalf("ops: %v %+v", err, ops)
+	}
+	if op := opFor(t, ops, "update", 3); len(op.Set) != 1 || cellOf(op.Set, "email") != " Carol@X.com" ||
+		len(op.Expect) != 1 || cellOf(op.Expect, "email") != "dave@x.com" {
+		t.Errorf("update of row 3: set %+v, expect %+v; want the stored e-mails", op.Set, op.Expect)
+	}
+	if op := opFor(t, ops, "update", 5); len(op.Set) != 1 || cellOf(op.Set, "name") != "F" || cellOf(op.Expect, "email") != "<absent>" {
+		t.Errorf("update of row 5: set %+v, expect %+v; want the name only", op.Set, op.Expect)
+	}
+	if op := opFor(t, ops, "insert", 4); cellOf(op.Set, "email") != "Erin@X.Com  " || cellOf(op.Set, "name") != "E" {
+		t.Errorf("insert of row 4: set %+v; want the stored e-mail", op.Set)
+	}
+	if op := opFor(t, ops, "delete", 900); cellOf(op.Expect, "email") != " Zed@X.com" || cellOf(op.Expect, "name") != "Z" {
+		t.Errorf("delete of row 900: expect %+v; want the stored e-mail", op.Expect)
+	}
+	for _, args := range [][]string{
+		{"batch", "approve", id[1], "--config", cfg, "--by", "alice"},
+		{"batch", "apply", id[1], "--config", cfg},
+	} {
+		code, out, errOut := runCLI(t, args...)
+		if code != 0 || (args[1] == "apply" && (!strings.Contains(out, "4 applied") || !strings.Contains(out, "0 conflict"))) {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	rows, err := testdb.Connect(t, db).Query(context.Background(), `select id, email, name from people_copy order by id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var n int
+		var email, name string
+		if err := rows.Scan(&n, &email, &name); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %q %s", n, email, name))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`1 "  Alice@X.COM " A`,
+		`2 "bob@example.COM" B`, // untouched
+		`3 " Carol@X.com" C`,    // the source's stored e-mail
+		`4 "Erin@X.Com  " E`,    // inserted as stored
+		`5 "FAY@x.com " F`,      // its e-mail untouched
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("people_copy after apply:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if code, out, errOut := runCLI(t, "batch", "verify", id[1], "--config", cfg); code != 0 || !strings.Contains(out, "0 still differ") {
+		t.Errorf("verify: exit %d\n%s%s", code, out, errOut)
+	}
+	// The undo batch restores the stored values: it deletes row 4
+	// expecting its stored e-mail, re-inserts row 900 as it was stored,
+	// and puts row 3's e-mail back, guarded on the one written.
+	b, err = batches.Open(filepath.Join(store, "batches"), id[1])
+	if err != nil || b.Manifest.Undo == "" {
+		t.Fatalf("applied batch: %v %+v", err, b)
+	}
+	undo, err := batches.Open(filepath.Join(store, "batches"), b.Manifest.Undo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops, err = undo.Ops(); err != nil {
+		t.Fatal(err)
+	}
+	if op := opFor(t, ops, "delete", 4); cellOf(op.Expect, "email") != "Erin@X.Com  " {
+		t.Errorf("undo of the insert: %+v", op)
+	}
+	if op := opFor(t, ops, "insert", 900); cellOf(op.Set, "email") != " Zed@X.com" {
+		t.Errorf("undo of the delete: %+v", op)
+	}
+	if op := opFor(t, ops, "update", 3); cellOf(op.Set, "email") != "dave@x.com" || cellOf(op.Expect, "email") != " Carol@X.com" {
+		t.Errorf("undo of the update: %+v", op)
+	}
+	if code, out, errOut := runCLI(t, "run", "people", "--config", cfg); code != exitConsistent {
+		t.Errorf("run after apply: exit %d\n%s%s", code, out, errOut)
 	}
 }
