@@ -103,7 +103,7 @@ func (b *Batch) lock(now time.Time) (unlock func(), err error) {
 		if errors.Is(err, fs.ErrExist) {
 			held, herr := lockHeld(b.Dir)
 			if held || herr != nil {
-				return nil, fmt.Errorf("%w (%s): another apply may be running; if no process named in that file runs (check its host and pid), remove it and apply again", ErrLocked, path)
+				return nil, fmt.Errorf("%w (%s): an apply or a decision on it may be running; if no process named in that file runs (check its host and pid), remove the file and try again", ErrLocked, path)
 			}
 			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, err

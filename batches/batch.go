@@ -27,7 +27,7 @@ var (
 	ErrNotApproved = errors.New("batch is not approved")
 	ErrTampered    = errors.New("operations no longer match the approved sha256")
 	ErrExpired     = errors.New("batch has expired")
-	ErrLocked      = errors.New("batch is being applied by another process")
+	ErrLocked      = errors.New("batch is being applied or decided by another process")
 	ErrCorrupt     = errors.New("batch file is corrupt")
 	ErrLimit       = errors.New("batch exceeds a safety limit")
 	ErrUnwritable  = errors.New("value cannot be written to a target")
@@ -159,6 +159,15 @@ type Manifest struct {
 	Outcome         *Outcome   `json:"outcome,omitempty"`
 	UndoOf          string     `json:"undo_of,omitempty"`
 	Undo            string     `json:"undo,omitempty"` // the id of the undo batch written by apply
+}
+
+// StateAt is the batch's state as of now: a pending or approved batch past
+// its expiry is expired even before an apply or a decision records it.
+func (m *Manifest) StateAt(now time.Time) State {
+	if (m.State == Pending || m.State == Approved) && !m.Expires.IsZero() && !now.Before(m.Expires) {
+		return Expired
+	}
+	return m.State
 }
 
 // Batch is an open batch folder.
@@ -608,6 +617,28 @@ func (b *Batch) Approve(by string, now time.Time) error {
 	if strings.TrimSpace(by) == "" {
 		return fmt.Errorf("approve batch %s: no approver", b.Manifest.ID)
 	}
+	return b.decide("approve", now, func() error { return b.approve(by, now) })
+}
+
+// decide runs a decision under the batch's lock on the manifest as it is
+// on disk, so that two decisions (or a decision and an apply, in this
+// process or another) never overwrite each other: the later one sees the
+// earlier's outcome, or ErrLocked while an apply runs.
+func (b *Batch) decide(verb string, now time.Time, fn func() error) error {
+	unlock, err := b.lock(now)
+	if err != nil {
+		return fmt.Errorf("%s batch %s: %w", verb, b.Manifest.ID, err)
+	}
+	defer unlock()
+	nb, err := Open(filepath.Dir(b.Dir), b.Manifest.ID)
+	if err != nil {
+		return fmt.Errorf("%s batch %s: %w", verb, b.Manifest.ID, err)
+	}
+	b.Manifest = nb.Manifest
+	return fn()
+}
+
+func (b *Batch) approve(by string, now time.Time) error {
 	if err := b.expire(now); err != nil {
 		return fmt.Errorf("approve batch %s: %w", b.Manifest.ID, err)
 	}
@@ -634,6 +665,10 @@ func (b *Batch) Reject(by, reason string, now time.Time) error {
 	if strings.TrimSpace(by) == "" {
 		return fmt.Errorf("reject batch %s: no name", b.Manifest.ID)
 	}
+	return b.decide("reject", now, func() error { return b.reject(by, reason, now) })
+}
+
+func (b *Batch) reject(by, reason string, now time.Time) error {
 	if s := b.Manifest.State; s != Pending && s != Approved {
 		return fmt.Errorf("reject batch %s: %w (state %s)", b.Manifest.ID, ErrNotPending, s)
 	}

@@ -298,3 +298,73 @@ func FuzzParseJournal(f *testing.F) {
 		}
 	})
 }
+
+// Decisions on one batch never overwrite each other: of an approval and a
+// rejection sent at once, one wins and the other is refused, and the
+// manifest says what the winner did.
+func TestConcurrentDecisionsDoNotOverwrite(t *testing.T) {
+	for range 20 {
+		dir := t.TempDir()
+		b, err := Create(dir, testSpec(), testOps())
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := Open(dir, b.Manifest.ID)
+		r, _ := Open(dir, b.Manifest.ID)
+		errs := make(chan error, 2)
+		go func() { errs <- a.Approve("alice", t0.Add(time.Minute)) }()
+		go func() { errs <- r.Reject("bob", "no", t0.Add(time.Minute)) }()
+		e1, e2 := <-errs, <-errs
+		final, err := Open(dir, b.Manifest.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := final.Manifest
+		switch {
+		case e1 == nil && e2 == nil:
+			// Both ran, one after the other: the approval came first and
+			// the rejection overrode it, which the manifest must show.
+			if m.State != Rejected || m.Rejection == nil || len(m.Approvals) != 1 {
+				t.Fatalf("both succeeded but the manifest lost one: %+v", m)
+			}
+		case e1 != nil && e2 != nil:
+			t.Fatalf("both refused: %v; %v", e1, e2)
+		default:
+			refused := e1
+			if refused == nil {
+				refused = e2
+			}
+			if !errors.Is(refused, ErrLocked) && !errors.Is(refused, ErrNotPending) {
+				t.Fatalf("refused with %v", refused)
+			}
+			if (m.State == Approved) == (m.Rejection != nil) {
+				t.Fatalf("state %s, rejection %+v, approvals %+v", m.State, m.Rejection, m.Approvals)
+			}
+		}
+	}
+}
+
+// A decision while an apply holds the batch's lock is refused, never
+// saved over the apply's manifest.
+func TestDecisionDuringApplyIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	b, err := Create(dir, testSpec(), testOps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Approve("alice", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := b.lock(t0.Add(2 * time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := Open(dir, b.Manifest.ID)
+	if err := other.Reject("bob", "stop", t0.Add(3*time.Minute)); !errors.Is(err, ErrLocked) {
+		t.Errorf("reject during apply: %v", err)
+	}
+	unlock()
+	if err := other.Reject("bob", "stop", t0.Add(3*time.Minute)); err != nil {
+		t.Errorf("reject after apply: %v", err)
+	}
+}

@@ -104,12 +104,7 @@ func newBatchListCmd(e *env) *cobra.Command {
 
 // stateOf is the state to show: a pending or approved batch past its
 // expiry shows as expired.
-func stateOf(m batches.Manifest, now time.Time) string {
-	if (m.State == batches.Pending || m.State == batches.Approved) && !m.Expires.IsZero() && now.After(m.Expires) {
-		return string(batches.Expired)
-	}
-	return string(m.State)
-}
+func stateOf(m batches.Manifest, now time.Time) string { return string(m.StateAt(now)) }
 
 func newBatchShowCmd(e *env) *cobra.Command {
 	o := &batchOptions{lookup: os.LookupEnv, now: time.Now}
