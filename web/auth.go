@@ -1,12 +1,16 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
+	"maps"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -32,39 +36,84 @@ type Access struct {
 func (a Access) configured() bool { return len(a.Users) > 0 || len(a.Tokens) > 0 }
 
 // authenticator checks credentials. bcrypt is slow on purpose, so a
-// verified user and password are remembered for a while, keyed by a
-// SHA-256 of both (the password itself is never kept).
+// verified user and password are remembered for a while, keyed by an HMAC
+// of both under a key of its own (the password itself is never kept), and
+// at most GOMAXPROCS comparisons run at once.
 type authenticator struct {
 	access Access
 	tokens map[[32]byte]string // sha256 of a token → its name
+	key    []byte              // of the verified-credentials cache
+
+	dummyOnce sync.Once
+	dummy     []byte // a hash to compare unknown users against
 
 	mu       sync.Mutex
-	verified map[[32]byte]time.Time // sha256(user, password) → until
+	verified map[[32]byte]time.Time // hmac(user, password) → until
 	now      func() time.Time
 }
 
 // verifiedFor is how long a checked password is remembered.
 const verifiedFor = 5 * time.Minute
 
-// dummyHash is compared against when the user is unknown, so the answer
-// takes as long as for a known user with a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("reconcile: no such user"), bcrypt.DefaultCost)
+// bcryptSlots bounds the bcrypt comparisons running at once, so requests
+// with made-up credentials cannot take every core.
+var bcryptSlots = make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
+
+// bcryptWait is how long a request waits for a slot before 503.
+const bcryptWait = 5 * time.Second
+
+// errBusy is identify's answer when no bcrypt slot came free in time.
+var errBusy = errors.New("too many sign-ins at once")
 
 func newAuthenticator(a Access, now func() time.Time) *authenticator {
-	au := &authenticator{access: a, tokens: map[[32]byte]string{}, verified: map[[32]byte]time.Time{}, now: now}
+	au := &authenticator{access: Access{PublicRead: a.PublicRead, Users: maps.Clone(a.Users), Tokens: maps.Clone(a.Tokens)},
+		tokens: map[[32]byte]string{}, verified: map[[32]byte]time.Time{}, now: now, key: make([]byte, 32)}
+	_, _ = rand.Read(au.key)
 	for name, tok := range a.Tokens {
 		au.tokens[sha256.Sum256([]byte(tok))] = name
 	}
 	return au
 }
 
+// dummyHash is compared against when the user is unknown, at the highest
+// cost of the configured hashes, so the answer takes as long as for a
+// known user with a wrong password.
+func (au *authenticator) dummyHash() []byte {
+	au.dummyOnce.Do(func() {
+		cost := bcrypt.DefaultCost
+		for _, h := range au.access.Users {
+			if c, err := bcrypt.Cost([]byte(h)); err == nil && c > cost {
+				cost = c
+			}
+		}
+		au.dummy, _ = bcrypt.GenerateFromPassword([]byte("reconcile: no such user"), cost)
+	})
+	return au.dummy
+}
+
+// compare runs one bcrypt comparison in a slot.
+func (au *authenticator) compare(ctx context.Context, hash []byte, pass string) (bool, error) {
+	t := time.NewTimer(bcryptWait)
+	defer t.Stop()
+	select {
+	case bcryptSlots <- struct{}{}:
+	case <-t.C:
+		return false, errBusy
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-bcryptSlots }()
+	return bcrypt.CompareHashAndPassword(hash, []byte(pass)) == nil, nil
+}
+
 // identify returns who sent r: a user name, "token:NAME", or "" when r
 // carries no credentials. bad is true when r carries credentials that are
-// wrong (or of a kind not configured).
-func (au *authenticator) identify(r *http.Request) (who string, bad bool) {
+// wrong (or of a kind not configured); err is errBusy or the request's
+// end when the check could not run.
+func (au *authenticator) identify(r *http.Request) (who string, bad bool, err error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return "", false
+		return "", false, nil
 	}
 	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
 		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
@@ -75,28 +124,37 @@ func (au *authenticator) identify(r *http.Request) (who string, bad bool) {
 			}
 		}
 		if found == "" {
-			return "", true
+			return "", true, nil
 		}
-		return "token:" + found, false
+		return "token:" + found, false, nil
 	}
 	user, pass, ok := r.BasicAuth()
 	if !ok {
-		return "", true
+		return "", true, nil
 	}
-	key := sha256.Sum256([]byte(user + "\x00" + pass))
+	m := hmac.New(sha256.New, au.key)
+	m.Write([]byte(user + "\x00" + pass))
+	var key [32]byte
+	copy(key[:], m.Sum(nil))
 	hash, known := au.access.Users[user]
 	au.mu.Lock()
 	until, seen := au.verified[key]
 	au.mu.Unlock()
 	if known && seen && au.now().Before(until) {
-		return user, false
+		return user, false, nil
 	}
 	if !known {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pass))
-		return "", true
+		if _, err := au.compare(r.Context(), au.dummyHash(), pass); err != nil {
+			return "", false, err
+		}
+		return "", true, nil
 	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(pass)) != nil {
-		return "", true
+	match, err := au.compare(r.Context(), []byte(hash), pass)
+	if err != nil {
+		return "", false, err
+	}
+	if !match {
+		return "", true, nil
 	}
 	au.mu.Lock()
 	now := au.now()
@@ -107,7 +165,7 @@ func (au *authenticator) identify(r *http.Request) (who string, bad bool) {
 	}
 	au.verified[key] = now.Add(verifiedFor)
 	au.mu.Unlock()
-	return user, false
+	return user, false, nil
 }
 
 // csrf makes and checks the token each form carries: an HMAC of the

@@ -33,6 +33,7 @@ func (h *Handler) parse() error {
 		"sub":      func(a, b int) int { return a - b },
 		"add":      func(a, b int) int { return a + b },
 		"int64":    func(n int) int64 { return int64(n) },
+		"state":    func(m batches.Manifest) batches.State { return m.StateAt(h.o.Now()) },
 	}
 	names, err := fs.Glob(assets, "templates/*.tmpl")
 	if err != nil {
@@ -65,7 +66,7 @@ type page struct {
 
 func (h *Handler) render(w http.ResponseWriter, r *request, status int, name, title string, data any, notice, problem string) {
 	p := page{Title: title, Who: r.Who, CSRF: r.CSRF, Here: r.URL.RequestURI(), Notice: notice, Problem: problem, Data: data}
-	p.SignIn = r.Who == "" && h.auth.Load().access.configured()
+	p.SignIn = r.Who == "" && len(h.auth.Load().access.Users) > 0
 	var buf bytes.Buffer
 	if err := h.pages[name].Execute(&buf, p); err != nil {
 		h.o.Logf("web: render %s: %v", name, err)
@@ -92,20 +93,20 @@ type jobSummary struct {
 
 func (h *Handler) jobsPage(w http.ResponseWriter, r *request) {
 	all, err := h.jobBatches("")
+	var problems []string
 	if err != nil {
-		h.fail(w, r, http.StatusInternalServerError, err)
-		return
+		problems = append(problems, err.Error())
 	}
 	var pending []batches.Manifest
 	perJob := map[string]int{}
+	now := h.o.Now()
 	for _, b := range all {
-		if b.State == batches.Pending || b.State == batches.Approved {
+		if st := b.StateAt(now); st == batches.Pending || st == batches.Approved || st == batches.Partial || st == batches.Failed {
 			pending = append(pending, b)
 			perJob[b.Job]++
 		}
 	}
 	var jobs []jobSummary
-	var problems []string
 	for _, j := range h.o.Jobs() {
 		rs, err := h.o.History.List(r.Context(), runs.ListOptions{Job: j.Name, Limit: chartRuns})
 		if err != nil {
@@ -148,10 +149,16 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *request) {
 		}
 		o.Before = t
 	}
+	o.Limit = runsPerPage + 1 // one more tells whether there is an older page
 	rs, err := h.o.History.List(r.Context(), o)
-	problem := ""
+	var problems []string
 	if err != nil {
-		problem = err.Error()
+		problems = append(problems, err.Error())
+	}
+	var next string
+	if len(rs) > runsPerPage {
+		rs = rs[:runsPerPage]
+		next = rs[len(rs)-1].Started.UTC().Format(time.RFC3339Nano)
 	}
 	chartRs := rs
 	if !o.Before.IsZero() || len(rs) > chartRuns {
@@ -159,12 +166,9 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *request) {
 	}
 	bs, err := h.jobBatches(name)
 	if err != nil {
-		problem = err.Error()
+		problems = append(problems, err.Error())
 	}
-	var next string
-	if len(rs) == runsPerPage {
-		next = rs[len(rs)-1].Started.UTC().Format(time.RFC3339Nano)
-	}
+	problem := strings.Join(problems, "; ")
 	h.render(w, r, http.StatusOK, "job", "Job "+name, struct {
 		Job     Job
 		Runs    []runs.Run
@@ -237,21 +241,22 @@ func (h *Handler) runPage(w http.ResponseWriter, r *request) {
 
 func (h *Handler) batchesPage(w http.ResponseWriter, r *request) {
 	all, err := h.jobBatches(r.URL.Query().Get("job"))
+	problem := ""
 	if err != nil {
-		h.fail(w, r, http.StatusInternalServerError, err)
-		return
+		problem = err.Error()
 	}
 	state := r.URL.Query().Get("state")
 	var out []batches.Manifest
+	now := h.o.Now()
 	for _, b := range all {
-		if state == "" || string(b.State) == state {
+		if state == "" || string(b.StateAt(now)) == state {
 			out = append(out, b)
 		}
 	}
 	h.render(w, r, http.StatusOK, "batches", "Batches", struct {
 		Batches []batches.Manifest
 		State   string
-	}{out, state}, "", "")
+	}{out, state}, "", problem)
 }
 
 func (h *Handler) batchPage(w http.ResponseWriter, r *request) {
@@ -335,6 +340,11 @@ func (h *Handler) batchView(w http.ResponseWriter, r *request, id string, status
 		ops[i] = viewOp(s.Ops[i])
 	}
 	m := s.Manifest
+	pages := (s.Total + opsPerPage - 1) / opsPerPage
+	if pageNo > 0 && pageNo >= pages {
+		h.fail(w, r, http.StatusNotFound, fmt.Errorf("batch %s has %d page(s) of operations", m.ID, pages))
+		return
+	}
 	expired := !m.Expires.IsZero() && !h.o.Now().Before(m.Expires)
 	notice, problem := msg, ""
 	if status != http.StatusOK {
@@ -352,10 +362,10 @@ func (h *Handler) batchView(w http.ResponseWriter, r *request, id string, status
 		CanReject  bool
 		CanApply   bool
 		ApplyHere  bool
-	}{m, s.Rules, ops, s.Total, pageNo, (s.Total + opsPerPage - 1) / opsPerPage, expired,
+	}{m, s.Rules, ops, s.Total, pageNo, pages, expired,
 		m.State == batches.Pending && !expired,
 		m.State == batches.Pending || m.State == batches.Approved,
-		h.o.Apply != nil && (m.State == batches.Approved || m.State == batches.Partial) && !expired,
+		h.o.Apply != nil && (m.State == batches.Approved || m.State == batches.Partial || m.State == batches.Failed) && !expired,
 		h.o.Apply != nil,
 	}, notice, problem)
 }
@@ -395,20 +405,18 @@ func (h *Handler) apiRun(w http.ResponseWriter, r *request) {
 
 func (h *Handler) apiBatches(w http.ResponseWriter, r *request) {
 	all, err := h.jobBatches(r.URL.Query().Get("job"))
-	if err != nil {
-		writeJSONError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
 	state := r.URL.Query().Get("state")
 	out := []batches.Manifest{}
+	now := h.o.Now()
 	for _, b := range all {
-		if state == "" || string(b.State) == state {
+		if state == "" || string(b.StateAt(now)) == state {
 			out = append(out, b)
 		}
 	}
 	writeJSON(w, struct {
 		Batches []batches.Manifest `json:"batches"`
-	}{out})
+		Error   string             `json:"error,omitempty"`
+	}{out, errText(err)})
 }
 
 // apiCell is a column and its value in the API's operations.

@@ -83,7 +83,12 @@ func readReport(path string, offset, n int) (*report, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return decodeReport(bufio.NewReaderSize(io.LimitReader(f, maxReportScan), 1<<16), path, offset, n)
+	lr := &io.LimitedReader{R: f, N: maxReportScan}
+	rep, err := decodeReport(bufio.NewReaderSize(lr, 1<<16), path, offset, n)
+	if err != nil && lr.N == 0 {
+		return nil, fmt.Errorf("report %s is larger than the %d GiB this page reads: open the file itself (jq reads it as a stream)", path, maxReportScan>>30)
+	}
+	return rep, err
 }
 
 // decodeReport is readReport's reading of r; path names it in errors.

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"mime"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -134,23 +135,65 @@ type request struct {
 	CSRF string
 }
 
-func (h *Handler) challenge(w http.ResponseWriter, msg string) {
-	w.Header().Set("WWW-Authenticate", `Basic realm="reconcile", charset="UTF-8"`)
-	http.Error(w, msg, http.StatusUnauthorized)
+// challenge answers 401, asking for basic auth (JSON under /api/).
+func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, msg string) {
+	if len(h.auth.Load().access.Users) > 0 {
+		w.Header().Set("WWW-Authenticate", `Basic realm="reconcile", charset="UTF-8"`)
+	} else {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="reconcile"`)
+	}
+	h.refuse(w, r, http.StatusUnauthorized, msg)
+}
+
+// refuse answers an error: JSON under /api/, text elsewhere.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeJSONError(w, status, msg)
+		return
+	}
+	http.Error(w, fmt.Sprintf("%d %s: %s", status, strings.ToLower(http.StatusText(status)), msg), status)
+}
+
+// who identifies r, answering the request itself (and returning ok
+// false) when its credentials are wrong or cannot be checked now.
+func (h *Handler) who(w http.ResponseWriter, r *http.Request) (string, bool) {
+	who, bad, err := h.auth.Load().identify(r)
+	switch {
+	case errors.Is(err, errBusy):
+		w.Header().Set("Retry-After", "5")
+		h.refuse(w, r, http.StatusServiceUnavailable, "too many sign-ins are being checked at once; try again in a few seconds")
+		return "", false
+	case err != nil:
+		h.refuse(w, r, http.StatusServiceUnavailable, err.Error())
+		return "", false
+	case bad:
+		h.challenge(w, r, "wrong user name, password or token")
+		return "", false
+	}
+	return who, true
+}
+
+// signInHint says how to authenticate, by what is configured.
+func (h *Handler) signInHint() string {
+	switch a := h.auth.Load().access; {
+	case len(a.Users) > 0 && len(a.Tokens) > 0:
+		return "sign in (basic auth), or send Authorization: Bearer TOKEN"
+	case len(a.Users) > 0:
+		return "sign in (basic auth)"
+	}
+	return "send Authorization: Bearer TOKEN"
 }
 
 // read wraps a page or API read: it needs credentials unless the access
 // is public or none is configured.
 func (h *Handler) read(fn func(w http.ResponseWriter, r *request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		au := h.auth.Load()
-		who, bad := au.identify(r)
-		switch {
-		case bad:
-			h.challenge(w, "401 unauthorized: wrong user name, password or token")
+		who, ok := h.who(w, r)
+		if !ok {
 			return
-		case who == "" && au.access.configured() && !au.access.PublicRead:
-			h.challenge(w, "401 unauthorized: sign in")
+		}
+		if a := h.auth.Load().access; who == "" && a.configured() && !a.PublicRead {
+			h.challenge(w, r, h.signInHint())
 			return
 		}
 		req := &request{Request: r, Who: who}
@@ -163,39 +206,64 @@ func (h *Handler) read(fn func(w http.ResponseWriter, r *request)) http.HandlerF
 
 // login asks the browser for credentials, then goes back to the page.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	au := h.auth.Load()
-	if !au.access.configured() {
-		http.Error(w, "no users are configured: add serve.users to the config (see reconcile hash-password)", http.StatusNotFound)
+	if len(h.auth.Load().access.Users) == 0 {
+		http.Error(w, "404 not found: no users are configured for this page: add serve.users to the config (see reconcile hash-password)", http.StatusNotFound)
 		return
 	}
-	if who, bad := au.identify(r); who == "" || bad {
-		h.challenge(w, "401 unauthorized: sign in")
+	who, ok := h.who(w, r)
+	if !ok {
 		return
 	}
-	next := r.URL.Query().Get("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, `\`) {
-		next = "/"
+	if who == "" {
+		h.challenge(w, r, "sign in (basic auth)")
+		return
 	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
+}
+
+// localPath returns next if it is a path on this site, else "/". Browsers
+// drop tabs and newlines from a URL and read a backslash as a slash, so
+// "/\t/evil.example" would lead elsewhere: only a path that parses,
+// names no scheme or host, and starts with one slash is kept.
+func localPath(next string) string {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") ||
+		strings.ContainsAny(next, "\\\t\r\n") {
+		return "/"
+	}
+	return u.RequestURI()
 }
 
 // write wraps a decision on a batch: credentials always, then the
 // cross-origin check, then (for forms) the CSRF token.
 func (h *Handler) write(action string, api bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		au := h.auth.Load()
-		if !au.access.configured() {
-			h.challenge(w, "401 unauthorized: no users or tokens are configured, so nothing can be decided here: add serve.users or serve.tokens to the config")
+		if !h.auth.Load().access.configured() {
+			h.challenge(w, r, "no users or tokens are configured, so nothing can be decided here: add serve.users or serve.tokens to the config")
 			return
 		}
-		who, bad := au.identify(r)
-		if who == "" || bad {
-			h.challenge(w, "401 unauthorized: "+action+" needs credentials")
+		who, ok := h.who(w, r)
+		if !ok {
+			return
+		}
+		if who == "" {
+			h.challenge(w, r, action+" needs credentials: "+h.signInHint())
 			return
 		}
 		if err := h.cop.Check(r); err != nil {
-			http.Error(w, "403 forbidden: a cross-origin request cannot "+action+" a batch", http.StatusForbidden)
+			h.refuse(w, r, http.StatusForbidden, "a cross-origin request cannot "+action+" a batch (behind a reverse proxy, keep the Host header the browser sent)")
 			return
+		}
+		// A browser sends basic-auth credentials along with any request,
+		// a forged one too: an API call signed in that way must be JSON,
+		// which no cross-site form can send without a preflight this
+		// server never answers.
+		if api && !strings.HasPrefix(who, "token:") {
+			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+				h.refuse(w, r, http.StatusUnsupportedMediaType, "an API call with basic auth must send Content-Type: application/json (a bearer token needs none)")
+				return
+			}
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		if !api {
@@ -226,7 +294,7 @@ func (h *Handler) write(action string, api bool) http.HandlerFunc {
 		}
 		status, msg, err := h.decide(r.Context(), action, id, who, reason)
 		if err != nil {
-			h.o.Logf("web: %s batch %s by %s: %v", action, id, who, err)
+			h.o.Logf("web: %s batch %q by %q: %v", action, id, who, err)
 			if api {
 				writeJSONError(w, status, err.Error())
 				return
@@ -268,12 +336,12 @@ func (h *Handler) decide(ctx context.Context, action, id, who, reason string) (i
 	switch action {
 	case "approve":
 		if err := b.Approve(who, now); err != nil {
-			return conflictStatus(err), "", err
+			return statusOf(err, http.StatusInternalServerError), "", err
 		}
 		return 0, fmt.Sprintf("batch %s approved by %s (sha256 %s)", id, who, b.Manifest.SHA256), nil
 	case "reject":
 		if err := b.Reject(who, reason, now); err != nil {
-			return conflictStatus(err), "", err
+			return statusOf(err, http.StatusInternalServerError), "", err
 		}
 		return 0, fmt.Sprintf("batch %s rejected by %s", id, who), nil
 	default: // apply
@@ -284,7 +352,9 @@ func (h *Handler) decide(ctx context.Context, action, id, who, reason string) (i
 		// journal makes a retry safe, but a half-done batch helps no one.
 		rep, err := h.o.Apply(context.WithoutCancel(ctx), id, who)
 		if err != nil {
-			return conflictStatus(err), "", err
+			// Besides the batch's own refusals, an apply fails on the
+			// target database or its configuration: a bad gateway.
+			return statusOf(err, http.StatusBadGateway), "", err
 		}
 		oc := rep.Outcome
 		return 0, fmt.Sprintf("batch %s applied by %s: %d applied, %d already applied, %d conflict(s), %d error(s), %d not run",
@@ -292,7 +362,9 @@ func (h *Handler) decide(ctx context.Context, action, id, who, reason string) (i
 	}
 }
 
-func conflictStatus(err error) int {
+// statusOf is the HTTP status of a refused decision: 404 or 409 for the
+// batch's own refusals, def for anything else.
+func statusOf(err error, def int) int {
 	switch {
 	case errors.Is(err, batches.ErrNotFound):
 		return http.StatusNotFound
@@ -300,7 +372,7 @@ func conflictStatus(err error) int {
 		errors.Is(err, batches.ErrTampered), errors.Is(err, batches.ErrLocked), errors.Is(err, batches.ErrCorrupt):
 		return http.StatusConflict
 	}
-	return http.StatusUnprocessableEntity
+	return def
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -353,10 +425,12 @@ func (h *Handler) reportPath(p string) (string, bool) {
 }
 
 // jobBatches lists the batches, newest first, of one job or (job "") all.
+// A batch that cannot be read is left out and named in err, with the rest
+// listed.
 func (h *Handler) jobBatches(job string) ([]batches.Manifest, error) {
 	all, err := batches.List(h.o.Batches)
 	if err != nil {
-		return nil, err
+		err = fmt.Errorf("%w (move the batch's folder aside, or see reconcile batch show ID)", err)
 	}
 	out := []batches.Manifest{}
 	for _, b := range all {
@@ -365,5 +439,5 @@ func (h *Handler) jobBatches(job string) ([]batches.Manifest, error) {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
-	return out, nil
+	return out, err
 }

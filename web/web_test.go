@@ -412,7 +412,9 @@ func TestLoginRedirectsOnlyToThisSite(t *testing.T) {
 	if code, _, _ := f.do(t, "GET", "/login?next=/batches", "", nil, nil); code != http.StatusUnauthorized {
 		t.Errorf("login without credentials: %d", code)
 	}
-	for next, want := range map[string]string{"/batches": "/batches", "//evil.example/": "/", "https://evil.example/": "/", `/\evil`: "/"} {
+	for next, want := range map[string]string{"/batches": "/batches", "/batches?state=pending": "/batches?state=pending",
+		"//evil.example/": "/", "https://evil.example/": "/", `/\evil`: "/", "/\t/evil.example": "/", "/\n/evil.example": "/",
+		"/\r\n/evil.example": "/", "javascript:alert(1)": "/", "": "/", "batches": "/"} {
 		_, _, hdr := f.do(t, "GET", "/login?next="+url.QueryEscape(next), "alice", nil, nil)
 		if got := hdr.Get("Location"); got != want {
 			t.Errorf("login next=%s: Location %q, want %q", next, got, want)
@@ -476,5 +478,124 @@ func TestChartMarksFailedRuns(t *testing.T) {
 	}
 	if !drawChart(nil, 10, 10).Empty {
 		t.Errorf("no runs is not empty")
+	}
+}
+
+// An API call signed in with basic auth must be JSON: a forged
+// cross-site form cannot send that type.
+func TestAPIBasicAuthNeedsJSON(t *testing.T) {
+	f := newFixture(t, usersAccess(t), false)
+	approve := "/api/batches/" + f.batch + "/approve"
+	code, body, _ := f.do(t, "POST", approve, "alice", url.Values{}, nil)
+	if code != http.StatusUnsupportedMediaType || !strings.Contains(body, "application/json") {
+		t.Errorf("form-encoded API call with basic auth: %d %s", code, body)
+	}
+	if m := f.state(t); m.State != batches.Pending {
+		t.Fatalf("state %s", m.State)
+	}
+	req, _ := http.NewRequest("POST", f.srv.URL+approve, strings.NewReader(`{}`))
+	req.SetBasicAuth("alice", alicePW)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if m := f.state(t); resp.StatusCode != http.StatusOK || m.State != batches.Approved || m.Approvals[0].By != "alice" {
+		t.Errorf("JSON API call with basic auth: %d, %+v", resp.StatusCode, m)
+	}
+	// A refused API call answers JSON.
+	code, body, hdr := f.do(t, "POST", approve, "", nil, nil)
+	if code != http.StatusUnauthorized || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") || !strings.Contains(body, `"error"`) {
+		t.Errorf("API 401: %d %s %s", code, hdr.Get("Content-Type"), body)
+	}
+}
+
+// A batch folder that cannot be read leaves the others listed, with a
+// problem that names it.
+func TestCorruptBatchDoesNotHideTheOthers(t *testing.T) {
+	f := newFixture(t, usersAccess(t), false)
+	bad := filepath.Join(f.store, "batches", "2026-11-27T0100-customers-crm")
+	os.MkdirAll(bad, 0o755)
+	os.WriteFile(filepath.Join(bad, batches.ManifestFile), []byte("{not json"), 0o644)
+	for _, path := range []string{"/", "/batches", "/jobs/customers"} {
+		code, body, _ := f.do(t, "GET", path, "alice", nil, nil)
+		if code != http.StatusOK || !strings.Contains(body, f.batch) || !strings.Contains(body, "2026-11-27T0100-customers-crm") || !strings.Contains(body, `id="problem"`) {
+			t.Errorf("GET %s: %d\n%s", path, code, body)
+		}
+	}
+	code, body, _ := f.do(t, "GET", "/api/batches", "alice", nil, nil)
+	if code != http.StatusOK || !strings.Contains(body, f.batch) || !strings.Contains(body, `"error"`) {
+		t.Errorf("/api/batches: %d %s", code, body)
+	}
+}
+
+// States are shown as of now: a pending batch past its expiry is expired,
+// not waiting for a decision; a failed one can be applied again.
+func TestEffectiveStates(t *testing.T) {
+	f := newFixture(t, usersAccess(t), true)
+	f.h.o.Now = func() time.Time { return t0.Add(48 * time.Hour) }
+	_, body, _ := f.do(t, "GET", "/", "alice", nil, nil)
+	if strings.Contains(body, `<table id="pending">`) {
+		t.Errorf("an expired batch is listed as waiting:\n%s", body)
+	}
+	_, body, _ = f.do(t, "GET", "/api/batches?state=expired", "alice", nil, nil)
+	if !strings.Contains(body, f.batch) {
+		t.Errorf("?state=expired misses the batch: %s", body)
+	}
+	f.h.o.Now = func() time.Time { return t0.Add(time.Hour) }
+	b, _ := batches.Open(filepath.Join(f.store, "batches"), f.batch)
+	if err := b.Approve("carol", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	b.Manifest.State = batches.Failed
+	b.Manifest.Outcome = &batches.Outcome{NotRun: 2, Started: t0.Add(2 * time.Minute), Message: "connect: refused"}
+	raw, _ := json.Marshal(b.Manifest)
+	os.WriteFile(filepath.Join(b.Dir, batches.ManifestFile), raw, 0o644)
+	_, body, _ = f.do(t, "GET", "/batches/"+f.batch, "alice", nil, nil)
+	if !strings.Contains(body, `id="apply"`) {
+		t.Errorf("a failed batch offers no apply:\n%s", body)
+	}
+}
+
+// Links carry job names with spaces and other characters intact.
+func TestJobNamesInLinks(t *testing.T) {
+	f := newFixture(t, usersAccess(t), false)
+	f.h.o.Jobs = func() []Job { return []Job{{Name: "my job/ü", Replicas: []string{"crm"}}} }
+	_, body, _ := f.do(t, "GET", "/", "alice", nil, nil)
+	if !strings.Contains(body, `href="/jobs/my%20job%2f%c3%bc"`) && !strings.Contains(body, `href="/jobs/my%20job%2F%C3%BC"`) {
+		t.Errorf("job link:\n%s", body)
+	}
+	if code, _, _ := f.do(t, "GET", "/jobs/my%20job%2F%C3%BC", "alice", nil, nil); code != http.StatusOK {
+		t.Errorf("job page of an odd name: %d", code)
+	}
+}
+
+// With tokens only, the page offers no sign-in a browser could use.
+func TestTokensOnly(t *testing.T) {
+	f := newFixture(t, Access{PublicRead: true, Tokens: map[string]string{"bot": botTok}}, false)
+	_, body, _ := f.do(t, "GET", "/batches/"+f.batch, "", nil, nil)
+	if strings.Contains(body, "Sign in") {
+		t.Errorf("tokens only, the page offers a sign-in")
+	}
+	if code, _, _ := f.do(t, "GET", "/login", "", nil, nil); code != http.StatusNotFound {
+		t.Errorf("/login with tokens only: %d", code)
+	}
+	code, _, hdr := f.do(t, "POST", "/api/batches/"+f.batch+"/approve", "", nil, nil)
+	if code != http.StatusUnauthorized || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("401 with tokens only: %d %q", code, hdr.Get("WWW-Authenticate"))
+	}
+}
+
+// A password changed in the config takes effect on reload: the old one
+// stops working even though it was remembered as verified.
+func TestPasswordChangeOnReload(t *testing.T) {
+	f := newFixture(t, usersAccess(t), false)
+	if code, _, _ := f.do(t, "GET", "/", "alice", nil, nil); code != http.StatusOK {
+		t.Fatalf("before: %d", code)
+	}
+	f.h.SetAccess(Access{Users: map[string]string{"alice": hashOf(t, "a brand new password")}})
+	if code, _, _ := f.do(t, "GET", "/", "alice", nil, nil); code != http.StatusUnauthorized {
+		t.Errorf("the old password still works: %d", code)
 	}
 }
