@@ -24,8 +24,8 @@ type Cell struct {
 //
 //   - insert: Set is the whole row, key columns included; Expect is empty.
 //   - update: Set holds only the changed columns (new values); Expect holds
-//     the values the diff saw in those columns (the pre-image).
-//   - delete: Set is empty; Expect is the whole row as the diff saw it
+//     the values the target stores in those columns (the pre-image).
+//   - delete: Set is empty; Expect is the whole row as the target stores it
 //     (the undo batch re-inserts it).
 //
 // Rule names the rule that made the fix, for people.
