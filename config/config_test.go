@@ -330,3 +330,26 @@ func TestEngineRules(t *testing.T) {
 		t.Error("invoices need no context")
 	}
 }
+
+// A relative store is relative to the config file, not to the directory
+// the process runs in.
+func TestRelativeStoreIsRelativeToTheConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "reconcile.yaml")
+	if err := os.WriteFile(path, []byte("store: data/reconcile\nsystems:\n  s: {url: \"postgres://u@db/x\"}\njobs:\n  j:\n    system_of_record: {system: s, table: a}\n    replicas: [{system: s, table: b}]\n    key: [id]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "data", "reconcile"); p.Store() != want {
+		t.Errorf("store %q, want %q", p.Store(), want)
+	}
+	if err := os.WriteFile(path, []byte("store: /var/lib/reconcile\nsystems:\n  s: {url: \"postgres://u@db/x\"}\njobs:\n  j:\n    system_of_record: {system: s, table: a}\n    replicas: [{system: s, table: b}]\n    key: [id]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Load(path, Options{}); err != nil || p.Store() != "/var/lib/reconcile" {
+		t.Errorf("absolute store: %v %q", err, p.Store())
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -291,6 +292,12 @@ func (j Job) clone() Job {
 
 func (d *decoder) validate(fs *fileSpec, o Options) *Plan {
 	p := &Plan{file: d.file, store: fs.Store, timezone: time.UTC, systems: map[string]System{}, jobs: map[string]Job{}}
+	if p.store != "" && !filepath.IsAbs(p.store) && d.file != "" {
+		// A relative store is relative to the config file, wherever the
+		// process runs from (a service's working directory is rarely
+		// the config's).
+		p.store = filepath.Join(filepath.Dir(d.file), p.store)
+	}
 	if fs.Timezone != "" {
 		loc, err := time.LoadLocation(fs.Timezone)
 		if err != nil || strings.EqualFold(fs.Timezone, "local") {

@@ -115,13 +115,20 @@ func loadPlan(e *env, path string, lookup func(string) (string, bool)) (*config.
 
 // storeOf returns the store directory: the flag, else the config's.
 func storeOf(flag string, plan *config.Plan) (string, error) {
-	if flag != "" {
-		return flag, nil
+	s := flag
+	if s == "" {
+		s = plan.Store()
 	}
-	if s := plan.Store(); s != "" {
-		return s, nil
+	if s == "" {
+		return "", fmt.Errorf("%s: no store: set 'store:' in the config or give --store", plan.File())
 	}
-	return "", fmt.Errorf("%s: no store: set 'store:' in the config or give --store", plan.File())
+	// Absolute, so that the paths the run history records (reports,
+	// batches) mean the same to a process started elsewhere.
+	abs, err := filepath.Abs(s)
+	if err != nil {
+		return "", fmt.Errorf("store %s: %w", s, err)
+	}
+	return abs, nil
 }
 
 func runJobs(ctx context.Context, e *env, o *runOptions, names []string) error {
