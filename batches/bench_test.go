@@ -40,57 +40,39 @@ func BenchmarkCreate100k(b *testing.B) {
 // BenchmarkApplyPostgres100k applies 100,000 guarded updates to
 // PostgreSQL (1,000 per transaction) and reports operations per second.
 func BenchmarkApplyPostgres100k(b *testing.B) {
-	const n = 100_000
 	dsn := testdb.Postgres(b)
 	testdb.Exec(b, dsn, `CREATE TABLE acc (id bigint PRIMARY KEY, email text, amount numeric(12,2))`)
-	src := openPG(b, dsn)
-	ops := benchOps(n)
-	sp := spec("postgres")
-	sp.Limits.TargetRows = n
-	dir := b.TempDir()
-	var total float64
-	for b.Loop() {
-		b.StopTimer()
+	benchApply(b, "postgres", openPG(b, dsn), func(n int) {
 		testdb.Exec(b, dsn, `TRUNCATE acc`,
 			fmt.Sprintf(`INSERT INTO acc SELECT g, 'USER' || g || '@example.com', g * 3 / 100.0 FROM generate_series(1, %d) g`, n),
 			`VACUUM ANALYZE acc`)
-		bt, err := batches.Create(dir, sp, ops)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := bt.Approve("bench", now); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		rep, err := bt.Apply(b.Context(), src, batches.ApplyOptions{Now: now})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if rep.Outcome.Applied != n {
-			b.Fatalf("outcome %+v %v", rep.Outcome, rep.Errors[:min(3, len(rep.Errors))])
-		}
-		total += n
-	}
-	b.ReportMetric(total/b.Elapsed().Seconds(), "ops/s")
+	})
 }
 
 // BenchmarkApplyMySQL100k applies the same 100,000 guarded updates to
 // MySQL/MariaDB (1,000 per transaction) and reports operations per second.
 func BenchmarkApplyMySQL100k(b *testing.B) {
-	const n = 100_000
 	loc := testdb.MySQL(b)
 	testdb.ExecMySQL(b, loc, "CREATE TABLE acc (id bigint PRIMARY KEY, email varchar(64), amount decimal(12,2))")
-	src := openMy(b, loc)
+	benchApply(b, "mysql", openMy(b, loc), func(n int) {
+		testdb.ExecMySQL(b, loc, "TRUNCATE acc",
+			fmt.Sprintf("INSERT INTO acc SELECT seq, CONCAT('USER', seq, '@example.com'), seq * 3 / 100 FROM seq_1_to_%d", n),
+			"ANALYZE TABLE acc")
+	})
+}
+
+// benchApply times applying benchOps(100,000) to table acc of dialect's
+// target, which reset fills with the rows they expect before each run.
+func benchApply(b *testing.B, dialect string, target connectors.Applier, reset func(n int)) {
+	const n = 100_000
 	ops := benchOps(n)
-	sp := spec("mysql")
+	sp := spec(dialect)
 	sp.Limits.TargetRows = n
 	dir := b.TempDir()
 	var total float64
 	for b.Loop() {
 		b.StopTimer()
-		testdb.ExecMySQL(b, loc, "TRUNCATE acc",
-			fmt.Sprintf("INSERT INTO acc SELECT seq, CONCAT('USER', seq, '@example.com'), seq * 3 / 100 FROM seq_1_to_%d", n),
-			"ANALYZE TABLE acc")
+		reset(n)
 		bt, err := batches.Create(dir, sp, ops)
 		if err != nil {
 			b.Fatal(err)
@@ -99,7 +81,7 @@ func BenchmarkApplyMySQL100k(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		rep, err := bt.Apply(b.Context(), src, batches.ApplyOptions{Now: now})
+		rep, err := bt.Apply(b.Context(), target, batches.ApplyOptions{Now: now})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -38,6 +38,17 @@ type Op struct {
 	Rule   string
 }
 
+// Expected returns the value op expects column to hold when it runs (its
+// pre-image), if it names the column.
+func (op *Op) Expected(column string) (reconcile.Value, bool) {
+	for _, c := range op.Expect {
+		if c.Column == column {
+			return c.Value, true
+		}
+	}
+	return nil, false
+}
+
 // MaxLine bounds one line of ops.jsonl (and of journal.jsonl).
 const MaxLine = 64 << 20
 

@@ -298,10 +298,8 @@ func viewOp(op batches.Op) opView {
 	case connectors.OpUpdate:
 		for _, c := range op.Set {
 			was := "?"
-			for _, x := range op.Expect {
-				if x.Column == c.Column {
-					was = x.Value.String()
-				}
+			if x, ok := op.Expected(c.Column); ok {
+				was = x.String()
 			}
 			v.Changes = append(v.Changes, change{Column: c.Column, Was: was, Now: c.Value.String()})
 		}

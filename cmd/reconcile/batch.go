@@ -198,10 +198,8 @@ func describeOp(op batches.Op) string {
 	case connectors.OpUpdate:
 		for i, c := range op.Set {
 			was := "?"
-			for _, x := range op.Expect {
-				if x.Column == c.Column {
-					was = x.Value.String()
-				}
+			if x, ok := op.Expected(c.Column); ok {
+				was = x.String()
 			}
 			sep := "  "
 			if i > 0 {
