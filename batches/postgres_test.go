@@ -549,7 +549,7 @@ func TestEmptyLockIsHeldThenStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := openPG(t, dsn)
-	if _, err := b.Apply(t.Context(), src, batches.ApplyOptions{Now: now}); !errors.Is(err, batches.ErrLocked) || !strings.Contains(err.Error(), "remove it") {
+	if _, err := b.Apply(t.Context(), src, batches.ApplyOptions{Now: now}); !errors.Is(err, batches.ErrLocked) || !strings.Contains(err.Error(), "remove the file") {
 		t.Errorf("fresh empty lock: %v", err)
 	}
 	old := time.Now().Add(-time.Minute)
