@@ -50,7 +50,7 @@ type Checksummer interface {
 	// a type ranges cannot bound.
 	Checksummable(ctx context.Context, ref TableRef, key, columns []string) (refused []string, err error)
 	// NativeHash labels the source's native row hash ("" if it has none),
-	// e.g. "postgres 15 hashtextextended(row text)".
+	// e.g. "postgres 13 hashtextextended(row text)".
 	NativeHash() string
 	// Boundaries returns at most n-1 ascending keys strictly inside r that
 	// split it into ranges of about equal row counts (fewer when r holds

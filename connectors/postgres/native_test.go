@@ -66,7 +66,7 @@ func TestNativeHashTwoDatabases(t *testing.T) {
 	}
 	srcB := openB()
 	label := srcA.NativeHash()
-	if want := fmt.Sprintf("postgres %d hashtextextended(row text)", srcA.major); label != want || srcB.NativeHash() != label {
+	if want := fmt.Sprintf("postgres %d %s", srcA.major, hashName(srcA.major)); label != want || srcB.NativeHash() != label {
 		t.Fatalf("labels %q and %q, want %q", label, srcB.NativeHash(), want)
 	}
 	bounds, err := srcA.Boundaries(t.Context(), connectors.TableRef{Name: "n"}, []string{"id"}, connectors.KeyRange{}, 10)
@@ -192,7 +192,102 @@ func TestNativeHashLabelEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	if got, want := src.NativeHash(), "postgres "+strconv.Itoa(src.major)+" hashtextextended(row text) in LATIN1"; got != want {
+	if got, want := src.NativeHash(), "postgres "+strconv.Itoa(src.major)+" "+hashName(src.major)+" in LATIN1"; got != want {
 		t.Errorf("label %q, want %q", got, want)
+	}
+}
+
+func hashName(major int) string {
+	if major >= 14 {
+		return recordHashName
+	}
+	return nativeHashName
+}
+
+func TestRecordHashable(t *testing.T) {
+	for typ, want := range map[string][2]bool{
+		"integer": {false, true}, "numeric(12,2)": {false, true}, "numeric": {false, true},
+		"timestamp(3) without time zone": {false, true}, "timestamp with time zone": {false, true},
+		"character varying(20)": {true, true}, "character(3)": {true, true}, "text": {true, true},
+		"interval": {false, false}, "jsonb": {false, false}, "integer[]": {false, false}, "citext": {false, false},
+		"time with time zone": {false, false}, "mood": {false, false}, "money": {false, false},
+	} {
+		if c, ok := recordHashable(typ); c != want[0] || ok != want[1] {
+			t.Errorf("%s: collate %v ok %v, want %v", typ, c, ok, want)
+		}
+	}
+}
+
+// From PostgreSQL 14 a row of plain types hashes without its text: the
+// sum is of hashint8extended(hash_record_extended(row)), text byte-wise
+// under COLLATE "C". It still tells apart what the engine tells apart:
+// a column's values swapped between two rows of a segment, and text that
+// a case-insensitive collation calls equal; and it agrees where the
+// engine does (numeric 1.0 and 1.00).
+func TestNativeRecordHash(t *testing.T) {
+	a, b := testdb.Postgres(t), testdb.Postgres(t)
+	table := []string{
+		`CREATE COLLATION IF NOT EXISTS ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`,
+		`CREATE TABLE r (id int PRIMARY KEY, t text COLLATE ci, v varchar(20), c char(4), nu numeric(8,3), f8 float8,
+			b bool, d date, ts timestamptz, u uuid, by bytea)`,
+		`INSERT INTO r SELECT g, 'Name ' || g, 'v' || g, 'c' || (g % 10), g / 8.0, g / 3.0, g % 2 = 0,
+			'2026-01-01'::date + g, '2026-01-01 00:00+00'::timestamptz + g * interval '1 minute', md5(g::text)::uuid, decode(md5(g::text), 'hex')
+		FROM generate_series(1, 400) g`,
+	}
+	testdb.Exec(t, a, table...)
+	testdb.Exec(t, b, table...)
+	open := func(dsn string) *Source {
+		src, err := Open(t.Context(), dsn, connectors.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { src.Close() })
+		return src
+	}
+	srcA := open(a)
+	if srcA.major < 14 {
+		t.Skip("hash_record_extended needs PostgreSQL 14")
+	}
+	bounds := [][]any{{int64(101)}, {int64(201)}, {int64(301)}}
+	segs := func(src *Source) []connectors.Segment {
+		t.Helper()
+		s, err := src.Checksums(t.Context(), connectors.TableRef{Name: "r"}, connectors.ChecksumRequest{Key: []string{"id"}, Bounds: bounds, Hash: src.NativeHash()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	before := segs(srcA)
+	// What the server sums for the first segment, computed apart.
+	var sum string
+	q := `SELECT sum(hashint8extended(hash_record_extended(ROW(id, t COLLATE "C", v COLLATE "C", c COLLATE "C", nu, f8, b, d, ts, u, by), 0), 0))::text FROM r WHERE id < 101`
+	if err := srcA.query(t.Context(), q, nil, func(r pgx.Rows) error { return r.Scan(&sum) }); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := sumMod64(sum); before[0].Sum != h {
+		t.Fatalf("segment 0: sum %x, want %x", before[0].Sum, h)
+	}
+	if got := segs(open(b)); !slices.Equal(got, before) {
+		t.Fatalf("equal tables: segments\n%v\n%v", before, got)
+	}
+	testdb.Exec(t, b,
+		// Segment 0: two rows swap their v.
+		`UPDATE r SET v = CASE id WHEN 10 THEN 'v20' ELSE 'v10' END WHERE id IN (10, 20)`,
+		// Segment 1: case only, which the column's collation ignores.
+		`UPDATE r SET t = upper(t) WHERE id = 150`,
+		// Segment 2: the same number written otherwise (numeric(8,3) keeps 31.250).
+		`UPDATE r SET nu = 31.25 WHERE id = 250`,
+		// Segment 3: -0 for 0 is no change either; a real change is.
+		`UPDATE r SET f8 = f8 + 1 WHERE id = 350`,
+	)
+	after := segs(open(b))
+	var differ []int
+	for i := range before {
+		if after[i] != before[i] {
+			differ = append(differ, i)
+		}
+	}
+	if !slices.Equal(differ, []int{0, 1, 3}) {
+		t.Errorf("segments %v differ, want 0 (swap), 1 (case) and 3", differ)
 	}
 }
