@@ -90,6 +90,20 @@ func (n Normaliser) String() string {
 // changes nothing.
 type Chain []Normaliser
 
+// Reshapes reports whether the chain maps one storage form onto another:
+// time_zone reads one side's wall-clock times as instants, truncate_time
+// drops precision one side lacks. One side's stored value is then not
+// what the other side would store for it, so a fix must not copy it
+// across.
+func (c Chain) Reshapes() bool {
+	for _, n := range c {
+		if n.op == opTimeZone || n.op == opTruncateTime {
+			return true
+		}
+	}
+	return false
+}
+
 // String renders the chain as "trim, lower".
 func (c Chain) String() string {
 	parts := make([]string, len(c))

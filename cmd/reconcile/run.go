@@ -532,7 +532,7 @@ func runReplica(ctx context.Context, e *env, o *runOptions, plan *config.Plan, s
 		var why []string
 		srcContext, tgtContext, held := storedForm(&d, c, job.Normalize)
 		if len(held) > 0 {
-			why = append(why, "normalised column(s) "+strings.Join(held, ", ")+": not fixed automatically (the diff did not hand over the stored value)")
+			why = append(why, "normalised column(s) "+strings.Join(held, ", ")+": not fixed automatically (time_zone or truncate_time bridge two storage forms, or the diff did not hand over the stored value)")
 		}
 		if d.Op == rules.OpDelete && len(targetOnly) > 0 {
 			// The undo of a delete re-inserts the row the diff saw; it
@@ -840,25 +840,34 @@ func replicaFileName(job config.Job, rep config.Replica) string {
 // finds and guards on the row by the target's (key and pre-image); a
 // delete's key and pre-image, which its undo re-inserts, are the
 // target's. It returns the context rows to complete an insert or a
-// delete with, stored values too. A normalised column the change holds
-// no stored value of cannot be written or guarded on faithfully: the
-// row is then held for review, and those columns are returned.
+// delete with, stored values too. The row is held for review, and the
+// columns returned, where a value cannot be written faithfully: a
+// normalised column the change holds no stored value of, and a column
+// written whose normalisers bridge two storage forms (time_zone,
+// truncate_time: the source's stored wall-clock time or precision is
+// not what the replica would store).
 func storedForm(d *rules.Decision, c reconcile.Change, norm map[string]rules.Chain) (srcContext, tgtContext []reconcile.Field, held []string) {
 	srcContext, tgtContext = c.SourceContext, c.TargetContext
 	if len(norm) == 0 {
 		return srcContext, tgtContext, nil
 	}
-	stored := func(fs, raw []reconcile.Field) []reconcile.Field {
+	hold := func(name string) {
+		if !slices.Contains(held, name) {
+			held = append(held, name)
+		}
+	}
+	// stored swaps in the stored values; write says the values are
+	// written to the replica (rather than guarded on there).
+	stored := func(fs, raw []reconcile.Field, write bool) []reconcile.Field {
 		out := slices.Clone(fs) // fs may be the change's own
 		for i, f := range out {
-			if _, ok := norm[f.Name]; !ok {
+			chain := norm[f.Name]
+			if len(chain) == 0 {
 				continue
 			}
 			j := slices.IndexFunc(raw, func(r reconcile.Field) bool { return r.Name == f.Name })
-			if j < 0 {
-				if !slices.Contains(held, f.Name) {
-					held = append(held, f.Name)
-				}
+			if j < 0 || write && chain.Reshapes() {
+				hold(f.Name)
 				continue
 			}
 			out[i].Value = raw[j].Value
@@ -867,13 +876,13 @@ func storedForm(d *rules.Decision, c reconcile.Change, norm map[string]rules.Cha
 	}
 	switch d.Op {
 	case rules.OpInsert:
-		d.Key, d.Set = stored(d.Key, c.SourceRaw), stored(d.Set, c.SourceRaw)
-		srcContext = stored(srcContext, c.SourceRaw)
+		d.Key, d.Set = stored(d.Key, c.SourceRaw, true), stored(d.Set, c.SourceRaw, true)
+		srcContext = stored(srcContext, c.SourceRaw, true)
 	case rules.OpUpdate:
-		d.Key, d.Set, d.Expect = stored(d.Key, c.TargetRaw), stored(d.Set, c.SourceRaw), stored(d.Expect, c.TargetRaw)
+		d.Key, d.Set, d.Expect = stored(d.Key, c.TargetRaw, false), stored(d.Set, c.SourceRaw, true), stored(d.Expect, c.TargetRaw, false)
 	case rules.OpDelete:
-		d.Key, d.Expect = stored(d.Key, c.TargetRaw), stored(d.Expect, c.TargetRaw)
-		tgtContext = stored(tgtContext, c.TargetRaw)
+		d.Key, d.Expect = stored(d.Key, c.TargetRaw, false), stored(d.Expect, c.TargetRaw, false)
+		tgtContext = stored(tgtContext, c.TargetRaw, false)
 	}
 	if len(held) > 0 {
 		d.Op = rules.OpReview
