@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 )
 
 // report is the part of a stored JSON report (docs/report.schema.json)
@@ -76,23 +79,114 @@ const maxReportScan = 1 << 30
 
 // readReport reads the report at path, keeping the differences from
 // offset to offset+n. The differences are decoded one at a time, so a
-// report listing millions costs memory for one page only.
+// report listing millions costs memory for one page only. The first read
+// of a report indexes it (where every page of n differences starts), and
+// later pages of the same file, unchanged, read just their bytes.
 func readReport(path string, offset, n int) (*report, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if idx := reportIndexes.get(path, fi); idx != nil && n == idx.page && offset%n == 0 {
+		return idx.read(path, offset/n)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	lr := &io.LimitedReader{R: f, N: maxReportScan}
-	rep, err := decodeReport(bufio.NewReaderSize(lr, 1<<16), path, offset, n)
+	idx := &reportIndex{page: n}
+	rep, err := decodeReport(bufio.NewReaderSize(lr, 1<<16), path, offset, n, idx)
 	if err != nil && lr.N == 0 {
 		return nil, fmt.Errorf("report %s is larger than the %d GiB this page reads: open the file itself (jq reads it as a stream)", path, maxReportScan>>30)
+	}
+	if err == nil && n > 0 {
+		head := *rep
+		head.Differences = nil
+		idx.head = &head
+		reportIndexes.put(path, fi, idx)
 	}
 	return rep, err
 }
 
-// decodeReport is readReport's reading of r; path names it in errors.
-func decodeReport(r io.Reader, path string, offset, n int) (*report, error) {
+// reportIndex is where each page of a report's differences lies.
+type reportIndex struct {
+	size   int64
+	mod    time.Time
+	page   int     // differences per page
+	head   *report // the report without its differences
+	starts []int64 // the offset each page's bytes start at (after the previous difference)
+	end    int64   // the offset after the last difference
+}
+
+// read returns page p of the report from its bytes.
+func (x *reportIndex) read(path string, p int) (*report, error) {
+	rep := *x.head
+	if p >= len(x.starts) {
+		return &rep, nil
+	}
+	to := x.end
+	if p+1 < len(x.starts) {
+		to = x.starts[p+1]
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, to-x.starts[p])
+	if _, err := f.ReadAt(buf, x.starts[p]); err != nil {
+		return nil, fmt.Errorf("report %s: %w", path, err)
+	}
+	// The page's bytes are its differences, each after a comma but the
+	// report's first.
+	buf = bytes.TrimLeft(bytes.TrimSpace(buf), ",")
+	if err := json.Unmarshal(append(append([]byte{'['}, buf...), ']'), &rep.Differences); err != nil {
+		return nil, fmt.Errorf("report %s changed while it was read (%v): reload the page", path, err)
+	}
+	return &rep, nil
+}
+
+// reportIndexes keeps the indexes of the reports read last.
+var reportIndexes = &indexCache{m: map[string]*reportIndex{}}
+
+type indexCache struct {
+	mu    sync.Mutex
+	m     map[string]*reportIndex
+	order []string
+}
+
+// maxIndexes bounds the reports whose indexes are kept.
+const maxIndexes = 32
+
+func (c *indexCache) get(path string, fi os.FileInfo) *reportIndex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	x := c.m[path]
+	if x == nil || x.size != fi.Size() || !x.mod.Equal(fi.ModTime()) {
+		return nil
+	}
+	return x
+}
+
+func (c *indexCache) put(path string, fi os.FileInfo, x *reportIndex) {
+	x.size, x.mod = fi.Size(), fi.ModTime()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[path]; !ok {
+		c.order = append(c.order, path)
+		if len(c.order) > maxIndexes {
+			delete(c.m, c.order[0])
+			c.order = c.order[1:]
+		}
+	}
+	c.m[path] = x
+}
+
+// decodeReport is readReport's reading of r; path names it in errors. idx,
+// when not nil, is given where each page of n differences starts.
+func decodeReport(r io.Reader, path string, offset, n int, idx *reportIndex) (*report, error) {
 	dec := json.NewDecoder(r)
 	rep := &report{}
 	bad := func(err error) error { return fmt.Errorf("report %s is not a reconcile JSON report: %w", path, err) }
@@ -120,6 +214,9 @@ func decodeReport(r io.Reader, path string, offset, n int) (*report, error) {
 			return nil, bad(errors.New("differences is not an array"))
 		}
 		for i := 0; dec.More(); i++ {
+			if idx != nil && n > 0 && i%n == 0 {
+				idx.starts = append(idx.starts, dec.InputOffset())
+			}
 			if i < offset || i >= offset+n {
 				var skip json.RawMessage
 				if err := dec.Decode(&skip); err != nil {
@@ -133,6 +230,9 @@ func decodeReport(r io.Reader, path string, offset, n int) (*report, error) {
 				rep.Differences = append(rep.Differences, d)
 			}
 			rep.Listed++
+		}
+		if idx != nil {
+			idx.end = dec.InputOffset()
 		}
 		if _, err := dec.Token(); err != nil {
 			return nil, bad(err)

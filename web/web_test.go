@@ -446,7 +446,7 @@ func FuzzReadReport(f *testing.F) {
 	f.Add([]byte(`{"differences":[]}`), 3, 1)
 	f.Fuzz(func(t *testing.T, data []byte, offset, n int) {
 		offset, n = max(offset, 0)%1000, max(n, 0)%1000
-		rep, err := decodeReport(bytes.NewReader(data), "r.json", offset, n)
+		rep, err := decodeReport(bytes.NewReader(data), "r.json", offset, n, nil)
 		if err != nil {
 			return
 		}
@@ -597,5 +597,40 @@ func TestPasswordChangeOnReload(t *testing.T) {
 	f.h.SetAccess(Access{Users: map[string]string{"alice": hashOf(t, "a brand new password")}})
 	if code, _, _ := f.do(t, "GET", "/", "alice", nil, nil); code != http.StatusUnauthorized {
 		t.Errorf("the old password still works: %d", code)
+	}
+}
+
+// The pages of a report after the first read come from its index, and
+// say the same as a full read; a report rewritten since is read again.
+func TestReportIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.json")
+	write := func(n int, tag string) {
+		var diffs []string
+		for i := 1; i <= n; i++ {
+			diffs = append(diffs, fmt.Sprintf(`{"kind":"changed","key":{"id":%d},"columns":["c"],"source":{"c":"%s%d"},"target":{"c":"t"}}`, i, tag, i))
+		}
+		if err := os.WriteFile(path, []byte("{\"differences\": [\n  "+strings.Join(diffs, ",\n  ")+"\n ],\n \"summary\": {\"changed\": "+fmt.Sprint(n)+"}}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(120, "s")
+	first := func(r *report) string { return string(r.Differences[0].Source["c"]) }
+	for _, round := range []string{"scan", "index"} {
+		for page, want := range []string{`"s1"`, `"s51"`, `"s101"`} {
+			r, err := readReport(path, page*50, 50)
+			if err != nil {
+				t.Fatalf("%s, page %d: %v", round, page, err)
+			}
+			if r.Listed != 120 || first(r) != want || r.Summary["changed"] != 120 || len(r.Differences) != min(50, 120-page*50) {
+				t.Errorf("%s, page %d: listed %d, first %s, %d differences", round, page, r.Listed, first(r), len(r.Differences))
+			}
+		}
+		if r, err := readReport(path, 150, 50); err != nil || len(r.Differences) != 0 || r.Listed != 120 {
+			t.Errorf("%s, past the end: %v %+v", round, err, r)
+		}
+	}
+	write(130, "x") // another size: the index is stale
+	if r, err := readReport(path, 50, 50); err != nil || r.Listed != 130 || first(r) != `"x51"` {
+		t.Errorf("after a rewrite: %v %+v", err, r)
 	}
 }
