@@ -466,8 +466,9 @@ func (d *decoder) job(name string, js jobSpec, p *Plan) (Job, bool) {
 	}
 	for _, col := range slices.Sorted(maps.Keys(js.Normalize)) {
 		if slices.Contains(j.Key, col) {
-			// A fix finds its row by the stored key; the diff would hold
-			// the normalised one.
+			// Keys match exactly: a normalised key could pair rows the
+			// databases keep apart, and batch verify looks rows up by
+			// the key the fix carries (the replica's stored one).
 			d.problem(d.at(path+".normalize."+col), "%s.normalize.%s: %s is a key column, and keys match exactly: normalise it in a query (system_of_record.query) instead", path, col, col)
 			continue
 		}
