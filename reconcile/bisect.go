@@ -594,6 +594,72 @@ func (b *bisector) sample(ctx context.Context, bounds [][]any) (dense bool, samp
 	return 4*differing >= sampled, sampled, differing, nil
 }
 
+// probeCosts turns on auto's cost check of the canonical hash; the
+// package's tests of auto over in-memory sources, whose timings mean
+// nothing, turn it off.
+var probeCosts = true
+
+// streamCheaper decides, from what checksumming and reading the same
+// window of rows took on each side, whether reading the whole table costs
+// less than checksumming it and reading the differing fraction f of it:
+// the slower side sets the pace of each.
+func streamCheaper(check, read sides[time.Duration], f float64) bool {
+	c, r := max(check[0], check[1]), max(read[0], read[1])
+	return float64(c) >= (1-f)*float64(r)
+}
+
+// costWindow is how many adjacent first-level segments the cost probe
+// checksums and reads, at most (and at most half the table): enough rows
+// that each statement's fixed cost does not decide.
+const costWindow = 32
+
+// probeCosts times, on both sides at once, one checksum statement and one
+// read of the same window of (at most costWindow) adjacent first-level
+// segments in the middle of the key space: one round trip each, over the
+// same rows, so the two compare directly. segs is the window's size in
+// segments.
+func (b *bisector) probeCosts(ctx context.Context, bounds [][]any, so, to connectors.OrderedReader, ropts connectors.ReadOptions) (check, read sides[time.Duration], segs int, err error) {
+	w := min(costWindow, (len(bounds)+1)/2)
+	i := (len(bounds)+1)/2 - w/2
+	window := connectors.KeyRange{From: bounds[i-1], To: bounds[i+w-1]}
+	inner := bounds[i : i+w-1]
+	{
+		_, _, took, err := b.checksums(ctx, window, inner)
+		if err != nil {
+			return check, read, w, err
+		}
+		var rd sides[time.Duration]
+		g, gctx := errgroup.WithContext(ctx)
+		for k, side := range []Side{SourceSide, TargetSide} {
+			ord, in, key, cols := so, b.src, b.skey, b.sread
+			if side == TargetSide {
+				ord, in, key, cols = to, b.tgt, b.tkey, b.tread
+			}
+			g.Go(func() (err error) {
+				o := ropts
+				o.Columns, o.Ranges = cols, []connectors.KeyRange{window}
+				rd[k], err = b.timed(side, func() error {
+					b.queries.Add(1)
+					rr, err := ord.ReadOrdered(gctx, in.Table, key, o)
+					if err != nil {
+						return fmt.Errorf("read %s: %w", side, err)
+					}
+					defer rr.Release()
+					for rr.Next() {
+					}
+					return rr.Err()
+				})
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return check, read, w, err
+		}
+		check, read = took, rd
+	}
+	return check, read, w, nil
+}
+
 // sameBound reports whether two bounds are the same bound value handed out
 // by one Boundaries call (identity, not equality: adjacent segments share
 // the slice).
@@ -695,6 +761,7 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 	if err != nil {
 		return false, &checksumError{err}
 	}
+	ropts := connectors.ReadOptions{Allocator: opts.Allocator, BatchRows: opts.BatchRows}
 	if b.adaptive {
 		dense, sampled, differing, err := b.sample(ctx, bounds)
 		if err != nil {
@@ -704,6 +771,23 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 			em.res.Plan.Note = joinNote(em.res.Plan.Note, fmt.Sprintf("%d of %d sampled segments differ, so the table was streamed", differing, sampled))
 			return true, nil
 		}
+		// The canonical hash is built in SQL, several times the server's
+		// work of sending a row: it pays only where sending rows is slow
+		// (a far network). Time both on a window of the table.
+		if sampled > 0 && b.hash == "" && probeCosts {
+			check, read, w, err := b.probeCosts(ctx, bounds, so, to, ropts)
+			if err != nil {
+				return false, &checksumError{err}
+			}
+			c, r := max(check[0], check[1]), max(read[0], read[1])
+			if streamCheaper(check, read, float64(differing)/float64(sampled)) {
+				em.res.Plan.Note = joinNote(em.res.Plan.Note, fmt.Sprintf("checksumming %d segments in SQL took %s against %s to read them, so the table was streamed",
+					w, c.Round(10*time.Microsecond), r.Round(10*time.Microsecond)))
+				return true, nil
+			}
+			em.res.Plan.Note = joinNote(em.res.Plan.Note, fmt.Sprintf("checksumming %d segments in SQL took %s against %s to read them, so the table was bisected",
+				w, c.Round(10*time.Microsecond), r.Round(10*time.Microsecond)))
+		}
 	}
 	if err := b.segments(ctx, bounds); err != nil {
 		return false, &checksumError{err}
@@ -712,7 +796,6 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 	if len(b.leaves) == 0 {
 		return false, nil
 	}
-	ropts := connectors.ReadOptions{Allocator: opts.Allocator, BatchRows: opts.BatchRows}
 	reader := func(side Side, ord connectors.OrderedReader, in Input, key, cols []string) func(context.Context, []connectors.KeyRange) (array.RecordReader, error) {
 		return func(ctx context.Context, rs []connectors.KeyRange) (array.RecordReader, error) {
 			o := ropts

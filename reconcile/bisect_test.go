@@ -461,6 +461,8 @@ func TestBisectRefusals(t *testing.T) {
 // few differences, streams when most sampled segments differ, and streams
 // (saying why) when the pair cannot be bisected; the report is the same.
 func TestAutoChoosesBetweenBisectAndStream(t *testing.T) {
+	probeCosts = false // in memory, checksums and reads take no measurable time
+	t.Cleanup(func() { probeCosts = true })
 	mem := checkedAlloc(t)
 	r := rand.New(rand.NewPCG(31, 32))
 	base := bisectRows(r, 2000)
