@@ -74,27 +74,15 @@ jobs:
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, errs)
 	}
 
-	addr := make(chan string, 1)
 	stderr := &syncBuffer{}
 	e := &env{stdout: io.Discard, stderr: stderr, registry: newRegistry(), isTerminal: func(io.Writer) bool { return false }}
-	o := &serveOptions{config: cfg, listen: "127.0.0.1:0", lookup: os.LookupEnv, now: time.Now, reload: make(chan os.Signal),
-		onListen: func(a string) { addr <- a }}
-	sctx, stop := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- runServe(sctx, e, o) }()
+	o := &serveOptions{config: cfg, lookup: os.LookupEnv, now: time.Now, reload: make(chan os.Signal)}
+	base, stop := startServe(t, e, o, stderr)
 	defer func() {
-		stop()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve stopped: %v\n%s", err, stderr)
-	}
 
 	// Without credentials the page asks for them, and a decision is refused.
 	if resp, err := http.Get(base + "/"); err != nil || resp.StatusCode != http.StatusUnauthorized {

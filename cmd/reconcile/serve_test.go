@@ -38,6 +38,26 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// startServe runs runServe with o in the background and returns its base
+// URL and stop, which cancels it and returns its error.
+func startServe(t *testing.T, e *env, o *serveOptions, stderr *syncBuffer) (base string, stop func() error) {
+	t.Helper()
+	addr := make(chan string, 1)
+	o.listen = "127.0.0.1:0"
+	o.onListen = func(a string) { addr <- a }
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, e, o) }()
+	select {
+	case a := <-addr:
+		return "http://" + a, func() error { cancel(); return <-done }
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve stopped: %v\n%s", err, stderr)
+	}
+	return "", nil
+}
+
 // reconcile serve on the real PostgreSQL, driven by a fake clock: the job
 // runs at its cron time, the run history, the batches and the metrics
 // show it over HTTP, a reload that does not validate keeps the running
@@ -65,21 +85,10 @@ jobs:
 	}
 	fc := clockwork.NewFakeClockAt(time.Date(2026, 11, 27, 1, 58, 30, 0, time.UTC))
 	reload := make(chan os.Signal, 1)
-	addr := make(chan string, 1)
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	e := &env{stdout: stdout, stderr: stderr, registry: newRegistry(), isTerminal: func(io.Writer) bool { return false }}
-	o := &serveOptions{config: cfg, listen: "127.0.0.1:0", lookup: os.LookupEnv, now: fc.Now, clock: fc, reload: reload,
-		onListen: func(a string) { addr <- a }}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- runServe(ctx, e, o) }()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve stopped: %v\n%s", err, stderr)
-	}
+	o := &serveOptions{config: cfg, lookup: os.LookupEnv, now: fc.Now, clock: fc, reload: reload}
+	base, stop := startServe(t, e, o, stderr)
 	get := func(path string) (int, string) {
 		t.Helper()
 		resp, err := http.Get(base + path)
@@ -161,8 +170,7 @@ jobs:
 		t.Errorf("not ready after a failed reload")
 	}
 
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("serve: %v\n%s", err, stderr)
 	}
 }
@@ -186,15 +194,10 @@ jobs:
     key: [id]
 `, store, db, db)), 0o644)
 	fc := clockwork.NewFakeClockAt(time.Date(2026, 11, 27, 1, 59, 50, 0, time.UTC))
-	addr := make(chan string, 1)
 	stderr := &syncBuffer{}
 	e := &env{stdout: io.Discard, stderr: stderr, registry: newRegistry(), isTerminal: func(io.Writer) bool { return false }}
-	o := &serveOptions{config: cfg, listen: "127.0.0.1:0", lookup: os.LookupEnv, now: fc.Now, clock: fc, reload: make(chan os.Signal),
-		onListen: func(a string) { addr <- a }}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- runServe(ctx, e, o) }()
-	<-addr
+	o := &serveOptions{config: cfg, lookup: os.LookupEnv, now: fc.Now, clock: fc, reload: make(chan os.Signal)}
+	_, stop := startServe(t, e, o, stderr)
 	hist := filepath.Join(store, "history")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -212,8 +215,7 @@ jobs:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("serve: %v", err)
 	}
 	h, err := runs.OpenLocal(hist)
