@@ -223,3 +223,51 @@ func TestStoredValuesOfANormalisedKey(t *testing.T) {
 		}
 	}
 }
+
+// Two normalised columns, one named otherwise on the target (Options.Map):
+// each change carries both stored values in source-name order, under the
+// source's names, each from its own column, on every path.
+func TestStoredValuesOfSeveralColumns(t *testing.T) {
+	mem := checkedAlloc(t)
+	sf := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "name", Type: arrow.BinaryTypes.String},
+		{Name: "email", Type: arrow.BinaryTypes.String},
+	}
+	tf := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "email", Type: arrow.BinaryTypes.String},
+		{Name: "full_name", Type: arrow.BinaryTypes.String},
+	}
+	src := [][]any{{1, " Ann ", "A@x.com"}, {2, "Bob", " b@x.com"}, {3, "Cy", "c@x.com"}}
+	tgt := [][]any{{1, "a@X.com ", "ANN"}, {2, "B2@x.com", "bob "}, {4, "d@x.com", "Di"}}
+	want := []string{
+		`changed id=2 email:b@x.com→b2@x.com src.raw.email=" b@x.com" src.raw.name="Bob" tgt.raw.email="B2@x.com" tgt.raw.name="bob "`,
+		`missing id=3 src.raw.email="c@x.com" src.raw.name="Cy"`,
+		`extra id=4 tgt.raw.email="d@x.com" tgt.raw.name="Di"`,
+	}
+	for _, tc := range []struct {
+		name    string
+		opts    Options
+		ordered bool
+	}{
+		{"merge", Options{Algorithm: Merge}, true},
+		{"hash", Options{Algorithm: Hash}, false},
+		{"hash spilled", Options{Algorithm: Hash, MemoryLimit: 1}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ord []string
+			if tc.ordered {
+				ord = []string{"id"}
+			}
+			opts := tc.opts
+			opts.Key, opts.Allocator, opts.TempDir = []string{"id"}, mem, t.TempDir()
+			opts.Map = map[string]string{"name": "full_name"}
+			opts.ColumnRules = map[string]ColumnRule{"email": trimLowerRule(), "name": trimLowerRule()}
+			c := diff(t, source(t, tbl(t, mem, "s", sf, src, 2), ord), source(t, tbl(t, mem, "t", tf, tgt, 2), ord), opts)
+			if got := rawLines(c); !slices.Equal(got, want) {
+				t.Errorf("changes\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
