@@ -185,6 +185,9 @@ func runJobs(ctx context.Context, e *env, o *runOptions, names []string) error {
 		if err := observeRuns(m, plan, store, done); err != nil {
 			return err
 		}
+		if err := addFixTotals(m, plan, store); err != nil {
+			return err
+		}
 		// The last success of each job from the history, so that a run
 		// that failed still reports how old the last good one is.
 		for _, jr := range done {
@@ -807,6 +810,40 @@ func observeRuns(m *metrics.Metrics, plan *config.Plan, store string, runs []*jo
 			}
 		}
 		problems = append(problems, m.SetBatches(jr.Job, states))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
+}
+
+// addFixTotals counts in m the fix operations every batch in the store
+// has run (its journal lines), by job, target system and outcome, for
+// the jobs of plan: cumulative, so that the textfile a run writes, or a
+// serve that restarts, keeps reconcile_fix_operations_total rising
+// (pruning batches resets it, which Prometheus takes as a counter reset).
+func addFixTotals(m *metrics.Metrics, plan *config.Plan, store string) error {
+	all, err := batches.List(filepath.Join(store, storeBatches))
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	type k struct{ job, system, outcome string }
+	totals := map[k]int{}
+	for _, b := range all {
+		if _, ok := plan.Job(b.Manifest.Job); !ok {
+			continue
+		}
+		journal, err := b.Journal()
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		for _, r := range journal {
+			totals[k{b.Manifest.Job, b.Manifest.Target.System, string(r.Status)}]++
+		}
+	}
+	var problems []error
+	for key, n := range totals {
+		problems = append(problems, m.AddFixOperations(key.job, key.system, key.outcome, n))
 	}
 	if err := errors.Join(problems...); err != nil {
 		return fmt.Errorf("metrics: %w", err)

@@ -217,9 +217,13 @@ jobs:
 
 	// The next run: what the rules leave alone (notes of 7, the newer
 	// email of 8) and the row in flight; nothing to fix.
-	code, out, errOut = runCLI(t, "run", "customers", "--config", cfg, "--format", "json", "--limit", "0")
+	code, out, errOut = runCLI(t, "run", "customers", "--config", cfg, "--format", "json", "--limit", "0", "--metrics-file", prom)
 	if code != exitDifferences || !strings.Contains(out, "batch   none") {
 		t.Fatalf("second run: exit %d\n%s%s", code, out, errOut)
+	}
+	// The textfile counts the operations the batches have run so far.
+	if text, err := os.ReadFile(prom); err != nil || !strings.Contains(string(text), `reconcile_fix_operations_total{job="customers",outcome="applied",system="crm"} 3`) {
+		t.Errorf("metrics file after an apply: %v\n%s", err, text)
 	}
 	r := decodeReport(t, out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1])
 	if r.Summary["changed"] != 2 || r.Summary["missing"] != 0 || r.Summary["extra"] != 0 || r.Summary["in_flight"] != 1 {

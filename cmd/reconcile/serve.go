@@ -148,6 +148,11 @@ func runServe(ctx context.Context, e *env, o *serveOptions) error {
 			_ = s.metrics.SetLastSuccess(j, last)
 		}
 	}
+	// The fix operations counter goes on from what the store's batches
+	// have run, across restarts.
+	if err := addFixTotals(s.metrics, plan, store); err != nil {
+		fmt.Fprintf(e.stderr, "reconcile serve: %v\n", err)
+	}
 	s.sched, err = scheduler.New(scheduler.Options{
 		Location: plan.Timezone(), Clock: o.clock, Jitter: o.jitter,
 		Run: s.runJob,
