@@ -199,8 +199,23 @@ func TestAutoStreamsWhenChecksumsCostMore(t *testing.T) {
 		}
 		return r.Plan.Algorithm, r.Plan.Note
 	}
-	if algo, note := plan(); algo != "merge" || !strings.Contains(note, "segments in SQL took") || !strings.Contains(note, "so the table was streamed") {
-		t.Errorf("auto: %s, %q", algo, note)
+	// The decision rests on two timings on a shared machine: one of three
+	// runs must see what the server's MD5 costs (each run is correct
+	// either way).
+	var notes []string
+	for range 3 {
+		algo, note := plan()
+		if !strings.Contains(note, "segments in SQL took") {
+			t.Fatalf("auto did not time the canonical hash: %s, %q", algo, note)
+		}
+		if algo == "merge" && strings.Contains(note, "so the table was streamed") {
+			notes = nil
+			break
+		}
+		notes = append(notes, algo+": "+note)
+	}
+	if notes != nil {
+		t.Errorf("auto bisected every time:\n%s", strings.Join(notes, "\n"))
 	}
 	if algo, _ := plan("--algorithm", "bisect"); algo != "bisect" {
 		t.Errorf("--algorithm bisect: %s", algo)
