@@ -101,7 +101,9 @@ type server struct {
 	sched   *scheduler.Scheduler
 	web     *web.Handler
 	ready   atomic.Bool
-	mu      sync.Mutex // one run's bookkeeping at a time
+	// applying counts the applies the page has started and not finished.
+	applying atomic.Int64
+	mu       sync.Mutex // one run's bookkeeping at a time
 }
 
 func runServe(ctx context.Context, e *env, o *serveOptions) error {
@@ -202,14 +204,22 @@ func runServe(ctx context.Context, e *env, o *serveOptions) error {
 		break
 	}
 	// Stopping: not ready any more; running jobs are cancelled and
-	// recorded as cancelled; then the HTTP server stops.
+	// recorded as cancelled; then the HTTP server stops, after the
+	// applies the page started have finished (for as long as the stop
+	// allows).
 	s.ready.Store(false)
 	fmt.Fprintln(e.stderr, "reconcile serve: stopping")
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	err = s.sched.Stop(stopCtx)
+	if n := s.applying.Load(); n > 0 {
+		fmt.Fprintf(e.stderr, "reconcile serve: waiting for %d apply(s) started from the page\n", n)
+	}
 	if herr := srv.Shutdown(stopCtx); herr != nil && err == nil {
 		err = fmt.Errorf("stop http: %w", herr)
+	}
+	if n := s.applying.Load(); n > 0 {
+		fmt.Fprintf(e.stderr, "reconcile serve: stopped with %d apply(s) still running: their batches are left partial; apply them again (reconcile batch apply ID) to finish\n", n)
 	}
 	return err
 }
@@ -324,6 +334,8 @@ func webAccess(sv config.Serve) web.Access {
 // applyFromWeb applies an approved batch for a signed-in person, and
 // counts the operations this apply ran in reconcile_fix_operations_total.
 func (s *server) applyFromWeb(ctx context.Context, id, by string) (*batches.Report, error) {
+	s.applying.Add(1)
+	defer s.applying.Add(-1)
 	plan := s.plan.Load()
 	dir := filepath.Join(s.store, storeBatches)
 	before := 0
