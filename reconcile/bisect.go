@@ -619,6 +619,10 @@ const costWindow = 32
 // same rows, so the two compare directly. segs is the window's size in
 // segments.
 func (b *bisector) probeCosts(ctx context.Context, bounds [][]any, so, to connectors.OrderedReader, ropts connectors.ReadOptions) (check, read sides[time.Duration], segs int, err error) {
+	if len(bounds)+1 < 2*autoSamples {
+		// auto samples (and probes) only a first level of as many segments.
+		return check, read, 0, fmt.Errorf("cost probe: %d segments are too few", len(bounds)+1)
+	}
 	w := min(costWindow, (len(bounds)+1)/2)
 	i := (len(bounds)+1)/2 - w/2
 	window := connectors.KeyRange{From: bounds[i-1], To: bounds[i+w-1]}
@@ -639,7 +643,6 @@ func (b *bisector) probeCosts(ctx context.Context, bounds [][]any, so, to connec
 				o := ropts
 				o.Columns, o.Ranges = cols, []connectors.KeyRange{window}
 				rd[k], err = b.timed(side, func() error {
-					b.queries.Add(1)
 					rr, err := ord.ReadOrdered(gctx, in.Table, key, o)
 					if err != nil {
 						return fmt.Errorf("read %s: %w", side, err)

@@ -569,27 +569,36 @@ const recordHashName = "row hash (hash_record_extended or hashtextextended)"
 // From PostgreSQL 14 on, a row whose columns are all of types that hash
 // exactly as the engine compares (recordHashable) hashes without
 // rendering it as text, about twice as fast: hash_record_extended of the
-// row, text columns under COLLATE "C" (byte-wise, whatever the column's
-// collation), mixed again through hashint8extended. hash_record_extended
-// combines its fields linearly (h·31 + next), so a sum of its raw values
-// over a segment would not see one column's values swapped between two
-// rows; the second hash is not linear and does. Any other row hashes its
-// text, as before PostgreSQL 14. Both sides run the same function: the
-// engine asks for a native hash only when the compared columns have the
-// very same types on both sides.
+// row, with a seed that is neither 0 nor 1 (a NULL field counts as 0, so
+// with seed 0 a NULL would hash as float 0 or numeric NaN do, and with
+// seed 1 as numeric 0). Text columns go in under COLLATE "C" (byte-wise,
+// whatever the column's collation); bigint, timestamps and time go in as
+// their binary form, since their own hash folds 64 bits into 32 (-1 and
+// 4294967295 would hash alike). hash_record_extended combines its fields
+// linearly (h·31 + next), so a sum of its raw values over a segment would
+// not see one column's values swapped between two rows: the row's hash is
+// hashed again, as the 8 bytes of its binary form (hashint8extended would
+// fold it to 32 bits). Any other row hashes its text, as before
+// PostgreSQL 14. Both sides run the same function: the engine asks for a
+// native hash only when the compared columns have the very same types on
+// both sides.
 func (s *Source) nativeRowHash(cols []*colPlan) string {
 	names := make([]string, len(cols))
 	record := s.major >= 14 && len(cols) > 0
 	for i, c := range cols {
 		names[i] = quoteIdent(c.name)
-		collate, ok := recordHashable(c.typeName)
+		collate, send, ok := recordHashable(c.typeName)
 		record = record && ok
+		if send != "" {
+			names[i] = "pg_catalog." + send + "(" + names[i] + ")"
+		}
 		if collate {
 			names[i] += ` COLLATE "C"`
 		}
 	}
 	if record {
-		return "pg_catalog.hashint8extended(pg_catalog.hash_record_extended(ROW(" + strings.Join(names, ", ") + "), 0), 0)"
+		inner := "pg_catalog.hash_record_extended(ROW(" + strings.Join(names, ", ") + "), " + recordSeed + ")"
+		return "pg_catalog.hash_record_extended(ROW(pg_catalog.int8send(" + inner + ")), " + recordSeed + ")"
 	}
 	for i, c := range cols {
 		names[i] = quoteIdent(c.name)
@@ -597,15 +606,21 @@ func (s *Source) nativeRowHash(cols []*colPlan) string {
 	return "pg_catalog.hashtextextended(ROW(" + strings.Join(names, ", ") + `)::text COLLATE "C", 0)`
 }
 
+// recordSeed seeds the record hash: neither 0 nor 1 (see nativeRowHash).
+const recordSeed = "1540483477"
+
 // recordHashable reports whether a column of the named type may be hashed
 // by its type's own hash function: one under which two values hash alike
 // only when the engine compares them equal (numbers by value, -0 = 0 and
-// NaN = NaN, instants, byte-wise text under COLLATE "C", which collate
-// says the column needs; char(n) values of one n are padded alike).
-// Types whose equality is looser than the engine's (interval, where 1 day
-// = 24 hours; jsonb numbers; timetz; citext; enums, whose hash is of an
-// OID that differs between databases; arrays and composites) are not.
-func recordHashable(typeName string) (collate, ok bool) {
+// NaN = NaN, byte-wise text under COLLATE "C", which collate says the
+// column needs; char(n) values of one n are padded alike), and the
+// function (send) that turns it into bytes first, for the types whose own
+// hash folds 64 bits into 32. Types whose equality is looser than the
+// engine's (interval, where 1 day = 24 hours; jsonb numbers; timetz;
+// citext; enums, whose hash is of an OID that differs between databases;
+// arrays, composites, domains) are not, nor an unconstrained numeric,
+// whose NaN, Infinity and -Infinity hash alike.
+func recordHashable(typeName string) (collate bool, send string, ok bool) {
 	// "numeric(12,2)", "timestamp(3) without time zone": the type without
 	// its modifiers.
 	t := typeName
@@ -619,13 +634,21 @@ func recordHashable(typeName string) (collate, ok bool) {
 	}
 	switch strings.TrimSpace(t) {
 	case "text", "character varying", "character":
-		return true, true
-	case "smallint", "integer", "bigint", "numeric", "real", "double precision", "boolean",
-		"date", "timestamp without time zone", "timestamp with time zone", "time without time zone",
-		"uuid", "bytea":
-		return false, true
+		return true, "", true
+	case "smallint", "integer", "real", "double precision", "boolean", "date", "uuid", "bytea":
+		return false, "", true
+	case "numeric":
+		return false, "", typeName != "numeric"
+	case "bigint":
+		return false, "int8send", true
+	case "timestamp without time zone":
+		return false, "timestamp_send", true
+	case "timestamp with time zone":
+		return false, "timestamptz_send", true
+	case "time without time zone":
+		return false, "time_send", true
 	}
-	return false, false
+	return false, "", false
 }
 
 // NativeHash labels the native row hash: hashtextextended (PostgreSQL 11

@@ -305,19 +305,23 @@
 //
 // From PostgreSQL 14 the native hash, labelled "postgres <major> row hash
 // (hash_record_extended or hashtextextended)", skips the text of a row
-// whose compared columns are all of plain types (integers, numeric,
-// real, double precision, boolean, date, timestamp, timestamptz, time,
-// uuid, bytea, text, varchar, char(n)): it is
-// hashint8extended(hash_record_extended(ROW(columns...), 0), 0), text
-// columns under COLLATE "C" so that they hash byte-wise whatever their
-// collation. Each type's own hash agrees exactly where the engine's
+// whose compared columns are all of plain types (smallint, integer,
+// bigint, numeric(p,s), real, double precision, boolean, date, timestamp,
+// timestamptz, time, uuid, bytea, text, varchar, char(n)): it is
+// hash_record_extended of the row under a seed that is neither 0 nor 1
+// (a NULL field counts as 0: with seed 0, float 0 and numeric NaN would
+// hash as NULL), text columns under COLLATE "C" (byte-wise, whatever their
+// collation), bigint and the time types as their binary form (their own
+// hash folds 64 bits into 32, so -1 and 4294967295 would agree), and the
+// row's hash hashed again as 8 bytes (hash_record_extended folds fields
+// linearly, so raw sums would miss a column's values swapped between two
+// rows). Each type's own hash agrees exactly where the engine's
 // comparison does (numbers by value, -0 and 0, NaN and NaN, instants);
-// types whose equality is looser (interval, jsonb, timetz, citext,
-// enums, arrays) keep the text hash. hash_record_extended folds its
-// fields linearly, so its raw sums would miss a column's values swapped
-// between two rows of a segment; the outer hashint8extended is not
-// linear. It is about twice as fast as the text hash: 0.5 s against 1.0 s
-// for a full-table sum over the 5M rows of pgbench_accounts here.
+// types whose equality is looser (interval, jsonb, timetz, citext, enums,
+// arrays, domains) and an unconstrained numeric (whose NaN and ±Infinity
+// hash alike) keep the text hash. It costs about 30 % less than the text
+// hash: 0.26 s against 0.38 s for a full-table sum over the 2M rows of
+// pgbench_accounts here.
 //
 // # Example
 //

@@ -205,15 +205,20 @@ func hashName(major int) string {
 }
 
 func TestRecordHashable(t *testing.T) {
-	for typ, want := range map[string][2]bool{
-		"integer": {false, true}, "numeric(12,2)": {false, true}, "numeric": {false, true},
-		"timestamp(3) without time zone": {false, true}, "timestamp with time zone": {false, true},
-		"character varying(20)": {true, true}, "character(3)": {true, true}, "text": {true, true},
-		"interval": {false, false}, "jsonb": {false, false}, "integer[]": {false, false}, "citext": {false, false},
-		"time with time zone": {false, false}, "mood": {false, false}, "money": {false, false},
+	for typ, want := range map[string]struct {
+		collate bool
+		send    string
+		ok      bool
+	}{
+		"integer": {false, "", true}, "numeric(12,2)": {false, "", true}, "numeric": {false, "", false},
+		"bigint": {false, "int8send", true}, "timestamp(3) without time zone": {false, "timestamp_send", true},
+		"timestamp with time zone": {false, "timestamptz_send", true}, "time without time zone": {false, "time_send", true},
+		"character varying(20)": {true, "", true}, "character(3)": {true, "", true}, "text": {true, "", true},
+		"interval": {false, "", false}, "jsonb": {false, "", false}, "integer[]": {false, "", false}, "citext": {false, "", false},
+		"time with time zone": {false, "", false}, "mood": {false, "", false}, "money": {false, "", false},
 	} {
-		if c, ok := recordHashable(typ); c != want[0] || ok != want[1] {
-			t.Errorf("%s: collate %v ok %v, want %v", typ, c, ok, want)
+		if c, send, ok := recordHashable(typ); c != want.collate || send != want.send || ok != want.ok {
+			t.Errorf("%s: collate %v send %q ok %v, want %+v", typ, c, send, ok, want)
 		}
 	}
 }
@@ -229,10 +234,14 @@ func TestNativeRecordHash(t *testing.T) {
 	table := []string{
 		`CREATE COLLATION IF NOT EXISTS ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`,
 		`CREATE TABLE r (id int PRIMARY KEY, t text COLLATE ci, v varchar(20), c char(4), nu numeric(8,3), f8 float8,
-			b bool, d date, ts timestamptz, u uuid, by bytea)`,
+			b bool, d date, ts timestamptz, u uuid, by bytea, bi bigint, tm time, tl timestamp, f4 real)`,
 		`INSERT INTO r SELECT g, 'Name ' || g, 'v' || g, 'c' || (g % 10), g / 8.0, g / 3.0, g % 2 = 0,
-			'2026-01-01'::date + g, '2026-01-01 00:00+00'::timestamptz + g * interval '1 minute', md5(g::text)::uuid, decode(md5(g::text), 'hex')
+			'2026-01-01'::date + g, '2026-01-01 00:00+00'::timestamptz + g * interval '1 minute', md5(g::text)::uuid, decode(md5(g::text), 'hex'),
+			g, '00:00'::time + g * interval '1 second', '2026-01-01'::timestamp + g * interval '1 hour', g / 4.0
 		FROM generate_series(1, 400) g`,
+		// Values whose types' own hashes collide with a NULL or with
+		// each other: row 401 holds one side of each pair.
+		`INSERT INTO r VALUES (401, 'x', 'x', 'x', 'NaN', 0, true, '2026-01-01', '2026-01-01 00:00+00', md5('x')::uuid, '\x00', -1, '00:00', '2026-01-01 00:00', 0)`,
 	}
 	testdb.Exec(t, a, table...)
 	testdb.Exec(t, b, table...)
@@ -248,7 +257,7 @@ func TestNativeRecordHash(t *testing.T) {
 	if srcA.major < 14 {
 		t.Skip("hash_record_extended needs PostgreSQL 14")
 	}
-	bounds := [][]any{{int64(101)}, {int64(201)}, {int64(301)}}
+	bounds := [][]any{{int64(101)}, {int64(201)}, {int64(301)}, {int64(401)}}
 	segs := func(src *Source) []connectors.Segment {
 		t.Helper()
 		s, err := src.Checksums(t.Context(), connectors.TableRef{Name: "r"}, connectors.ChecksumRequest{Key: []string{"id"}, Bounds: bounds, Hash: src.NativeHash()})
@@ -260,7 +269,8 @@ func TestNativeRecordHash(t *testing.T) {
 	before := segs(srcA)
 	// What the server sums for the first segment, computed apart.
 	var sum string
-	q := `SELECT sum(hashint8extended(hash_record_extended(ROW(id, t COLLATE "C", v COLLATE "C", c COLLATE "C", nu, f8, b, d, ts, u, by), 0), 0))::text FROM r WHERE id < 101`
+	q := `SELECT sum(hash_record_extended(ROW(int8send(hash_record_extended(ROW(id, t COLLATE "C", v COLLATE "C", c COLLATE "C", nu, f8, b, d,
+		timestamptz_send(ts), u, by, int8send(bi), time_send(tm), timestamp_send(tl), f4), 1540483477))), 1540483477))::text FROM r WHERE id < 101`
 	if err := srcA.query(t.Context(), q, nil, func(r pgx.Rows) error { return r.Scan(&sum) }); err != nil {
 		t.Fatal(err)
 	}
@@ -289,5 +299,25 @@ func TestNativeRecordHash(t *testing.T) {
 	}
 	if !slices.Equal(differ, []int{0, 1, 3}) {
 		t.Errorf("segments %v differ, want 0 (swap), 1 (case) and 3", differ)
+	}
+
+	// Each change of row 401 alone must make its segment differ: values a
+	// field hash would give the seed (float 0, numeric NaN) against NULL,
+	// and 64-bit values a folding hash would confuse.
+	srcB := open(b)
+	base := segs(srcB)[4]
+	for _, change := range []string{
+		"f8 = NULL", "f4 = NULL", "nu = NULL", "bi = 4294967295", "tm = '01:11:34.967297'",
+		"tl = '2025-12-31 22:48:25.032705'", "ts = '2025-12-31 22:48:25.032705+00'", "by = NULL", "b = NULL",
+	} {
+		testdb.Exec(t, b, "UPDATE r SET "+change+" WHERE id = 401")
+		got := segs(open(b))[4]
+		testdb.Exec(t, b, "UPDATE r SET f8 = 0, f4 = 0, nu = 'NaN', bi = -1, tm = '00:00', tl = '2026-01-01 00:00', ts = '2026-01-01 00:00+00', by = '\\x00', b = true WHERE id = 401")
+		if got == base {
+			t.Errorf("%s: the segment's checksum did not change", change)
+		}
+		if after := segs(open(b))[4]; after != base {
+			t.Fatalf("restoring row 401 after %s: %+v, want %+v", change, after, base)
+		}
 	}
 }
