@@ -235,22 +235,12 @@ func TestMySQLGuardsAreByteExact(t *testing.T) {
 	upd := func(id int64, old, new string) batches.Op {
 		return batches.Op{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(id)}}, Set: []batches.Cell{{"code", text(new)}}, Expect: []batches.Cell{{"code", text(old)}}, Rule: "r"}
 	}
-	b, err := batches.Create(t.TempDir(), spec("mysql"), []batches.Op{
+	rep := applyNew(t, "mysql", openMy(t, loc), []batches.Op{
 		upd(1, "Old", "new"),          // the row says OLD: changed since
 		upd(2, "abc", "x"),            // the row says 'abc  ': changed since
 		upd(3, "ok", "much too long"), // does not fit
 		upd(4, "ok", "fine"),          // applies
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Approve("alice", now); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := b.Apply(t.Context(), openMy(t, loc), batches.ApplyOptions{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if o := rep.Outcome; o.Conflict != 2 || o.Error != 1 || o.Applied != 1 {
 		t.Errorf("outcome: %+v", o)
 	}
@@ -268,32 +258,16 @@ func TestMySQLJSONGuardsCompareDocuments(t *testing.T) {
 	testdb.ExecMySQL(t, loc,
 		"CREATE TABLE acc (id bigint PRIMARY KEY, doc JSON)",
 		`INSERT INTO acc VALUES (1, '{"b": 2,  "a": 1}'), (2, '{"a": 1, "b": 3}'), (3, '[1, 2]')`)
-	doc := func(s string) reconcile.Value {
-		v, err := reconcile.AppendJSON(nil, []byte(s))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	doc := func(s string) reconcile.Value { return mustJSON(t, s) }
 	upd := func(id int64, old, new string) batches.Op {
 		return batches.Op{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(id)}}, Set: []batches.Cell{{"doc", doc(new)}}, Expect: []batches.Cell{{"doc", doc(old)}}, Rule: "r"}
 	}
 	del := batches.Op{Kind: connectors.OpDelete, Key: []batches.Cell{{"id", i64(3)}}, Expect: []batches.Cell{{"id", i64(3)}, {"doc", doc(`[1,2]`)}}, Rule: "r"}
-	b, err := batches.Create(t.TempDir(), spec("mysql"), []batches.Op{
+	rep := applyNew(t, "mysql", openMy(t, loc), []batches.Op{
 		upd(1, `{"a":1,"b":2}`, `{"a":1,"b":9}`), // spelled differently, same document
 		upd(2, `{"a":1,"b":2}`, `{"a":1,"b":9}`), // changed since the diff
 		del,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Approve("alice", now); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := b.Apply(t.Context(), openMy(t, loc), batches.ApplyOptions{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if o := rep.Outcome; o.Applied != 2 || o.Conflict != 1 || o.Error != 0 {
 		t.Errorf("outcome: %+v %+v %+v", o, rep.Conflicts, rep.Errors)
 	}
@@ -302,15 +276,7 @@ func TestMySQLJSONGuardsCompareDocuments(t *testing.T) {
 	}
 	// The row's document now equals the post-image, spelled as written.
 	testdb.ExecMySQL(t, loc, `UPDATE acc SET doc = '{ "b": 9, "a": 1 }' WHERE id = 1`)
-	b2, err := batches.Create(t.TempDir(), spec("mysql"), []batches.Op{upd(1, `{"a":1,"b":2}`, `{"a":1,"b":9}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b2.Approve("alice", now)
-	rep, err = b2.Apply(t.Context(), openMy(t, loc), batches.ApplyOptions{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep = applyNew(t, "mysql", openMy(t, loc), []batches.Op{upd(1, `{"a":1,"b":2}`, `{"a":1,"b":9}`)})
 	if o := rep.Outcome; o.AlreadyApplied != 1 {
 		t.Errorf("re-apply of a document already there: %+v %+v", o, rep.Conflicts)
 	}

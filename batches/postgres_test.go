@@ -64,6 +64,24 @@ func openPG(t testing.TB, dsn string) *postgres.Source {
 	return src
 }
 
+// applyNew writes ops as a batch for dialect, approves it and applies it
+// to target, failing the test on any error of those steps.
+func applyNew(t *testing.T, dialect string, target connectors.Applier, ops []batches.Op) *batches.Report {
+	t.Helper()
+	b, err := batches.Create(t.TempDir(), spec(dialect), ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Approve("alice", now); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := b.Apply(t.Context(), target, batches.ApplyOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
 func spec(dialect string) batches.Spec {
 	return batches.Spec{
 		Job: "customers", Dialect: dialect,
@@ -440,17 +458,7 @@ func TestPostgresApplyNeverTruncates(t *testing.T) {
 		{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(1)}}, Set: []batches.Cell{{"code", text("abcdefghij")}}, Expect: []batches.Cell{{"code", text("abc")}}, Rule: "r"},
 		{Kind: connectors.OpUpdate, Key: []batches.Cell{{"id", i64(2)}}, Set: []batches.Cell{{"code", text("fine")}}, Expect: []batches.Cell{{"code", text("ok")}}, Rule: "r"},
 	}
-	b, err := batches.Create(t.TempDir(), spec("postgres"), ops)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Approve("alice", now); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := b.Apply(t.Context(), openPG(t, dsn), batches.ApplyOptions{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := applyNew(t, "postgres", openPG(t, dsn), ops)
 	if rep.Outcome.Error != 1 || rep.Outcome.Applied != 1 {
 		t.Errorf("outcome: %+v", rep.Outcome)
 	}
@@ -574,17 +582,7 @@ func TestPostgresJSONColumn(t *testing.T) {
 		{Kind: connectors.OpDelete, Key: []batches.Cell{{"id", i64(3)}}, Expect: []batches.Cell{{"id", i64(3)}, {"doc", doc(`[1,2]`)}}, Rule: "r"},
 		{Kind: connectors.OpInsert, Key: []batches.Cell{{"id", i64(4)}}, Set: []batches.Cell{{"id", i64(4)}, {"doc", doc(`{"n":null}`)}}, Rule: "r"},
 	}
-	b, err := batches.Create(t.TempDir(), spec("postgres"), ops)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Approve("alice", now); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := b.Apply(t.Context(), openPG(t, dsn), batches.ApplyOptions{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := applyNew(t, "postgres", openPG(t, dsn), ops)
 	if o := rep.Outcome; o.Applied != 3 || o.Conflict != 1 || o.Error != 0 {
 		t.Errorf("outcome: %+v, errors %+v", o, rep.Errors)
 	}
