@@ -37,11 +37,7 @@ func (o *batchOptions) dir(e *env, needPlan bool) (string, *config.Plan, error) 
 	if o.store != "" && !needPlan {
 		return filepath.Join(o.store, storeBatches), nil, nil
 	}
-	plan, err := loadPlan(e, o.config, o.lookup)
-	if err != nil {
-		return "", nil, err
-	}
-	store, err := storeOf(o.store, plan)
+	plan, store, err := loadPlanStore(e, o.config, o.store, o.lookup)
 	if err != nil {
 		return "", nil, err
 	}

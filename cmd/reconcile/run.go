@@ -114,6 +114,19 @@ func loadPlan(e *env, path string, lookup func(string) (string, bool)) (*config.
 }
 
 // storeOf returns the store directory: the flag, else the config's.
+// loadPlanStore loads the config and finds its store (see storeOf).
+func loadPlanStore(e *env, file, storeFlag string, lookup func(string) (string, bool)) (*config.Plan, string, error) {
+	plan, err := loadPlan(e, file, lookup)
+	if err != nil {
+		return nil, "", err
+	}
+	store, err := storeOf(storeFlag, plan)
+	if err != nil {
+		return nil, "", err
+	}
+	return plan, store, nil
+}
+
 func storeOf(flag string, plan *config.Plan) (string, error) {
 	s := flag
 	if s == "" {
@@ -140,11 +153,7 @@ func runJobs(ctx context.Context, e *env, o *runOptions, names []string) error {
 	if o.limit < 0 {
 		return fmt.Errorf("--limit %d: must be 0 or more", o.limit)
 	}
-	plan, err := loadPlan(e, o.config, o.lookup)
-	if err != nil {
-		return err
-	}
-	store, err := storeOf(o.store, plan)
+	plan, store, err := loadPlanStore(e, o.config, o.store, o.lookup)
 	if err != nil {
 		return err
 	}

@@ -110,11 +110,7 @@ func runServe(ctx context.Context, e *env, o *serveOptions) error {
 	if o.jitter < 0 {
 		return fmt.Errorf("--jitter %s: must be 0 or more", o.jitter)
 	}
-	plan, err := loadPlan(e, o.config, o.lookup)
-	if err != nil {
-		return err
-	}
-	store, err := storeOf(o.store, plan)
+	plan, store, err := loadPlanStore(e, o.config, o.store, o.lookup)
 	if err != nil {
 		return err
 	}
