@@ -110,7 +110,7 @@ func chart(labels []string, counts []int64) htmlChart {
 		}
 		y := i * chartRowH
 		c.Bars = append(c.Bars, htmlBar{
-			Label: truncate(labels[i], 22), Title: labels[i], Count: thousands(n),
+			Label: truncate(labels[i], 22), Title: labels[i], Count: Thousands(n),
 			Y: y + (chartRowH-chartBarH)/2, TextY: y + chartRowH/2 + 5, W: w, CountX: chartLabelW + w + 6,
 		})
 	}
@@ -138,15 +138,15 @@ func (h *HTML) Finish(res *reconcile.Result, runErr error) error {
 		Exit:     o.exitCode,
 		Class:    o.verdict,
 		Sides: []htmlSide{
-			{"source", src, thousands(r.Source.Rows), checksumText(r.Source), r.Source.Table, snapshotText(r.Source)},
-			{"target", dst, thousands(r.Target.Rows), checksumText(r.Target), r.Target.Table, snapshotText(r.Target)},
+			{"source", src, Thousands(r.Source.Rows), checksumText(r.Source), r.Source.Table, snapshotText(r.Source)},
+			{"target", dst, Thousands(r.Target.Rows), checksumText(r.Target), r.Target.Table, snapshotText(r.Target)},
 		},
 		Notes:         sideNotes(r),
 		Key:           strings.Join(keyColumns(h.m, r), ", "),
 		Plan:          planText(r.Plan),
 		Rules:         rulesText(r.Plan),
 		History:       historyText(h.m.History),
-		Total:         thousands(r.Summary.Differences()),
+		Total:         Thousands(r.Summary.Differences()),
 		Schema:        r.Schema,
 		SchemaDrifted: !r.Schema.Empty(),
 		Rows:          h.rows,
@@ -155,11 +155,11 @@ func (h *HTML) Finish(res *reconcile.Result, runErr error) error {
 	if !o.failed {
 		p.Headline = o.headline()
 	}
-	p.Summary = append(p.Summary, htmlCount{"matched", thousands(r.Summary.Matched)})
+	p.Summary = append(p.Summary, htmlCount{"matched", Thousands(r.Summary.Matched)})
 	var labels []string
 	var counts []int64
 	for _, k := range reconcile.Kinds {
-		p.Summary = append(p.Summary, htmlCount{k.String(), thousands(r.Summary.Of(k))})
+		p.Summary = append(p.Summary, htmlCount{k.String(), Thousands(r.Summary.Of(k))})
 		labels = append(labels, k.String())
 		counts = append(counts, r.Summary.Of(k))
 	}
@@ -171,9 +171,9 @@ func (h *HTML) Finish(res *reconcile.Result, runErr error) error {
 	d := drifted(r.Columns)
 	labels, counts = labels[:0], counts[:0]
 	for i, c := range d {
-		n := thousands(c.Changed)
+		n := Thousands(c.Changed)
 		if c.Tolerated > 0 {
-			n += " (" + thousands(c.Tolerated) + " within tolerance)"
+			n += " (" + Thousands(c.Tolerated) + " within tolerance)"
 		}
 		p.Drift = append(p.Drift, htmlCount{columnLabel(c), n})
 		if i < chartMaxBar {
@@ -183,7 +183,7 @@ func (h *HTML) Finish(res *reconcile.Result, runErr error) error {
 	}
 	p.ColumnChart = chart(labels, counts)
 	if len(d) > chartMaxBar {
-		p.ColumnChart.Omitted = fmt.Sprintf("… and %s more columns", thousands(int64(len(d)-chartMaxBar)))
+		p.ColumnChart.Omitted = fmt.Sprintf("… and %s more columns", Thousands(int64(len(d)-chartMaxBar)))
 	}
 
 	for _, c := range r.Source.Columns {

@@ -65,7 +65,7 @@ func (md *Markdown) Finish(res *reconcile.Result, runErr error) error {
 	b.WriteString("| | source | target |\n|---|---|---|\n")
 	fmt.Fprintf(&b, "| name | %s | %s |\n", mdEscape(src), mdEscape(dst))
 	if !o.noResult {
-		fmt.Fprintf(&b, "| rows | %s | %s |\n", thousands(r.Source.Rows), thousands(r.Target.Rows))
+		fmt.Fprintf(&b, "| rows | %s | %s |\n", Thousands(r.Source.Rows), Thousands(r.Target.Rows))
 		fmt.Fprintf(&b, "| checksum | %s | %s |\n", mdChecksum(r.Source), mdChecksum(r.Target))
 		if r.Source.Table != "" || r.Target.Table != "" {
 			fmt.Fprintf(&b, "| table | %s | %s |\n", mdEscape(r.Source.Table), mdEscape(r.Target.Table))
@@ -134,25 +134,25 @@ func mdTotals(b *bytes.Buffer, o outcome) {
 		b.WriteString("## Summary\n\n")
 	}
 	b.WriteString("| kind | count |\n|---|---:|\n")
-	fmt.Fprintf(b, "| matched | %s |\n", thousands(r.Summary.Matched))
+	fmt.Fprintf(b, "| matched | %s |\n", Thousands(r.Summary.Matched))
 	for _, k := range reconcile.Kinds {
-		fmt.Fprintf(b, "| %s | %s |\n", k, thousands(r.Summary.Of(k)))
+		fmt.Fprintf(b, "| %s | %s |\n", k, Thousands(r.Summary.Of(k)))
 	}
 	for _, x := range extraCounts(r.Summary) {
 		fmt.Fprintf(b, "| %s | %s |\n", x[0], x[1])
 	}
-	fmt.Fprintf(b, "| **differences** | **%s** |\n\n", thousands(r.Summary.Differences()))
+	fmt.Fprintf(b, "| **differences** | **%s** |\n\n", Thousands(r.Summary.Differences()))
 
 	if d := drifted(r.Columns); len(d) > 0 && anyTolerated(d) {
 		b.WriteString("## Column drift\n\n| column | changed | within tolerance |\n|---|---:|---:|\n")
 		for _, c := range d {
-			fmt.Fprintf(b, "| %s | %s | %s |\n", mdEscape(columnLabel(c)), thousands(c.Changed), thousands(c.Tolerated))
+			fmt.Fprintf(b, "| %s | %s | %s |\n", mdEscape(columnLabel(c)), Thousands(c.Changed), Thousands(c.Tolerated))
 		}
 		b.WriteByte('\n')
 	} else if len(d) > 0 {
 		b.WriteString("## Column drift\n\n| column | changed |\n|---|---:|\n")
 		for _, c := range d {
-			fmt.Fprintf(b, "| %s | %s |\n", mdEscape(columnLabel(c)), thousands(c.Changed))
+			fmt.Fprintf(b, "| %s | %s |\n", mdEscape(columnLabel(c)), Thousands(c.Changed))
 		}
 		b.WriteByte('\n')
 	}

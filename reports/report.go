@@ -51,15 +51,15 @@ func historyText(h *History) string {
 		return ""
 	}
 	if h.Previous.IsZero() {
-		return fmt.Sprintf("%s: first run recorded, %s difference(s)", h.Name, thousands(h.New))
+		return fmt.Sprintf("%s: first run recorded, %s difference(s)", h.Name, Thousands(h.New))
 	}
-	parts := []string{fmt.Sprintf("%s new", thousands(h.New))}
+	parts := []string{fmt.Sprintf("%s new", Thousands(h.New))}
 	if h.Ongoing > 0 {
-		parts = append(parts, fmt.Sprintf("%s ongoing, the oldest for %s (since %s)", thousands(h.Ongoing), age(h.Now.Sub(h.Oldest)), h.Oldest.UTC().Format("2006-01-02 15:04Z")))
+		parts = append(parts, fmt.Sprintf("%s ongoing, the oldest for %s (since %s)", Thousands(h.Ongoing), age(h.Now.Sub(h.Oldest)), h.Oldest.UTC().Format("2006-01-02 15:04Z")))
 	} else {
 		parts = append(parts, "0 ongoing")
 	}
-	parts = append(parts, fmt.Sprintf("%s healed since the previous run (%s)", thousands(h.Healed), h.Previous.UTC().Format("2006-01-02 15:04Z")))
+	parts = append(parts, fmt.Sprintf("%s healed since the previous run (%s)", Thousands(h.Healed), h.Previous.UTC().Format("2006-01-02 15:04Z")))
 	return h.Name + ": " + strings.Join(parts, " · ")
 }
 
@@ -320,7 +320,7 @@ func plural(n int64, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
-	return thousands(n) + " " + word + "s"
+	return Thousands(n) + " " + word + "s"
 }
 
 // checksumText is a side's checksum, with its kind when it is not the
@@ -336,11 +336,11 @@ func queries(n int64) string {
 	if n == 1 {
 		return "1 query"
 	}
-	return thousands(n) + " queries"
+	return Thousands(n) + " queries"
 }
 
-// thousands formats n with comma separators.
-func thousands(n int64) string {
+// Thousands formats n with comma separators (1,234,567).
+func Thousands(n int64) string {
 	s := strconv.FormatInt(n, 10)
 	neg := strings.HasPrefix(s, "-")
 	if neg {
@@ -378,11 +378,11 @@ func planText(p reconcile.PlanStats) string {
 		parts = append(parts, plural(int64(p.Partitions), "partition"))
 	}
 	if p.SpilledParts > 0 || p.SpilledBytes > 0 {
-		parts = append(parts, fmt.Sprintf("%d spilled (%s bytes)", p.SpilledParts, thousands(p.SpilledBytes)))
+		parts = append(parts, fmt.Sprintf("%d spilled (%s bytes)", p.SpilledParts, Thousands(p.SpilledBytes)))
 	}
 	if p.Algorithm == string(reconcile.Bisect) {
 		parts = append(parts, fmt.Sprintf("%s checksummed, %s differing, %s read, %s, %s received, checksum time %s source / %s target",
-			plural(p.Segments, "segment"), thousands(p.SegmentsMismatched), plural(p.RowsFetched, "row"), queries(p.Queries),
+			plural(p.Segments, "segment"), Thousands(p.SegmentsMismatched), plural(p.RowsFetched, "row"), queries(p.Queries),
 			plural(p.BytesReceived, "byte"), elapsed(p.SourceDBTime), elapsed(p.TargetDBTime)))
 	}
 	parts = append(parts, elapsed(p.Elapsed))
@@ -399,9 +399,9 @@ func listing(o outcome, listed int64) string {
 	case o.failed:
 		return fmt.Sprintf("%s listed before the run stopped", plural(listed, "difference"))
 	case listed < total:
-		return fmt.Sprintf("first %s of %s, by key", thousands(listed), thousands(total))
+		return fmt.Sprintf("first %s of %s, by key", Thousands(listed), Thousands(total))
 	}
-	return "all " + thousands(listed) + ", by key"
+	return "all " + Thousands(listed) + ", by key"
 }
 
 // noCounts says why a failed run shows no totals.
@@ -429,10 +429,10 @@ func rulesText(p reconcile.PlanStats) string { return strings.Join(p.Rules, "; "
 func extraCounts(c reconcile.Counts) [][2]string {
 	var out [][2]string
 	if c.InFlight > 0 {
-		out = append(out, [2]string{"in flight (not drift)", thousands(c.InFlight)})
+		out = append(out, [2]string{"in flight (not drift)", Thousands(c.InFlight)})
 	}
 	if c.Tolerated > 0 {
-		out = append(out, [2]string{"matched within tolerance", thousands(c.Tolerated)})
+		out = append(out, [2]string{"matched within tolerance", Thousands(c.Tolerated)})
 	}
 	return out
 }
@@ -453,7 +453,7 @@ func moreText(n int64) string {
 	if n == 1 {
 		word = "difference"
 	}
-	return fmt.Sprintf("… %s more %s not listed (use --limit or --format json)", thousands(n), word)
+	return fmt.Sprintf("… %s more %s not listed (use --limit or --format json)", Thousands(n), word)
 }
 
 func yesNo(b bool) string {

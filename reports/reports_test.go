@@ -686,8 +686,8 @@ func TestChart(t *testing.T) {
 
 func TestHelpers(t *testing.T) {
 	for in, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1234: "-1,234"} {
-		if got := thousands(in); got != want {
-			t.Errorf("thousands(%d) = %q, want %q", in, got, want)
+		if got := Thousands(in); got != want {
+			t.Errorf("Thousands(%d) = %q, want %q", in, got, want)
 		}
 	}
 	if got := truncate("Ångström", 5); got != "Ångs…" {

@@ -110,7 +110,7 @@ func (t *Table) Finish(res *reconcile.Result, runErr error) error {
 	// a line of its own.
 	src, dst = truncate(oneLine(src), lineWidth-8), truncate(oneLine(dst), lineWidth-8)
 	nameW := max(utf8.RuneCountInString(src), utf8.RuneCountInString(dst))
-	rowsW := max(len(thousands(r.Source.Rows)), len(thousands(r.Target.Rows)))
+	rowsW := max(len(Thousands(r.Source.Rows)), len(Thousands(r.Target.Rows)))
 	side := func(label, name string, s reconcile.SideStats) {
 		if o.noResult {
 			fmt.Fprintf(&b, "%s  %s\n", label, name)
@@ -121,7 +121,7 @@ func (t *Table) Finish(res *reconcile.Result, runErr error) error {
 		} else {
 			fmt.Fprintf(&b, "%s  %s  ", label, name+strings.Repeat(" ", nameW-utf8.RuneCountInString(name)))
 		}
-		fmt.Fprintf(&b, "%*s rows  checksum %s\n", rowsW, thousands(s.Rows), checksumText(s))
+		fmt.Fprintf(&b, "%*s rows  checksum %s\n", rowsW, Thousands(s.Rows), checksumText(s))
 		var facts []string
 		if s.Table != "" {
 			facts = append(facts, "table "+oneLine(s.Table))
@@ -194,14 +194,14 @@ func tableTotals(b *bytes.Buffer, o outcome) error {
 	} else {
 		b.WriteString("summary\n")
 	}
-	rows := [][]string{{"matched", thousands(r.Summary.Matched)}}
+	rows := [][]string{{"matched", Thousands(r.Summary.Matched)}}
 	for _, k := range reconcile.Kinds {
-		rows = append(rows, []string{k.String(), thousands(r.Summary.Of(k))})
+		rows = append(rows, []string{k.String(), Thousands(r.Summary.Of(k))})
 	}
 	for _, x := range extraCounts(r.Summary) {
 		rows = append(rows, x[:])
 	}
-	if err := renderTable(b, []string{"kind", "count"}, rows, []string{"differences", thousands(r.Summary.Differences())}, 1); err != nil {
+	if err := renderTable(b, []string{"kind", "count"}, rows, []string{"differences", Thousands(r.Summary.Differences())}, 1); err != nil {
 		return err
 	}
 
@@ -211,9 +211,9 @@ func tableTotals(b *bytes.Buffer, o outcome) error {
 		rows = rows[:0]
 		tol := anyTolerated(d)
 		for _, c := range d {
-			row := []string{truncate(columnLabel(c), valueWidth), thousands(c.Changed)}
+			row := []string{truncate(columnLabel(c), valueWidth), Thousands(c.Changed)}
 			if tol {
-				row = append(row, thousands(c.Tolerated))
+				row = append(row, Thousands(c.Tolerated))
 			}
 			rows = append(rows, row)
 		}

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 
+	"github.com/reconhq/reconcile/reports"
 	"github.com/reconhq/reconcile/runs"
 )
 
@@ -48,7 +49,7 @@ func drawChart(rs []runs.Run, w, h int) chart {
 		default:
 			bh = max(bh, 2)
 		}
-		title := fmt.Sprintf("%s · %s · %s differences", when(r.Started), r.Outcome, thousands(n))
+		title := fmt.Sprintf("%s · %s · %s differences", when(r.Started), r.Outcome, reports.Thousands(n))
 		if r.Outcome == runs.Error || r.Outcome == runs.Cancelled {
 			title = fmt.Sprintf("%s · %s", when(r.Started), r.Outcome)
 		}

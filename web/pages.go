@@ -8,12 +8,12 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/reconhq/reconcile/batches"
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/reports"
 	"github.com/reconhq/reconcile/runs"
 )
 
@@ -24,7 +24,7 @@ func (h *Handler) parse() error {
 		"when":     when,
 		"ago":      func(t time.Time) string { return ago(h.o.Now(), t) },
 		"duration": duration,
-		"num":      thousands,
+		"num":      reports.Thousands,
 		"total":    total,
 		"diffs":    diffsOf,
 		"path":     url.PathEscape,
@@ -528,23 +528,6 @@ func duration(d time.Duration) string {
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
-func thousands(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
 // diffsOf is the differences a replica's counts add up to (rows in
 // flight are not differences yet).
 func diffsOf(c runs.Counts) int64 { return c.Missing + c.Extra + c.Changed + c.Duplicate + c.NullKey }
@@ -556,14 +539,4 @@ func total(r runs.Run) int64 {
 		n += diffsOf(rr.Counts)
 	}
 	return n
-}
-
-// sortedKeys is used by the report template for stable output.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

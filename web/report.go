@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -270,7 +272,7 @@ func (r *report) drift() []columnDrift {
 // KeyText is the difference's key as col=value pairs.
 func (d difference) KeyText() string {
 	var parts []string
-	for _, k := range sortedKeys(d.Key) {
+	for _, k := range slices.Sorted(maps.Keys(d.Key)) {
 		parts = append(parts, k+"="+string(d.Key[k]))
 	}
 	return strings.Join(parts, ", ")
@@ -290,7 +292,7 @@ func (d difference) Fields() []change {
 		if len(row) == 0 {
 			row, target = d.Target, true
 		}
-		for _, c := range sortedKeys(row) {
+		for _, c := range slices.Sorted(maps.Keys(row)) {
 			if target {
 				out = append(out, change{Column: c, Now: text(row[c])})
 			} else {
