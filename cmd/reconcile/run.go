@@ -812,18 +812,23 @@ func observeRuns(m *metrics.Metrics, plan *config.Plan, store string, runs []*jo
 				Counts: metrics.CountsByKind(r.Counts), Columns: r.Columns, Failed: r.Err != nil})
 		}
 		problems = append(problems, m.ObserveRun(rr))
-		states := map[string]int{}
-		for _, b := range all {
-			if b.Manifest.Job == jr.Job {
-				states[stateOf(b.Manifest, jr.Finished)]++
-			}
-		}
-		problems = append(problems, m.SetBatches(jr.Job, states))
+		problems = append(problems, m.SetBatches(jr.Job, batchStates(all, jr.Job, jr.Finished)))
 	}
 	if err := errors.Join(problems...); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil
+}
+
+// batchStates counts a job's batches per state as of now.
+func batchStates(all []*batches.Batch, job string, now time.Time) map[string]int {
+	states := map[string]int{}
+	for _, b := range all {
+		if b.Manifest.Job == job {
+			states[stateOf(b.Manifest, now)]++
+		}
+	}
+	return states
 }
 
 // addFixTotals counts in m the fix operations every batch in the store

@@ -379,13 +379,7 @@ func (s *server) refreshBatches(plan *config.Plan, job string) {
 	if err != nil {
 		return
 	}
-	now := s.o.now()
-	states := map[string]int{}
-	for _, b := range all {
-		if b.Manifest.Job == job {
-			states[stateOf(b.Manifest, now)]++
-		}
-	}
+	states := batchStates(all, job, s.o.now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = s.metrics.SetBatches(job, states)
