@@ -138,8 +138,11 @@
 // # Reading
 //
 // A read is SELECT <columns> FROM <table> [WHERE (<where>)] ORDER BY
-// <key>, streamed row by row over the text protocol (the driver's
-// driver.Rows, whose values are the server's bytes) and decoded straight
+// <key>, run as a server-side prepared statement so that its rows come
+// in MySQL's binary protocol (numbers and floats as fixed-width binary,
+// which costs both the server and the reader less than decimal text;
+// dates, times and decimals as text), streamed row by row through the
+// driver's driver.Rows and decoded straight
 // into Arrow builders allocated from ReadOptions.Allocator (else
 // Options.Allocator, else memory.DefaultAllocator). Every
 // ReadOptions.BatchRows rows (default DefaultBatchRows), or once the text

@@ -111,6 +111,41 @@ func (ss *session) query(ctx context.Context, sql string, args []any) (driver.Ro
 	return ss.conn.(driver.QueryerContext).QueryContext(ctx, sql, named)
 }
 
+// prepared runs a query as a server-side prepared statement, whose rows
+// come in MySQL's binary protocol: numbers as fixed-width binary rather
+// than decimal text, which is cheaper for the server to write and for
+// the reader to decode. Closing the rows closes the statement.
+func (ss *session) prepared(ctx context.Context, sql string, args []any) (driver.Rows, error) {
+	st, err := ss.conn.(driver.ConnPrepareContext).PrepareContext(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	var named []driver.NamedValue
+	for i, a := range args {
+		named = append(named, driver.NamedValue{Ordinal: i + 1, Value: a})
+	}
+	rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, named)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &stmtRows{Rows: rows, st: st}, nil
+}
+
+// stmtRows closes its statement after its rows.
+type stmtRows struct {
+	driver.Rows
+	st driver.Stmt
+}
+
+func (r *stmtRows) Close() error {
+	err := r.Rows.Close()
+	if cerr := r.st.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func (ss *session) exec(ctx context.Context, sql string) error {
 	_, err := ss.conn.(driver.ExecerContext).ExecContext(ctx, sql, nil)
 	return err

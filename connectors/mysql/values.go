@@ -9,7 +9,9 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 )
 
-// Parsers for the text forms MySQL sends over its text protocol. Each takes
+// Parsers for the text forms of MySQL values: decimals, dates and times
+// as the driver gives them (over the binary protocol too), and numbers as
+// the text protocol sends them. Each takes
 // the bytes as the server sent them and never allocates.
 
 var errSyntax = errors.New("unexpected text form")
