@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -280,5 +281,49 @@ func TestParquetNestedColumnProjection(t *testing.T) {
 	}
 	if tb.schema.NumFields() != 1 || !arrow.TypeEqual(tb.schema.Field(0).Type, schema.Field(1).Type) || len(tb.rows) != 2 || tb.rows[1][0] != "NULL" {
 		t.Fatalf("projected nested column: %v %v", tb.schema, tb.rows)
+	}
+}
+
+// Parquet files are read in batches of ParquetBatchRows by default (the
+// text formats in DefaultBatchRows), and an explicit BatchRows wins.
+func TestParquetDefaultBatchRows(t *testing.T) {
+	const n = 2*ParquetBatchRows + 100
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	b := array.NewInt64Builder(memory.DefaultAllocator)
+	defer b.Release()
+	for i := range n {
+		b.Append(int64(i))
+	}
+	col := b.NewArray()
+	defer col.Release()
+	rec := array.NewRecord(schema, []arrow.Array{col}, n)
+	defer rec.Release()
+	tbl := array.NewTableFromRecords(schema, []arrow.Record{rec})
+	defer tbl.Release()
+	path := filepath.Join(t.TempDir(), "ids.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// WriteTable closes the file.
+	if err := pqarrow.WriteTable(tbl, f, n, parquet.NewWriterProperties(), pqarrow.DefaultWriterProps()); err != nil {
+		t.Fatal(err)
+	}
+	src, err := New(path, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	for _, c := range []struct{ batch, want int }{{0, 3}, {n, 1}, {1000, (n + 999) / 1000}} {
+		tb, err := readAll(t, src, connectors.ReadOptions{BatchRows: c.batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tb.rows) != n || tb.batches != c.want {
+			t.Errorf("BatchRows %d: %d rows in %d batches, want %d rows in %d", c.batch, len(tb.rows), tb.batches, n, c.want)
+		}
+		if tb.rows[n-1][0] != strconv.Itoa(n-1) {
+			t.Errorf("BatchRows %d: last row %v", c.batch, tb.rows[n-1])
+		}
 	}
 }

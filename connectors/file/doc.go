@@ -103,7 +103,7 @@
 //
 // Describe may be called any number of times; the inferred plan is cached.
 // Read streams record batches of ReadOptions.BatchRows rows (default
-// DefaultBatchRows) allocated with ReadOptions.Allocator (else
+// DefaultBatchRows, ParquetBatchRows for Parquet) allocated with ReadOptions.Allocator (else
 // Options.Allocator, else memory.DefaultAllocator), with the columns of
 // ReadOptions.Columns in that order. The caller releases the reader; each
 // record is valid until the next call to Next. Cancelling ctx stops the

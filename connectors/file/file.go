@@ -27,6 +27,14 @@ import (
 // does not set BatchRows.
 const DefaultBatchRows = 64 * 1024
 
+// ParquetBatchRows is the default for Parquet files instead. arrow-go's
+// Parquet reader grows a fresh set of builders for every batch and
+// streams each column chunk through its own buffers, so its memory follows
+// the batch: on the 2M-row benchmark pair, 16Ki-row batches take two
+// thirds of the peak RSS of 64Ki-row ones (195 vs 295 MB) in the same
+// wall time.
+const ParquetBatchRows = 16 * 1024
+
 // format is a file format.
 type format uint8
 
@@ -270,6 +278,9 @@ func (s *Source) Read(ctx context.Context, ref connectors.TableRef, opts connect
 	batch := opts.BatchRows
 	if batch <= 0 {
 		batch = DefaultBatchRows
+		if s.format == formatParquet {
+			batch = ParquetBatchRows
+		}
 	}
 	var rr array.RecordReader
 	switch s.format {
