@@ -684,7 +684,7 @@ func boundOf(cols []*colPlan, v []driver.Value) ([]any, bool, error) {
 			if !ok {
 				return nil, false, fmt.Errorf("key column %s: unexpected %T", c.name, x)
 			}
-			b[i] = append([]byte(nil), raw...)
+			b[i] = append([]byte{}, raw...) // never nil, which binds as NULL
 		case c.kind == kindDate:
 			raw, _ := x.([]byte)
 			days, ok, perr := parseDate(raw)

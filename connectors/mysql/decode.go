@@ -19,9 +19,10 @@ import (
 )
 
 // colDec appends the values the driver hands over for one column to its
-// Arrow builder. The driver gives int64 (uint64 for unsigned bigint) for
-// integer types and year, float32/float64 for floating point and []byte,
-// valid until the next row, for everything else; nil is NULL.
+// Arrow builder. The driver gives int64 for integer types and year
+// (uint64, or over the binary protocol the digits as []byte, for an
+// unsigned bigint beyond int64), float32/float64 for floating point and
+// []byte, valid until the next row, for everything else; nil is NULL.
 type colDec struct {
 	cp *colPlan
 	b  array.Builder
@@ -442,7 +443,9 @@ func (c *keyCell) param(cp *colPlan) (any, error) {
 	case kindDecimal128, kindDecimalText, kindDate, kindTimestamp, kindTime:
 		return string(c.b), nil
 	case kindText, kindBinary:
-		return append([]byte(nil), c.b...), nil
+		// Never nil: the driver binds a nil []byte as NULL, and an empty
+		// key is ''.
+		return append([]byte{}, c.b...), nil
 	}
 	return nil, fmt.Errorf("column %s (%s) cannot be a resume key", cp.name, cp.typeName)
 }
@@ -464,7 +467,10 @@ func (c *keyCell) render(cp *colPlan) string {
 	case kindBool, kindBit:
 		u, _ := bitValue(c.b)
 		return strconv.FormatUint(u, 10)
-	case kindDecimal128, kindDecimalText:
+	case kindDecimal128, kindDecimalText, kindInt8, kindInt16, kindInt32, kindInt64,
+		kindUint8, kindUint16, kindUint32, kindUint64, kindFloat32, kindFloat64:
+		// Numbers the driver gave as text: a bigint unsigned beyond
+		// int64 comes so over the binary protocol.
 		return string(c.b)
 	case kindBinary:
 		s := hex.EncodeToString(c.b)

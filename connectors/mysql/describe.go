@@ -66,6 +66,11 @@ type tablePlan struct {
 	where string // the user's filter, ready to embed; "" for none
 	cols  []colPlan
 	info  connectors.TableInfo
+	// binary: read over the binary protocol (a prepared statement). Only
+	// base tables are: a view's or a query's computed temporal column may
+	// carry a precision the driver's binary decoder rejects (MariaDB's 39
+	// for FROM_UNIXTIME of a double), which the text protocol ignores.
+	binary bool
 }
 
 func (p *tablePlan) column(name string) int {
@@ -362,6 +367,7 @@ WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, tn.db, tn.name)
 	}
 	tn.db, tn.name = toString(found[0]), toString(found[1])
 	p.from = tn.quoted()
+	p.binary = toString(found[2]) != "VIEW"
 	if n, ok := toInt(found[3]); ok && found[3] != nil && toString(found[2]) != "VIEW" {
 		p.info.EstimatedRows = n // an estimate for InnoDB; NULL for views
 	}

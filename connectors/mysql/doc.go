@@ -138,13 +138,16 @@
 // # Reading
 //
 // A read is SELECT <columns> FROM <table> [WHERE (<where>)] ORDER BY
-// <key>, run as a server-side prepared statement so that its rows come
-// in MySQL's binary protocol (numbers and floats as fixed-width binary,
-// which costs both the server and the reader less than decimal text;
-// dates, times and decimals as text), streamed row by row through the
-// driver's driver.Rows and decoded straight
-// into Arrow builders allocated from ReadOptions.Allocator (else
-// Options.Allocator, else memory.DefaultAllocator). Every
+// <key>. For a base table it runs as a server-side prepared statement, so
+// that its rows come in MySQL's binary protocol: numbers as fixed-width
+// binary, which costs the server and the reader less than decimal text
+// (dates, times and decimals still come as text). A view or a query, whose
+// computed columns may carry a precision the driver's binary decoder
+// refuses, and a server or proxy that will not prepare the statement use
+// the text protocol. Either way rows are streamed one by one through the
+// driver's driver.Rows and decoded straight into Arrow builders allocated
+// from ReadOptions.Allocator (else Options.Allocator, else
+// memory.DefaultAllocator). Every
 // ReadOptions.BatchRows rows (default DefaultBatchRows), or once the text
 // and binary columns of a batch hold 64 MiB, and always before a column
 // would outgrow Arrow's 32-bit offsets, a record goes to

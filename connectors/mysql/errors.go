@@ -15,23 +15,26 @@ import (
 
 // Server error numbers the connector tells apart.
 const (
-	erConCount          = 1040 // too many connections
-	erServerShutdown    = 1053 // server shutdown in progress
-	erNoSuchThread      = 1094 // KILL of a thread that is gone
-	erAbortingConn      = 1152
-	erNetPacketTooLarge = 1153
-	erNetReadError      = 1158
-	erNetReadInterrupt  = 1159
-	erNetErrorOnWrite   = 1160
-	erNetWriteInterrupt = 1161
-	erQueryInterrupted  = 1317 // KILL QUERY
-	erUnknownSysVar     = 1193
-	erSpecificAccess    = 1227 // access denied; you need the ... privilege
-	erConnectionKilled  = 1927 // MariaDB: KILL (the connection)
-	erStatementTimeout  = 1969 // MariaDB: max_statement_time exceeded
-	erServerGone        = 2006
-	erServerLost        = 2013
-	erQueryTimeout      = 3024 // MySQL: max_execution_time exceeded
+	erConCount             = 1040 // too many connections
+	erUnknownCom           = 1047 // unknown command (a proxy without COM_STMT_PREPARE)
+	erServerShutdown       = 1053 // server shutdown in progress
+	erNoSuchThread         = 1094 // KILL of a thread that is gone
+	erAbortingConn         = 1152
+	erNetPacketTooLarge    = 1153
+	erNetReadError         = 1158
+	erNetReadInterrupt     = 1159
+	erNetErrorOnWrite      = 1160
+	erNetWriteInterrupt    = 1161
+	erQueryInterrupted     = 1317 // KILL QUERY
+	erUnknownSysVar        = 1193
+	erSpecificAccess       = 1227 // access denied; you need the ... privilege
+	erUnsupportedPS        = 1295 // statement not supported in the prepared statement protocol
+	erMaxPreparedStmtCount = 1461 // max_prepared_stmt_count reached
+	erConnectionKilled     = 1927 // MariaDB: KILL (the connection)
+	erStatementTimeout     = 1969 // MariaDB: max_statement_time exceeded
+	erServerGone           = 2006
+	erServerLost           = 2013
+	erQueryTimeout         = 3024 // MySQL: max_execution_time exceeded
 )
 
 // redactedError replaces the text of an error that quoted a secret;

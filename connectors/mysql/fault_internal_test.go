@@ -54,7 +54,10 @@ func TestRetriesExhausted(t *testing.T) {
 		"INSERT INTO t SELECT n, REPEAT('x', 200) FROM (SELECT a.x + 10*b.x + 100*c.x + 1000*e.x + 1 + 10000*f.x AS n FROM d a, d b, d c, d e, d f) AS s",
 	)
 	src, fc := openFlaky(t, loc, Config{Attempts: 3, Backoff: time.Millisecond}, connectors.Options{})
-	r, err := src.Read(t.Context(), connectors.TableRef{Name: "t"}, connectors.ReadOptions{BatchRows: 1000, Columns: []string{"id"}})
+	// v keeps the result (20 MB) far larger than the socket buffers, so
+	// the server cannot have sent it all before the KILL: a read that
+	// has received every row (and the end of the result) is complete.
+	r, err := src.Read(t.Context(), connectors.TableRef{Name: "t"}, connectors.ReadOptions{BatchRows: 1000, Columns: []string{"id", "v"}})
 	if err != nil {
 		t.Fatal(err)
 	}

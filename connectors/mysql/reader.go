@@ -271,7 +271,11 @@ func (sc *scan) attempt(ctx context.Context) error {
 	}
 	sql, args := sc.plan.selectWhere(sc.fields, sc.keys, resume, sc.ranges)
 	stop := s.watch(ctx, ss)
-	rows, err := ss.prepared(ss.ctx, sql, args)
+	query := ss.query
+	if sc.plan.binary {
+		query = ss.prepared
+	}
+	rows, err := query(ss.ctx, sql, args)
 	if err == nil {
 		err = sc.stream(rows)
 		if err != nil && ctx.Err() == nil && !connectionLost(err) {

@@ -114,9 +114,14 @@ func (ss *session) query(ctx context.Context, sql string, args []any) (driver.Ro
 // prepared runs a query as a server-side prepared statement, whose rows
 // come in MySQL's binary protocol: numbers as fixed-width binary rather
 // than decimal text, which is cheaper for the server to write and for
-// the reader to decode. Closing the rows closes the statement.
+// the reader to decode. Closing the rows closes the statement. A server
+// or proxy that will not prepare the statement (or has no room for one
+// more) gets it over the text protocol instead.
 func (ss *session) prepared(ctx context.Context, sql string, args []any) (driver.Rows, error) {
 	st, err := ss.conn.(driver.ConnPrepareContext).PrepareContext(ctx, sql)
+	if serverError(err, erUnknownCom, erUnsupportedPS, erMaxPreparedStmtCount) {
+		return ss.query(ctx, sql, args)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -138,11 +143,12 @@ type stmtRows struct {
 	st driver.Stmt
 }
 
+// Close closes the rows, then the statement. Once every row has been read
+// and the rows closed, a statement that fails to close (its connection
+// just died) loses nothing: the next statement on the connection finds out.
 func (r *stmtRows) Close() error {
 	err := r.Rows.Close()
-	if cerr := r.st.Close(); err == nil {
-		err = cerr
-	}
+	r.st.Close()
 	return err
 }
 
