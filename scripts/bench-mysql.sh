@@ -89,6 +89,16 @@ check() { # NAME WANT_EXIT WANT_SUMMARY ARGS...
 check my-my 1 "$(printf '1000\t100\t100')" "$MYSQL_URL/$A" "$MYSQL_URL/$B"
 check my-pg 0 "$(printf '0\t0\t0')" "$MYSQL_URL/$A" "$(pgurl $P)"
 
+# Whether both tables fit in InnoDB's buffer pool decides what is timed:
+# scans served from memory (reconcile is then CPU-bound, sharing two cores
+# with two server scans) or from the page cache and disk.
+pool=$(my -Nse 'select @@innodb_buffer_pool_size')
+data=$(my -Nse "select sum(data_length + index_length) from information_schema.tables where table_schema in ('$A', '$B') and table_name = 'pgbench_accounts'")
+awk -v p="$pool" -v d="$data" 'BEGIN {
+	printf "innodb_buffer_pool_size %.0f MiB; the two tables %.0f MiB (%s)\n", p / 1048576, d / 1048576,
+		(d < p * 0.9) ? "both fit" : "they do not both fit: scans also read the page cache or disk"
+}' | tee "$WORK/results/pool.txt" >&2
+
 log "timing (hyperfine, $RUNS runs)"
 q="select * from pgbench_accounts order by aid"
 hyperfine -N --style basic --warmup 1 --runs "$RUNS" --export-json "$WORK/results/time.json" \
@@ -114,6 +124,7 @@ awk -v n="$rows" -v a="$ma" -v b="$mb" -v p="$mp" -v x="$rmm" -v y="$rmp" -v kx=
 	printf "MySQL-MySQL (%d rows/side): reconcile %.2fs, mysql A %.2fs, mysql B %.2fs, ratio to slower side %.2f, peak RSS %.0f MB\n", n, x, a, b, x / f1, kx / 1024
 	printf "MySQL-PostgreSQL (%d rows/side): reconcile %.2fs, mysql A %.2fs, psql %.2fs, ratio to slower side %.2f, peak RSS %.0f MB\n", n, y, a, p, y / f2, ky / 1024
 }' | tee "$WORK/results/summary.txt"
+tee -a "$WORK/results/summary.txt" <"$WORK/results/pool.txt"
 
 if [[ $KEEP != 1 ]]; then
 	my -e "drop database $A; drop database $B"
