@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/reconhq/reconcile/connectors"
 	"github.com/reconhq/reconcile/internal/testdb"
 )
@@ -174,4 +176,87 @@ func TestTimeouts(t *testing.T) {
 		t.Errorf("the lock timeout took %v", d)
 	}
 	conn.ExecContext(t.Context(), "UNLOCK TABLES")
+}
+
+// refusingConn is a connection whose server will not prepare statements
+// (as a proxy without COM_STMT_PREPARE answers).
+type refusingConn struct {
+	driver.Conn
+	prepares *atomic.Int64
+}
+
+func (c refusingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	c.prepares.Add(1)
+	return nil, &mysql.MySQLError{Number: erUnknownCom, Message: "Unknown command"}
+}
+
+func (c refusingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
+}
+
+func (c refusingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
+}
+
+func (c refusingConn) IsValid() bool { return c.Conn.(driver.Validator).IsValid() }
+
+type refusingConnector struct {
+	driver.Connector
+	prepares atomic.Int64
+}
+
+func (c *refusingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return refusingConn{Conn: conn, prepares: &c.prepares}, nil
+}
+
+// A server that will not prepare the read gets it over the text protocol,
+// with the same rows.
+func TestReadWithoutPreparedStatements(t *testing.T) {
+	loc := testdb.MySQL(t)
+	testdb.ExecMySQL(t, loc,
+		"CREATE TABLE t (id bigint unsigned PRIMARY KEY, f float, d decimal(10,2), at datetime(6), s varchar(10))",
+		"INSERT INTO t VALUES (18446744073709551615, 16777216, 1.50, '2026-01-02 03:04:05.123456', ''), (1, NULL, -0.01, '0000-00-00 00:00:00', 'x')",
+	)
+	src, err := Config{}.Open(t.Context(), loc, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	// The connection Open made, and any made after it, refuse.
+	rc := &refusingConnector{Connector: src.connector}
+	src.connector = rc
+	src.mu.Lock()
+	if src.sess != nil {
+		src.sess.conn = refusingConn{Conn: src.sess.conn, prepares: &rc.prepares}
+	}
+	src.mu.Unlock()
+	r, err := src.ReadOrdered(t.Context(), connectors.TableRef{Name: "t"}, []string{"id"}, connectors.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	var got []string
+	for r.Next() {
+		rec := r.Record()
+		for i := range int(rec.NumRows()) {
+			var row []string
+			for c := range int(rec.NumCols()) {
+				row = append(row, rec.Column(c).ValueStr(i))
+			}
+			got = append(got, strings.Join(row, " | "))
+		}
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if rc.prepares.Load() == 0 {
+		t.Error("the read never asked to prepare its statement")
+	}
+	if len(got) != 2 || !strings.HasPrefix(got[0], "1 | (null) | -0.01 | ") || !strings.HasPrefix(got[1], "18446744073709551615 | 1.6777216e+07 | 1.5 | ") || !strings.HasSuffix(got[1], " | ") {
+		t.Errorf("rows = %q", got)
+	}
 }
