@@ -471,11 +471,11 @@ func (cp *colPlan) setKind(k kind, nullable bool) {
 		dt = arrow.PrimitiveTypes.Float64
 	case kindDecimal128:
 		dt = &arrow.Decimal128Type{Precision: cp.precision, Scale: cp.scale}
-		cp.wrap = fmt.Sprintf("CAST(? AS DECIMAL(%d, %d))", cp.precision, cp.scale)
+		cp.wrap = decimalWrap(cp.scale)
 	case kindDecimalText:
 		dt = arrow.BinaryTypes.String
 		md = metaDecimal
-		cp.wrap = fmt.Sprintf("CAST(? AS DECIMAL(%d, %d))", min(max(cp.precision, 1), 65), min(max(cp.scale, 0), 30))
+		cp.wrap = decimalWrap(cp.scale)
 	case kindBool:
 		dt = arrow.FixedWidthTypes.Boolean
 	case kindDate:
@@ -617,7 +617,7 @@ func mapResultColumn(c resultColumn) (cp colPlan, note string) {
 	case "UNSIGNED BIGINT":
 		cp.setKind(kindUint64, c.nullable)
 	case "DECIMAL":
-		cp.precision, cp.scale = int32(min(c.precision, 65)), int32(min(c.scale, 30))
+		cp.precision, cp.scale = int32(min(c.precision, 65)), int32(min(c.scale, maxDecimalScale))
 		if cp.precision >= 1 && cp.precision <= 38 && cp.scale >= 0 && cp.scale <= cp.precision {
 			cp.setKind(kindDecimal128, c.nullable)
 		} else {
@@ -826,4 +826,18 @@ func drain(rows driver.Rows) error {
 			return err
 		}
 	}
+}
+
+// maxDecimalScale is the largest DECIMAL scale: 38 on MariaDB (MySQL's
+// is 30).
+const maxDecimalScale = 38
+
+// decimalWrap casts a resume value for a DECIMAL key of the given scale
+// at the widest precision, not the column's: the driver reports a query's
+// DECIMAL UNSIGNED column one digit short (it takes one for a sign), and a
+// narrower cast would turn 100.00 into 99.99 for a decimal(5,2) unsigned
+// key; a smaller scale would round a key of decimal(65,38) up past the
+// rows that follow it.
+func decimalWrap(scale int32) string {
+	return fmt.Sprintf("CAST(? AS DECIMAL(65, %d))", min(max(scale, 0), maxDecimalScale))
 }

@@ -453,3 +453,22 @@ func TestResumeRunsWithoutTieBreaker(t *testing.T) {
 		}
 	})
 }
+
+// TestResumeDecimalScaleBeyond30 resumes a read keyed by a decimal(65,38)
+// (MariaDB allows a scale of 38): the resume value keeps every digit, so
+// no row between it and the next 1e-30 is skipped or read twice.
+func TestResumeDecimalScaleBeyond30(t *testing.T) {
+	loc := testdb.MySQL(t)
+	bigTable(t, loc)
+	testdb.ExecMySQL(t, loc,
+		"CREATE TABLE dk (k decimal(65,38) PRIMARY KEY, filler varchar(200) NOT NULL)",
+		// Keys 1e-31 apart, each ending 55 at the 32nd decimal: a resume
+		// value rounded to 30 decimals would land past the next rows.
+		"INSERT INTO dk SELECT id * 0.0000000000000000000000000000001 + 0.00000000000000000000000000000055, filler FROM big",
+	)
+	src := open(t, loc, mysql.Config{Attempts: 5, Backoff: 10 * time.Millisecond})
+	rows := readKilled(t, loc, src, connectors.TableRef{Name: "dk"}, nil, []string{"filler"})
+	if len(rows) != bigRows || len(src.Resumes()) != 1 {
+		t.Fatalf("read %d rows with resumes %+v, want %d rows and one resume", len(rows), src.Resumes(), bigRows)
+	}
+}

@@ -208,10 +208,18 @@ func literalFunc(c *colPlan) func(v any) (string, error) {
 	}
 	switch {
 	case isInt(c.kind):
+		year := strings.HasPrefix(c.typeName, "year")
 		return func(v any) (string, error) {
 			n, ok := boundInt(v)
 			if !ok {
 				return "", bad(v, "an integer (int64)")
+			}
+			if year && n >= 1 && n <= 1900 {
+				// MySQL reads a constant of 1 to 99 compared with a YEAR
+				// as a two-digit year (5 is 2005, 70 is 1970), while
+				// INTERVAL compares it as a number. No YEAR holds a value
+				// from 1 to 1900, so 1901 bounds the same rows either way.
+				n = 1901
 			}
 			return strconv.FormatInt(n, 10), nil
 		}

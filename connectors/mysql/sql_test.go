@@ -86,7 +86,7 @@ func TestSelectSQL(t *testing.T) {
 	// A NOT NULL key resumes with a plain comparison.
 	p.where = ""
 	sql, args = p.selectSQL([]int{0}, []int{0, 2}, &resumePoint{null: []bool{false, false}, vals: []any{int64(7), "1.50"}})
-	if !strings.Contains(sql, "WHERE (`id`, `amount`) >= (?, CAST(? AS DECIMAL(12, 2))) ORDER BY `id`, `amount`") || len(args) != 2 {
+	if !strings.Contains(sql, "WHERE (`id`, `amount`) >= (?, CAST(? AS DECIMAL(65, 2))) ORDER BY `id`, `amount`") || len(args) != 2 {
 		t.Errorf("selectSQL = %s %v", sql, args)
 	}
 

@@ -222,3 +222,28 @@ func TestKeyCellEmptyAndUnsigned(t *testing.T) {
 		t.Errorf("param = %#v, %v; want uint64 max", v, err)
 	}
 }
+
+// Resume values of DECIMAL keys are cast at full precision and the key's
+// own scale (up to 38), and YEAR bounds from 1 to 1900 are written as
+// 1901, which bounds the same rows in a comparison and in INTERVAL.
+func TestKeyLiteralForms(t *testing.T) {
+	cp, _ := mapResultColumn(resultColumn{name: "d", typeName: "DECIMAL", precision: 4, scale: 2})
+	if cp.wrap != "CAST(? AS DECIMAL(65, 2))" {
+		t.Errorf("decimal(4,2) wrap = %q", cp.wrap)
+	}
+	cp, _ = mapResultColumn(resultColumn{name: "d", typeName: "DECIMAL", precision: 65, scale: 38})
+	if cp.wrap != "CAST(? AS DECIMAL(65, 38))" {
+		t.Errorf("decimal(65,38) wrap = %q", cp.wrap)
+	}
+	for _, typ := range []string{"year", "year(4)"} {
+		lit := literalFunc(&colPlan{name: "y", typeName: typ, kind: kindInt16})
+		for in, want := range map[int64]string{0: "0", 1: "1901", 21: "1901", 1900: "1901", 1901: "1901", 2024: "2024"} {
+			if got, err := lit(in); err != nil || got != want {
+				t.Errorf("%s bound %d = %q, %v; want %s", typ, in, got, err, want)
+			}
+		}
+	}
+	if got, _ := literalFunc(&colPlan{name: "n", typeName: "smallint", kind: kindInt16})(int64(21)); got != "21" {
+		t.Errorf("smallint bound 21 = %q", got)
+	}
+}
