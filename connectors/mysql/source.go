@@ -103,12 +103,17 @@ type session struct {
 	snap   connectors.Consistency
 }
 
-func (ss *session) query(ctx context.Context, sql string, args []any) (driver.Rows, error) {
-	var named []driver.NamedValue
+// namedArgs numbers a statement's arguments for the driver.
+func namedArgs(args []any) []driver.NamedValue {
+	named := make([]driver.NamedValue, len(args))
 	for i, a := range args {
-		named = append(named, driver.NamedValue{Ordinal: i + 1, Value: a})
+		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
 	}
-	return ss.conn.(driver.QueryerContext).QueryContext(ctx, sql, named)
+	return named
+}
+
+func (ss *session) query(ctx context.Context, sql string, args []any) (driver.Rows, error) {
+	return ss.conn.(driver.QueryerContext).QueryContext(ctx, sql, namedArgs(args))
 }
 
 // prepared runs a query as a server-side prepared statement, whose rows
@@ -125,11 +130,7 @@ func (ss *session) prepared(ctx context.Context, sql string, args []any) (driver
 	if err != nil {
 		return nil, err
 	}
-	var named []driver.NamedValue
-	for i, a := range args {
-		named = append(named, driver.NamedValue{Ordinal: i + 1, Value: a})
-	}
-	rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, named)
+	rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, namedArgs(args))
 	if err != nil {
 		st.Close()
 		return nil, err
