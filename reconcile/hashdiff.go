@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -15,23 +15,32 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"golang.org/x/sync/errgroup"
 )
 
-// The hash algorithm: both sides are read concurrently, every row is
-// encoded and appended to one of `parts` partitions by key hash. When the
-// rows kept in memory pass the memory limit, the largest partitions of the
-// side that is reading are written to spill files (Arrow IPC streams of
-// key hash + row encoding). Once both sides are read, partitions are diffed
-// independently, in parallel, and their changes emitted in partition order.
+// The hash algorithm: both sides are read concurrently. Every row with a
+// non-NULL key adds a compact entry (key hash, row digest, key encoding and
+// the row's place in its side's rowLog) to one of `parts` partitions by key
+// hash; the record batches themselves are kept in the rowLog. Once both
+// sides are read, partitions are joined independently, in parallel, by key
+// and row digest, and only the rows that differ are encoded, from the
+// rowLog, for the report. Changes are emitted in partition order.
+//
+// When what is held passes the memory budget, the side that is reading
+// first writes its oldest record batches to its rowLog's spill file
+// (encoded rows, read back one by one for the few rows a report needs),
+// then its largest partitions to spill files of their own (Arrow IPC
+// streams of the compact entries, read back whole to be joined).
 
 const hashPartitions = 128
 
-// rowOverhead is the memory a stored row costs besides its bytes.
-const rowOverhead = 8 + 4
+// rowOverhead is the memory a partition entry costs besides its key bytes:
+// key hash, row digest, row locator and key locator.
+const rowOverhead = 8 + 8 + 8 + 4
 
-// Rows live in chunks of at most maxChunk bytes; a row never spans chunks.
-// A row's locator is chunk index << chunkBits | offset.
+// Keys live in chunks of at most maxChunk bytes; a key never spans chunks.
+// A key's locator is chunk index << chunkBits | offset.
 const (
 	chunkBits  = 20
 	maxChunk   = 1 << chunkBits
@@ -41,13 +50,18 @@ const (
 
 var spillSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "key_hash", Type: arrow.PrimitiveTypes.Uint64},
-	{Name: "row", Type: arrow.BinaryTypes.Binary},
+	{Name: "digest", Type: arrow.PrimitiveTypes.Uint64},
+	{Name: "row", Type: arrow.PrimitiveTypes.Uint64},
+	{Name: "key", Type: arrow.BinaryTypes.Binary},
 }, nil)
 
-// partStore holds one side's rows of one partition, in arrival order. A row
-// is stored as uvarint(len(key)) uvarint(len(payload)) key payload.
+// partStore holds one side's entries of one partition, in arrival order:
+// per row its key hash, row digest, row locator (rowLog.locator) and key
+// encoding, stored as uvarint(len(key)) key.
 type partStore struct {
 	hashes   []uint64
+	digests  []uint64
+	rows     []uint64
 	locs     []uint32
 	chunks   [][]byte
 	chunkMem int64
@@ -68,9 +82,11 @@ func (s *partStore) memBytes() int64 {
 // full reports whether the store can take no more chunks.
 func (s *partStore) full() bool { return len(s.chunks) >= maxChunks }
 
-// room returns the current chunk with room for n more bytes, adding a chunk
-// when needed, and records the locator of the row about to be written.
-func (s *partStore) room(n int) []byte {
+// add stores one entry.
+func (s *partStore) add(h, digest, row uint64, key []byte) {
+	var hdr [binary.MaxVarintLen64]byte
+	hn := binary.PutUvarint(hdr[:], uint64(len(key)))
+	n := hn + len(key)
 	last := len(s.chunks) - 1
 	if last < 0 || cap(s.chunks[last])-len(s.chunks[last]) < n {
 		size := firstChunk
@@ -82,54 +98,203 @@ func (s *partStore) room(n int) []byte {
 		s.chunkMem += int64(size)
 		last++
 	}
-	s.locs = append(s.locs, uint32(last)<<chunkBits|uint32(len(s.chunks[last])))
-	return s.chunks[last]
-}
-
-// addRow stores row i of side's current batch.
-func (s *partStore) addRow(h uint64, key []byte, side *sideState, i int) {
-	plen := side.rowLen(i)
-	var hdr [2 * binary.MaxVarintLen64]byte
-	hn := binary.PutUvarint(hdr[:], uint64(len(key)))
-	hn += binary.PutUvarint(hdr[hn:], uint64(plen))
-	c := s.room(hn + len(key) + plen)
+	c := s.chunks[last]
+	s.locs = append(s.locs, uint32(last)<<chunkBits|uint32(len(c)))
 	c = append(c, hdr[:hn]...)
-	c = append(c, key...)
-	c = side.appendRowN(c, i, plen)
-	s.chunks[len(s.chunks)-1] = c
+	s.chunks[last] = append(c, key...)
 	s.hashes = append(s.hashes, h)
+	s.digests = append(s.digests, digest)
+	s.rows = append(s.rows, row)
 }
 
-// addRaw stores a row in its stored form (from a spill file).
-func (s *partStore) addRaw(h uint64, raw []byte) {
-	c := s.room(len(raw))
-	s.chunks[len(s.chunks)-1] = append(c, raw...)
-	s.hashes = append(s.hashes, h)
-}
-
-func (s *partStore) raw(i int) []byte {
+func (s *partStore) key(i int) []byte {
 	loc := s.locs[i]
 	c := s.chunks[loc>>chunkBits][loc&(maxChunk-1):]
-	kl, k1 := binary.Uvarint(c)
-	pl, k2 := binary.Uvarint(c[k1:])
-	return c[:k1+k2+int(kl)+int(pl)]
-}
-
-func (s *partStore) row(i int) (key, payload []byte) {
-	loc := s.locs[i]
-	c := s.chunks[loc>>chunkBits][loc&(maxChunk-1):]
-	kl, k1 := binary.Uvarint(c)
-	pl, k2 := binary.Uvarint(c[k1:])
-	c = c[k1+k2:]
-	return c[:kl], c[kl : kl+pl]
+	kl, k := binary.Uvarint(c)
+	return c[k : k+int(kl) : k+int(kl)]
 }
 
 func (s *partStore) release() {
-	s.hashes, s.locs, s.chunks, s.chunkMem = nil, nil, nil, 0
+	s.hashes, s.digests, s.rows, s.locs, s.chunks, s.chunkMem = nil, nil, nil, nil, nil, 0
+}
+
+// rowLog keeps one side's record batches, so that the rows a report lists
+// can be encoded after the join, which compares row digests only. A row's
+// locator is its batch's index << 32 | its index in the batch. Batches stay
+// in memory while the budget allows; spill writes the oldest ones to a
+// file, encoded (the rows back to back, then their n+1 offsets), from which
+// fetch reads single rows back.
+type rowLog struct {
+	side    Side
+	encs    []columnEncoder // the ingesting goroutine's, for spill
+	batches []logBatch
+	spilled int // batches[:spilled] are in the file
+	path    string
+	f       *os.File
+	size    int64 // bytes written to f
+	buf     []byte
+	counted map[*memory.Buffer]struct{} // buffers accounted already
+}
+
+type logBatch struct {
+	rec   arrow.Record // nil once spilled
+	bytes int64        // memory accounted for rec
+	rows  int64        // spilled: file offset of the first row
+	offs  int64        // spilled: file offset of the n+1 row offsets
+	n     int
+}
+
+func locator(batch, row int) uint64 { return uint64(batch)<<32 | uint64(uint32(row)) }
+
+// add keeps rec and returns its batch index and the memory it accounts.
+func (l *rowLog) add(rec arrow.Record) (int, int64) {
+	rec.Retain()
+	b := logBatch{rec: rec, bytes: l.recordBytes(rec), n: int(rec.NumRows())}
+	l.batches = append(l.batches, b)
+	return len(l.batches) - 1, b.bytes
+}
+
+// recordBytes is the memory of rec's buffers that no batch before it
+// shares (a reader may hand out slices of one larger record).
+func (l *rowLog) recordBytes(rec arrow.Record) int64 {
+	if l.counted == nil {
+		l.counted = map[*memory.Buffer]struct{}{}
+	}
+	var n int64
+	var walk func(d arrow.ArrayData)
+	walk = func(d arrow.ArrayData) {
+		for _, b := range d.Buffers() {
+			if b == nil {
+				continue
+			}
+			if _, ok := l.counted[b]; !ok {
+				l.counted[b] = struct{}{}
+				n += int64(b.Len())
+			}
+		}
+		for _, c := range d.Children() {
+			walk(c)
+		}
+		if d.DataType().ID() == arrow.DICTIONARY {
+			walk(d.Dictionary())
+		}
+	}
+	for _, c := range rec.Columns() {
+		walk(c.Data())
+	}
+	return n
+}
+
+// encodeRow appends the row encoding of row i of rec, as sideState's
+// appendRow would have written it.
+func encodeRow(dst []byte, encs []columnEncoder, rec arrow.Record, i int) []byte {
+	for c := range encs {
+		var err error
+		dst, err = encs[c].appendCell(dst, rec.Column(c), i)
+		if err != nil {
+			// The batch's digests came from the same values; keep the
+			// row distinct rather than lose it.
+			dst = appendLen(dst, tagInvalid, []byte(err.Error()))
+		}
+	}
+	return dst
+}
+
+// spillOne writes the oldest batch still in memory to the spill file and
+// returns the memory that freed, or 0 when every batch is on disk.
+func (l *rowLog) spillOne(h *hashDiff) (int64, error) {
+	if l.spilled == len(l.batches) {
+		return 0, nil
+	}
+	if l.f == nil {
+		dir, err := h.dir()
+		if err != nil {
+			return 0, err
+		}
+		l.path = filepath.Join(dir, fmt.Sprintf("%s-rows.bin", l.side))
+		if l.f, err = os.Create(l.path); err != nil {
+			return 0, fmt.Errorf("spill: %w", err)
+		}
+	}
+	b := &l.batches[l.spilled]
+	offs := make([]byte, 0, 8*(b.n+1))
+	buf := l.buf[:0]
+	for i := 0; i < b.n; i++ {
+		offs = binary.LittleEndian.AppendUint64(offs, uint64(len(buf)))
+		buf = encodeRow(buf, l.encs, b.rec, i)
+	}
+	offs = binary.LittleEndian.AppendUint64(offs, uint64(len(buf)))
+	l.buf = buf
+	if len(buf) > 64<<20 {
+		l.buf = nil // do not keep an unusually large buffer
+	}
+	if _, err := l.f.Write(buf); err != nil {
+		return 0, fmt.Errorf("spill: write %s: %w", l.path, err)
+	}
+	if _, err := l.f.Write(offs); err != nil {
+		return 0, fmt.Errorf("spill: write %s: %w", l.path, err)
+	}
+	b.rows, b.offs = l.size, l.size+int64(len(buf))
+	l.size += int64(len(buf) + len(offs))
+	h.spilledBytes.Add(int64(len(buf) + len(offs)))
+	b.rec.Release()
+	b.rec = nil
+	l.spilled++
+	return b.bytes, nil
+}
+
+// fetcher returns a function that appends the encoding of the row at a
+// locator. Each concurrent caller needs its own: the encoders keep scratch
+// space.
+func (l *rowLog) fetcher() func(dst []byte, loc uint64) ([]byte, error) {
+	encs := make([]columnEncoder, len(l.encs))
+	for i, e := range l.encs {
+		encs[i] = columnEncoder{name: e.name, own: e.own, as: e.as, invalidMin: e.invalidMin}
+	}
+	return func(dst []byte, loc uint64) ([]byte, error) {
+		bi, i := int(loc>>32), int(uint32(loc))
+		if bi >= len(l.batches) || i >= l.batches[bi].n {
+			return nil, fmt.Errorf("read %s row %d of batch %d: no such row", l.side, i, bi)
+		}
+		b := &l.batches[bi]
+		if b.rec != nil {
+			return encodeRow(dst, encs, b.rec, i), nil
+		}
+		var o [16]byte
+		if _, err := l.f.ReadAt(o[:], b.offs+8*int64(i)); err != nil {
+			return nil, fmt.Errorf("spill: read %s: %w", l.path, err)
+		}
+		start, end := binary.LittleEndian.Uint64(o[:8]), binary.LittleEndian.Uint64(o[8:])
+		if end < start || b.rows+int64(end) > b.offs {
+			return nil, fmt.Errorf("spill: %s is corrupt (row %d of batch %d)", l.path, i, bi)
+		}
+		n := len(dst)
+		dst = slices.Grow(dst, int(end-start))[:n+int(end-start)]
+		if _, err := l.f.ReadAt(dst[n:], b.rows+int64(start)); err != nil {
+			return nil, fmt.Errorf("spill: read %s: %w", l.path, err)
+		}
+		return dst, nil
+	}
+}
+
+// release drops the batches and the spill file.
+func (l *rowLog) release() {
+	for i := range l.batches {
+		if r := l.batches[i].rec; r != nil {
+			r.Release()
+			l.batches[i].rec = nil
+		}
+	}
+	l.batches, l.counted = nil, nil
+	if l.f != nil {
+		l.f.Close()
+		os.Remove(l.path)
+		l.f = nil
+	}
 }
 
 type hashDiff struct {
-	budget       int64 // bytes the partition stores may hold
+	budget       int64 // bytes the partition stores and row logs may hold
 	p            *plan
 	opts         *Options
 	parts        int
@@ -140,11 +305,12 @@ type hashDiff struct {
 	spilledParts atomic.Int64
 	spilledBytes atomic.Int64
 	stores       [2][]*partStore
+	logs         [2]*rowLog
 }
 
 func newHashDiff(p *plan, opts *Options) *hashDiff {
-	// The stores get half the memory limit: the rest is for what is in
-	// flight besides them (record batches, their encodings, the partition
+	// The stores and logs get half the memory limit: the rest is for what
+	// is in flight besides them (the batch being read, the partitions
 	// being joined) and for the garbage collector's headroom.
 	budget := opts.MemoryLimit / 2
 	h := &hashDiff{p: p, opts: opts, parts: hashPartitions, budget: budget}
@@ -153,6 +319,7 @@ func newHashDiff(p *plan, opts *Options) *hashDiff {
 		for i := range h.stores[s] {
 			h.stores[s][i] = &partStore{side: Side(s + 1)}
 		}
+		h.logs[s] = &rowLog{side: Side(s + 1)}
 	}
 	return h
 }
@@ -165,9 +332,23 @@ func (h *hashDiff) cleanup() {
 			}
 		}
 	}
+	for _, l := range h.logs {
+		l.release()
+	}
 	if h.spillDir != "" {
 		os.RemoveAll(h.spillDir)
 	}
+}
+
+// dir returns the spill directory, creating it on first use.
+func (h *hashDiff) dir() (string, error) {
+	h.spillOnce.Do(func() {
+		h.spillDir, h.spillErr = os.MkdirTemp(h.opts.TempDir, "reconcile-spill-")
+	})
+	if h.spillErr != nil {
+		return "", fmt.Errorf("spill: create temp dir: %w (set --temp-dir to a writable directory)", h.spillErr)
+	}
+	return h.spillDir, nil
 }
 
 func (h *hashDiff) partOf(hash uint64) int { return int(hash >> 57) } // 128 partitions
@@ -176,44 +357,57 @@ type openFunc func(ctx context.Context) (array.RecordReader, error)
 
 func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt openFunc, em *emitter) error {
 	g, gctx := errgroup.WithContext(ctx)
-	ingest := func(s *sideState, stores []*partStore, open openFunc) func() error {
+	ingest := func(s *sideState, stores []*partStore, log *rowLog, open openFunc) func() error {
 		return func() error {
 			r, err := open(gctx)
 			if err != nil {
 				return err
 			}
 			defer r.Release()
-			// Memory is accounted in steps, not per row, to keep the
-			// shared counter off the hot path.
-			var pending int64
-			err = readAll(gctx, s, r, func(hash uint64, key []byte, i int) error {
-				part := h.partOf(hash)
-				st := stores[part]
-				if st.full() {
-					if err := h.spill(st, s.side, part); err != nil {
-						return err
-					}
+			// Only keys and the digests are needed to join; the values of
+			// the rows that differ are encoded from the log afterwards.
+			s.lazy = true
+			log.encs = s.encs
+			for r.Next() {
+				if err := gctx.Err(); err != nil {
+					return err
 				}
-				before := st.memBytes()
-				st.addRow(hash, key, s, i)
-				pending += st.memBytes() - before
-				if pending > 256<<10 {
-					used := h.inMem.Add(pending)
-					pending = 0
-					if used > h.budget {
-						if err := h.spillLargest(stores, s.side); err != nil {
+				rec := r.Record()
+				if rec.NumRows() == 0 {
+					continue
+				}
+				batch, added := log.add(rec)
+				err := s.batch(rec, func(hash uint64, key []byte, i int) error {
+					st := stores[h.partOf(hash)]
+					if st.full() {
+						if err := h.spill(st, s.side, h.partOf(hash)); err != nil {
 							return err
 						}
 					}
+					before := st.memBytes()
+					st.add(hash, s.rowDigests[i], locator(batch, i), key)
+					added += st.memBytes() - before
+					return nil
+				})
+				if err != nil {
+					return err
 				}
-				return nil
-			})
-			h.inMem.Add(pending)
-			return err
+				// Memory is accounted once a batch, to keep the shared
+				// counter off the hot path.
+				if h.inMem.Add(added) > h.budget {
+					if err := h.spillSide(stores, log, s.side); err != nil {
+						return err
+					}
+				}
+			}
+			if err := r.Err(); err != nil {
+				return fmt.Errorf("read %s: %w", s.side, err)
+			}
+			return gctx.Err()
 		}
 	}
-	g.Go(ingest(ss, h.stores[0], openSrc))
-	g.Go(ingest(ts, h.stores[1], openTgt))
+	g.Go(ingest(ss, h.stores[0], h.logs[0], openSrc))
+	g.Go(ingest(ts, h.stores[1], h.logs[1], openTgt))
 	if err := g.Wait(); err != nil {
 		return err
 	}
@@ -258,6 +452,9 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 	if err := h.joinAll(ctx, em, deliver); err != nil {
 		return err
 	}
+	for _, l := range h.logs {
+		l.release()
+	}
 	if top != nil {
 		held = top.sorted()
 	} else {
@@ -287,9 +484,23 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 	return nil
 }
 
-// spillLargest writes this side's largest partitions to disk until the
-// memory in use is back under three quarters of the limit.
-func (h *hashDiff) spillLargest(stores []*partStore, side Side) error {
+// spillSide brings the memory in use back under three quarters of the
+// budget: first by writing this side's record batches to its row log's
+// file, oldest first, then its largest partitions.
+func (h *hashDiff) spillSide(stores []*partStore, log *rowLog, side Side) error {
+	for h.inMem.Load() > h.budget*3/4 {
+		freed, err := log.spillOne(h)
+		if err != nil {
+			return err
+		}
+		if freed == 0 {
+			break
+		}
+		h.inMem.Add(-freed)
+	}
+	if h.inMem.Load() <= h.budget*3/4 {
+		return nil
+	}
 	order := make([]int, len(stores))
 	for i := range order {
 		order[i] = i
@@ -307,14 +518,12 @@ func (h *hashDiff) spillLargest(stores []*partStore, side Side) error {
 }
 
 func (h *hashDiff) spill(st *partStore, side Side, part int) error {
-	h.spillOnce.Do(func() {
-		h.spillDir, h.spillErr = os.MkdirTemp(h.opts.TempDir, "reconcile-spill-")
-	})
-	if h.spillErr != nil {
-		return fmt.Errorf("spill: create temp dir: %w (set --temp-dir to a writable directory)", h.spillErr)
+	dir, err := h.dir()
+	if err != nil {
+		return err
 	}
 	if st.spillW == nil {
-		st.spillPath = filepath.Join(h.spillDir, fmt.Sprintf("%s-%03d.arrows", side, part))
+		st.spillPath = filepath.Join(dir, fmt.Sprintf("%s-%03d.arrows", side, part))
 		f, err := os.Create(st.spillPath)
 		if err != nil {
 			return fmt.Errorf("spill: %w", err)
@@ -326,20 +535,27 @@ func (h *hashDiff) spill(st *partStore, side Side, part int) error {
 	mem := h.opts.Allocator
 	hb := array.NewUint64Builder(mem)
 	defer hb.Release()
-	rb := array.NewBinaryBuilder(mem, arrow.BinaryTypes.Binary)
-	defer rb.Release()
+	db := array.NewUint64Builder(mem)
+	defer db.Release()
+	lb := array.NewUint64Builder(mem)
+	defer lb.Release()
+	kb := array.NewBinaryBuilder(mem, arrow.BinaryTypes.Binary)
+	defer kb.Release()
 	hb.AppendValues(st.hashes, nil)
-	rb.ReserveData(int(st.chunkMem))
-	rb.Reserve(st.len())
+	db.AppendValues(st.digests, nil)
+	lb.AppendValues(st.rows, nil)
+	kb.ReserveData(int(st.chunkMem))
+	kb.Reserve(st.len())
 	for i := range st.hashes {
-		rb.Append(st.raw(i))
+		kb.Append(st.key(i))
 	}
-	h.spilledBytes.Add(int64(rb.DataLen()))
-	ha, ra := hb.NewArray(), rb.NewArray()
-	rec := array.NewRecord(spillSchema, []arrow.Array{ha, ra}, int64(st.len()))
-	ha.Release()
-	ra.Release()
-	err := st.spillW.Write(rec)
+	h.spilledBytes.Add(int64(kb.DataLen() + 24*st.len()))
+	cols := []arrow.Array{hb.NewArray(), db.NewArray(), lb.NewArray(), kb.NewArray()}
+	rec := array.NewRecord(spillSchema, cols, int64(st.len()))
+	for _, c := range cols {
+		c.Release()
+	}
+	err = st.spillW.Write(rec)
 	rec.Release()
 	if err != nil {
 		return fmt.Errorf("spill: write %s: %w", st.spillPath, err)
@@ -350,8 +566,8 @@ func (h *hashDiff) spill(st *partStore, side Side, part int) error {
 	return nil
 }
 
-// load returns the whole partition of one side: spilled rows first, then
-// the rows still in memory, in arrival order.
+// load returns the whole partition of one side: spilled entries first,
+// then the ones still in memory, in arrival order.
 func (h *hashDiff) load(st *partStore) (*partStore, error) {
 	if st.spillW == nil {
 		return st, nil
@@ -367,16 +583,19 @@ func (h *hashDiff) load(st *partStore) (*partStore, error) {
 		return nil, fmt.Errorf("spill: read %s: %w", st.spillPath, err)
 	}
 	defer r.Release()
-	out := &partStore{}
+	tooBig := fmt.Errorf("spill: one partition of the %s holds about 4 GiB of keys, the most this version keeps per partition; raise --memory-limit so fewer rows spill", st.side)
+	out := &partStore{side: st.side}
 	for r.Next() {
 		rec := r.Record()
 		hs := rec.Column(0).(*array.Uint64)
-		rows := rec.Column(1).(*array.Binary)
+		ds := rec.Column(1).(*array.Uint64)
+		ls := rec.Column(2).(*array.Uint64)
+		ks := rec.Column(3).(*array.Binary)
 		for i := 0; i < int(rec.NumRows()); i++ {
 			if out.full() {
-				return nil, fmt.Errorf("spill: one partition of the %s holds about 4 GiB, the most this version keeps per partition; raise --memory-limit so fewer rows spill", st.side)
+				return nil, tooBig
 			}
-			out.addRaw(hs.Value(i), rows.Value(i))
+			out.add(hs.Value(i), ds.Value(i), ls.Value(i), ks.Value(i))
 		}
 	}
 	if err := r.Err(); err != nil {
@@ -384,9 +603,9 @@ func (h *hashDiff) load(st *partStore) (*partStore, error) {
 	}
 	for i := range st.hashes {
 		if out.full() {
-			return nil, fmt.Errorf("spill: one partition of the %s holds about 4 GiB, the most this version keeps per partition; raise --memory-limit so fewer rows spill", st.side)
+			return nil, tooBig
 		}
-		out.addRaw(st.hashes[i], st.raw(i))
+		out.add(st.hashes[i], st.digests[i], st.rows[i], st.key(i))
 	}
 	st.spillFile.Close()
 	os.Remove(st.spillPath)
@@ -436,7 +655,7 @@ func (h *hashDiff) joinAll(ctx context.Context, em *emitter, deliver func(*pendi
 				if err != nil {
 					return err
 				}
-				r, err := joinPartition(gctx, src, tgt, len(h.p.pairs), h.p.rowCols() > len(h.p.pairs))
+				r, err := joinPartition(gctx, src, tgt, len(h.p.pairs), h.logs[0].fetcher(), h.logs[1].fetcher())
 				if err != nil {
 					return err
 				}
@@ -479,14 +698,14 @@ emit:
 	return ctx.Err()
 }
 
-// keyTable is an open-addressing hash table over the rows of a partStore,
-// holding the first row of every distinct key.
+// keyTable is an open-addressing hash table over the entries of a
+// partStore, holding the first entry of every distinct key.
 type keyTable struct {
 	st    *partStore
-	slots []int32 // row index + 1; 0 is empty
+	slots []int32 // entry index + 1; 0 is empty
 	mask  uint64
-	dups  map[int32]int64 // first row → occurrences, for keys seen twice or more
-	first []bool          // row is the first of its key
+	dups  map[int32]int64 // first entry → occurrences, for keys seen twice or more
+	first []bool          // entry is the first of its key
 }
 
 func buildTable(st *partStore) *keyTable {
@@ -498,7 +717,6 @@ func buildTable(st *partStore) *keyTable {
 	t := &keyTable{st: st, slots: make([]int32, size), mask: uint64(size - 1), first: make([]bool, n)}
 	for i := 0; i < n; i++ {
 		h := st.hashes[i]
-		key, _ := st.row(i)
 		pos := h & t.mask
 		for {
 			s := t.slots[pos]
@@ -508,17 +726,15 @@ func buildTable(st *partStore) *keyTable {
 				break
 			}
 			j := int(s - 1)
-			if st.hashes[j] == h {
-				if k2, _ := st.row(j); bytes.Equal(k2, key) {
-					if t.dups == nil {
-						t.dups = map[int32]int64{}
-					}
-					if t.dups[int32(j)] == 0 {
-						t.dups[int32(j)] = 1
-					}
-					t.dups[int32(j)]++
-					break
+			if st.hashes[j] == h && bytes.Equal(st.key(j), st.key(i)) {
+				if t.dups == nil {
+					t.dups = map[int32]int64{}
 				}
+				if t.dups[int32(j)] == 0 {
+					t.dups[int32(j)] = 1
+				}
+				t.dups[int32(j)]++
+				break
 			}
 			pos = (pos + 1) & t.mask
 		}
@@ -526,7 +742,7 @@ func buildTable(st *partStore) *keyTable {
 	return t
 }
 
-// find returns the first row with this key, or -1.
+// find returns the first entry with this key, or -1.
 func (t *keyTable) find(h uint64, key []byte) int {
 	pos := h & t.mask
 	for {
@@ -535,20 +751,21 @@ func (t *keyTable) find(h uint64, key []byte) int {
 			return -1
 		}
 		j := int(s - 1)
-		if t.st.hashes[j] == h {
-			if k2, _ := t.st.row(j); bytes.Equal(k2, key) {
-				return j
-			}
+		if t.st.hashes[j] == h && bytes.Equal(t.st.key(j), key) {
+			return j
 		}
 		pos = (pos + 1) & t.mask
 	}
 }
 
-// joinPartition matches the rows of one partition. Rows are compared by
-// their first np cells; with extras (cells only carried, not compared:
-// context and in-flight columns, the stored values of normalised ones)
-// the rest of a row is left out of the comparison.
-func joinPartition(ctx context.Context, src, tgt *partStore, np int, extras bool) (partResult, error) {
+type fetchFunc func(dst []byte, loc uint64) ([]byte, error)
+
+// joinPartition matches the entries of one partition by key and row
+// digest, and encodes the rows of the changes it finds with fetchS and
+// fetchT. A changed row's columns are found by comparing the first np
+// cells of the two encodings (the rest are extras: context and in-flight
+// columns, the stored values of normalised ones, carried but not compared).
+func joinPartition(ctx context.Context, src, tgt *partStore, np int, fetchS, fetchT fetchFunc) (partResult, error) {
 	var r partResult
 	if src.len() == 0 && tgt.len() == 0 {
 		return r, nil
@@ -563,45 +780,50 @@ func joinPartition(ctx context.Context, src, tgt *partStore, np int, extras bool
 		if !st.first[i] {
 			continue
 		}
-		key, srow := src.row(i)
-		h := src.hashes[i]
+		key := src.key(i)
 		sCount := st.dups[int32(i)]
+		j := tt.find(src.hashes[i], key)
+		var tCount int64
+		if j >= 0 {
+			seen[j] = true
+			tCount = tt.dups[int32(j)]
+			if sCount <= 1 && tCount <= 1 && src.digests[i] == tgt.digests[j] {
+				r.matched++
+				continue
+			}
+		}
+		srow, err := fetchS(nil, src.rows[i])
+		if err != nil {
+			return r, err
+		}
 		if sCount > 1 {
 			r.changes = append(r.changes, pendingChange{kind: Duplicate, side: SourceSide, count: sCount, key: key, src: srow})
 		}
-		j := tt.find(h, key)
 		if j < 0 {
 			if sCount <= 1 {
 				r.changes = append(r.changes, pendingChange{kind: Missing, key: key, src: srow})
 			}
 			continue
 		}
-		seen[j] = true
-		_, trow := tgt.row(j)
-		tCount := tt.dups[int32(j)]
+		trow, err := fetchT(nil, tgt.rows[j])
+		if err != nil {
+			return r, err
+		}
 		if tCount > 1 {
 			r.changes = append(r.changes, pendingChange{kind: Duplicate, side: TargetSide, count: tCount, key: key, tgt: trow})
 		}
 		if sCount > 1 || tCount > 1 {
 			continue
 		}
-		if !extras && bytes.Equal(srow, trow) {
-			r.matched++
-			continue
-		}
-		if extras {
-			sl, tl := prefixLen(srow, np), prefixLen(trow, np)
-			if sl < 0 || tl < 0 {
-				return r, errors.New("compare rows: corrupt row encoding")
-			}
-			if bytes.Equal(srow[:sl], trow[:tl]) {
-				r.matched++
-				continue
-			}
-		}
 		cols, err := changedColumns(srow, trow, np)
 		if err != nil {
 			return r, err
+		}
+		if len(cols) == 0 {
+			// The digests differ but the compared cells do not: the
+			// encodings are the values, so the rows match.
+			r.matched++
+			continue
 		}
 		r.changes = append(r.changes, pendingChange{kind: Changed, key: key, src: srow, tgt: trow, cols: cols})
 	}
@@ -610,17 +832,22 @@ func joinPartition(ctx context.Context, src, tgt *partStore, np int, extras bool
 		if !tt.first[j] || seen[j] {
 			continue
 		}
-		key, trow := tgt.row(j)
+		trow, err := fetchT(nil, tgt.rows[j])
+		if err != nil {
+			return r, err
+		}
+		key := tgt.key(j)
 		if c := tt.dups[int32(j)]; c > 1 {
 			r.changes = append(r.changes, pendingChange{kind: Duplicate, side: TargetSide, count: c, key: key, tgt: trow})
 		} else {
 			r.changes = append(r.changes, pendingChange{kind: Extra, key: key, tgt: trow})
 		}
 	}
-	// Own the bytes, so the partition's storage can be freed now rather
-	// than when its changes have been emitted.
+	// The keys are copied out of the partition's storage, so that it can be
+	// freed now rather than when its changes have been emitted; the rows
+	// were encoded into buffers of their own.
 	for i := range r.changes {
-		r.changes[i] = r.changes[i].own()
+		r.changes[i].key = clone(r.changes[i].key)
 	}
 	sortChanges(r.changes)
 	return r, nil
