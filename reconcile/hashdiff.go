@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -35,9 +36,8 @@ import (
 
 const hashPartitions = 128
 
-// rowOverhead is the memory a partition entry costs besides its key bytes:
-// key hash, row digest, row locator and key locator.
-const rowOverhead = 8 + 8 + 8 + 4
+// rowOverhead is the memory a partition entry costs besides its key bytes.
+const rowOverhead = int64(unsafe.Sizeof(entry{}))
 
 // Keys live in chunks of at most maxChunk bytes; a key never spans chunks.
 // A key's locator is chunk index << chunkBits | offset.
@@ -55,14 +55,18 @@ var spillSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "key", Type: arrow.BinaryTypes.Binary},
 }, nil)
 
-// partStore holds one side's entries of one partition, in arrival order:
-// per row its key hash, row digest, row locator (rowLog.locator) and key
-// encoding, stored as uvarint(len(key)) key.
+// entry is one row in a partition. Its key encoding is stored in the
+// partition's chunks as uvarint(len(key)) key, at keyLoc.
+type entry struct {
+	hash   uint64 // key hash
+	digest uint64 // row digest
+	row    uint64 // the row's locator in its rowLog
+	keyLoc uint32
+}
+
+// partStore holds one side's entries of one partition, in arrival order.
 type partStore struct {
-	hashes   []uint64
-	digests  []uint64
-	rows     []uint64
-	locs     []uint32
+	entries  []entry
 	chunks   [][]byte
 	chunkMem int64
 
@@ -73,10 +77,10 @@ type partStore struct {
 	spilled   int64 // rows in the spill file
 }
 
-func (s *partStore) len() int { return len(s.hashes) }
+func (s *partStore) len() int { return len(s.entries) }
 
 func (s *partStore) memBytes() int64 {
-	return s.chunkMem + int64(len(s.hashes))*rowOverhead
+	return s.chunkMem + int64(len(s.entries))*rowOverhead
 }
 
 // full reports whether the store can take no more chunks.
@@ -99,23 +103,20 @@ func (s *partStore) add(h, digest, row uint64, key []byte) {
 		last++
 	}
 	c := s.chunks[last]
-	s.locs = append(s.locs, uint32(last)<<chunkBits|uint32(len(c)))
+	s.entries = append(s.entries, entry{hash: h, digest: digest, row: row, keyLoc: uint32(last)<<chunkBits | uint32(len(c))})
 	c = append(c, hdr[:hn]...)
 	s.chunks[last] = append(c, key...)
-	s.hashes = append(s.hashes, h)
-	s.digests = append(s.digests, digest)
-	s.rows = append(s.rows, row)
 }
 
 func (s *partStore) key(i int) []byte {
-	loc := s.locs[i]
+	loc := s.entries[i].keyLoc
 	c := s.chunks[loc>>chunkBits][loc&(maxChunk-1):]
 	kl, k := binary.Uvarint(c)
 	return c[k : k+int(kl) : k+int(kl)]
 }
 
 func (s *partStore) release() {
-	s.hashes, s.digests, s.rows, s.locs, s.chunks, s.chunkMem = nil, nil, nil, nil, nil, 0
+	s.entries, s.chunks, s.chunkMem = nil, nil, 0
 }
 
 // rowLog keeps one side's record batches, so that the rows a report lists
@@ -541,12 +542,15 @@ func (h *hashDiff) spill(st *partStore, side Side, part int) error {
 	defer lb.Release()
 	kb := array.NewBinaryBuilder(mem, arrow.BinaryTypes.Binary)
 	defer kb.Release()
-	hb.AppendValues(st.hashes, nil)
-	db.AppendValues(st.digests, nil)
-	lb.AppendValues(st.rows, nil)
+	hb.Reserve(st.len())
+	db.Reserve(st.len())
+	lb.Reserve(st.len())
 	kb.ReserveData(int(st.chunkMem))
 	kb.Reserve(st.len())
-	for i := range st.hashes {
+	for i, e := range st.entries {
+		hb.UnsafeAppend(e.hash)
+		db.UnsafeAppend(e.digest)
+		lb.UnsafeAppend(e.row)
 		kb.Append(st.key(i))
 	}
 	h.spilledBytes.Add(int64(kb.DataLen() + 24*st.len()))
@@ -601,11 +605,11 @@ func (h *hashDiff) load(st *partStore) (*partStore, error) {
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("spill: read %s: %w", st.spillPath, err)
 	}
-	for i := range st.hashes {
+	for i, e := range st.entries {
 		if out.full() {
 			return nil, tooBig
 		}
-		out.add(st.hashes[i], st.digests[i], st.rows[i], st.key(i))
+		out.add(e.hash, e.digest, e.row, st.key(i))
 	}
 	st.spillFile.Close()
 	os.Remove(st.spillPath)
@@ -716,7 +720,7 @@ func buildTable(st *partStore) *keyTable {
 	}
 	t := &keyTable{st: st, slots: make([]int32, size), mask: uint64(size - 1), first: make([]bool, n)}
 	for i := 0; i < n; i++ {
-		h := st.hashes[i]
+		h := st.entries[i].hash
 		pos := h & t.mask
 		for {
 			s := t.slots[pos]
@@ -726,7 +730,7 @@ func buildTable(st *partStore) *keyTable {
 				break
 			}
 			j := int(s - 1)
-			if st.hashes[j] == h && bytes.Equal(st.key(j), st.key(i)) {
+			if st.entries[j].hash == h && bytes.Equal(st.key(j), st.key(i)) {
 				if t.dups == nil {
 					t.dups = map[int32]int64{}
 				}
@@ -751,7 +755,7 @@ func (t *keyTable) find(h uint64, key []byte) int {
 			return -1
 		}
 		j := int(s - 1)
-		if t.st.hashes[j] == h && bytes.Equal(t.st.key(j), key) {
+		if t.st.entries[j].hash == h && bytes.Equal(t.st.key(j), key) {
 			return j
 		}
 		pos = (pos + 1) & t.mask
@@ -782,17 +786,17 @@ func joinPartition(ctx context.Context, src, tgt *partStore, np int, fetchS, fet
 		}
 		key := src.key(i)
 		sCount := st.dups[int32(i)]
-		j := tt.find(src.hashes[i], key)
+		j := tt.find(src.entries[i].hash, key)
 		var tCount int64
 		if j >= 0 {
 			seen[j] = true
 			tCount = tt.dups[int32(j)]
-			if sCount <= 1 && tCount <= 1 && src.digests[i] == tgt.digests[j] {
+			if sCount <= 1 && tCount <= 1 && src.entries[i].digest == tgt.entries[j].digest {
 				r.matched++
 				continue
 			}
 		}
-		srow, err := fetchS(nil, src.rows[i])
+		srow, err := fetchS(nil, src.entries[i].row)
 		if err != nil {
 			return r, err
 		}
@@ -805,7 +809,7 @@ func joinPartition(ctx context.Context, src, tgt *partStore, np int, fetchS, fet
 			}
 			continue
 		}
-		trow, err := fetchT(nil, tgt.rows[j])
+		trow, err := fetchT(nil, tgt.entries[j].row)
 		if err != nil {
 			return r, err
 		}
@@ -832,7 +836,7 @@ func joinPartition(ctx context.Context, src, tgt *partStore, np int, fetchS, fet
 		if !tt.first[j] || seen[j] {
 			continue
 		}
-		trow, err := fetchT(nil, tgt.rows[j])
+		trow, err := fetchT(nil, tgt.entries[j].row)
 		if err != nil {
 			return r, err
 		}
