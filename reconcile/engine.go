@@ -672,8 +672,11 @@ type pendingChange struct {
 	count    int64
 	key      []byte
 	src, tgt []byte // row encodings
-	cols     []int  // changed pair indexes
-	was      Kind   // for InFlight: the kind it would have been
+	// srcAt, tgtAt: the hash algorithm's locator + 1 of a row not yet
+	// encoded (rowLog), 0 if none; the row is fetched when listed.
+	srcAt, tgtAt uint64
+	cols         []int // changed pair indexes
+	was          Kind  // for InFlight: the kind it would have been
 }
 
 // emitter counts every change and hands the first Limit ones to the sink.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -124,7 +125,8 @@ func (s *partStore) release() {
 // locator is its batch's index << 32 | its index in the batch. Batches stay
 // in memory while the budget allows; spill writes the oldest ones to a
 // file, encoded (the rows back to back, then their n+1 offsets), from which
-// fetch reads single rows back.
+// fetch reads single rows back; while they take little memory, a spilled
+// batch keeps its rows' end offsets, so that a row takes one read.
 type rowLog struct {
 	side    Side
 	encs    []columnEncoder // the ingesting goroutine's, for spill
@@ -134,7 +136,8 @@ type rowLog struct {
 	f       *os.File
 	size    int64 // bytes written to f
 	buf     []byte
-	counted map[*memory.Buffer]struct{} // buffers accounted already
+	prev    map[*memory.Buffer]struct{} // the buffers of the last batch added
+	endsMem int64                       // bytes of the spilled batches' ends
 }
 
 type logBatch struct {
@@ -142,6 +145,7 @@ type logBatch struct {
 	bytes int64        // memory accounted for rec
 	rows  int64        // spilled: file offset of the first row
 	offs  int64        // spilled: file offset of the n+1 row offsets
+	ends  []uint32     // spilled: row i ends at ends[i] after rows (nil past 4 GiB)
 	n     int
 }
 
@@ -155,12 +159,13 @@ func (l *rowLog) add(rec arrow.Record) (int, int64) {
 	return len(l.batches) - 1, b.bytes
 }
 
-// recordBytes is the memory of rec's buffers that no batch before it
-// shares (a reader may hand out slices of one larger record).
+// recordBytes is the memory of rec's buffers, less those the batch before
+// it shares (a reader may hand out consecutive slices of one record). Only
+// the last batch's buffers are remembered: a map of every buffer would keep
+// alive those whose bytes no allocator frees (memory.NewBufferBytes).
 func (l *rowLog) recordBytes(rec arrow.Record) int64 {
-	if l.counted == nil {
-		l.counted = map[*memory.Buffer]struct{}{}
-	}
+	prev := l.prev
+	cur := make(map[*memory.Buffer]struct{}, 3*len(rec.Columns()))
 	var n int64
 	var walk func(d arrow.ArrayData)
 	walk = func(d arrow.ArrayData) {
@@ -168,9 +173,12 @@ func (l *rowLog) recordBytes(rec arrow.Record) int64 {
 			if b == nil {
 				continue
 			}
-			if _, ok := l.counted[b]; !ok {
-				l.counted[b] = struct{}{}
-				n += int64(b.Len())
+			if _, ok := cur[b]; ok {
+				continue
+			}
+			cur[b] = struct{}{}
+			if _, ok := prev[b]; !ok {
+				n += int64(b.Cap())
 			}
 		}
 		for _, c := range d.Children() {
@@ -183,6 +191,7 @@ func (l *rowLog) recordBytes(rec arrow.Record) int64 {
 	for _, c := range rec.Columns() {
 		walk(c.Data())
 	}
+	l.prev = cur
 	return n
 }
 
@@ -202,7 +211,8 @@ func encodeRow(dst []byte, encs []columnEncoder, rec arrow.Record, i int) []byte
 }
 
 // spillOne writes the oldest batch still in memory to the spill file and
-// returns the memory that freed, or 0 when every batch is on disk.
+// returns the memory that freed (less what its row offsets keep), or 0
+// when every batch is on disk.
 func (l *rowLog) spillOne(h *hashDiff) (int64, error) {
 	if l.spilled == len(l.batches) {
 		return 0, nil
@@ -238,10 +248,21 @@ func (l *rowLog) spillOne(h *hashDiff) (int64, error) {
 	b.rows, b.offs = l.size, l.size+int64(len(buf))
 	l.size += int64(len(buf) + len(offs))
 	h.spilledBytes.Add(int64(len(buf) + len(offs)))
+	// The offsets stay in memory up to a sixteenth of the budget per side;
+	// past that a row takes two reads.
+	var kept int64
+	if len(buf) <= math.MaxUint32 && l.endsMem+4*int64(b.n) <= h.budget/16 {
+		b.ends = make([]uint32, b.n)
+		for i := range b.ends {
+			b.ends[i] = uint32(binary.LittleEndian.Uint64(offs[8*(i+1):]))
+		}
+		kept = 4 * int64(b.n)
+		l.endsMem += kept
+	}
 	b.rec.Release()
 	b.rec = nil
 	l.spilled++
-	return b.bytes, nil
+	return b.bytes - kept, nil
 }
 
 // fetcher returns a function that appends the encoding of the row at a
@@ -261,11 +282,19 @@ func (l *rowLog) fetcher() func(dst []byte, loc uint64) ([]byte, error) {
 		if b.rec != nil {
 			return encodeRow(dst, encs, b.rec, i), nil
 		}
-		var o [16]byte
-		if _, err := l.f.ReadAt(o[:], b.offs+8*int64(i)); err != nil {
-			return nil, fmt.Errorf("spill: read %s: %w", l.path, err)
+		var start, end uint64
+		if b.ends != nil {
+			end = uint64(b.ends[i])
+			if i > 0 {
+				start = uint64(b.ends[i-1])
+			}
+		} else {
+			var o [16]byte
+			if _, err := l.f.ReadAt(o[:], b.offs+8*int64(i)); err != nil {
+				return nil, fmt.Errorf("spill: read %s: %w", l.path, err)
+			}
+			start, end = binary.LittleEndian.Uint64(o[:8]), binary.LittleEndian.Uint64(o[8:])
 		}
-		start, end := binary.LittleEndian.Uint64(o[:8]), binary.LittleEndian.Uint64(o[8:])
 		if end < start || b.rows+int64(end) > b.offs {
 			return nil, fmt.Errorf("spill: %s is corrupt (row %d of batch %d)", l.path, i, bi)
 		}
@@ -286,7 +315,7 @@ func (l *rowLog) release() {
 			l.batches[i].rec = nil
 		}
 	}
-	l.batches, l.counted = nil, nil
+	l.batches, l.prev = nil, nil
 	if l.f != nil {
 		l.f.Close()
 		os.Remove(l.path)
@@ -421,6 +450,25 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 	var held []pendingChange
 	var heldBytes int64
 	streaming := false
+	// The rows of missing, extra and duplicate keys are encoded when they
+	// are listed, on this goroutine.
+	fetchS, fetchT := h.logs[0].fetcher(), h.logs[1].fetcher()
+	list := func(pc *pendingChange) error {
+		var err error
+		if pc.srcAt != 0 {
+			if pc.src, err = fetchS(nil, pc.srcAt-1); err != nil {
+				return err
+			}
+			pc.srcAt = 0
+		}
+		if pc.tgtAt != 0 {
+			if pc.tgt, err = fetchT(nil, pc.tgtAt-1); err != nil {
+				return err
+			}
+			pc.tgtAt = 0
+		}
+		return em.list(pc)
+	}
 	deliver := func(pc *pendingChange) error {
 		if keep, err := em.account(pc); err != nil || !keep {
 			return err
@@ -429,7 +477,7 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 		case top != nil:
 			top.offer(pc)
 		case streaming:
-			return em.list(pc)
+			return list(pc)
 		default:
 			held = append(held, *pc) // partition changes own their bytes
 			heldBytes += int64(len(pc.key)+len(pc.src)+len(pc.tgt)) + 96
@@ -438,7 +486,7 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 				em.res.Plan.Note = joinNote(em.res.Plan.Note, "too many differences to list in key order within the memory limit; later ones are listed in partition order")
 				sortChanges(held)
 				for i := range held {
-					if err := em.list(&held[i]); err != nil {
+					if err := list(&held[i]); err != nil {
 						return err
 					}
 				}
@@ -453,18 +501,18 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 	if err := h.joinAll(ctx, em, deliver); err != nil {
 		return err
 	}
-	for _, l := range h.logs {
-		l.release()
-	}
 	if top != nil {
 		held = top.sorted()
 	} else {
 		sortChanges(held)
 	}
 	for i := range held {
-		if err := em.list(&held[i]); err != nil {
+		if err := list(&held[i]); err != nil {
 			return err
 		}
+	}
+	for _, l := range h.logs {
+		l.release()
 	}
 	// Rows with a NULL in the key come last, source then target, in arrival
 	// order, as the merge lists them. Those kept without values (past the
@@ -489,13 +537,10 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 // budget: first by writing this side's record batches to its row log's
 // file, oldest first, then its largest partitions.
 func (h *hashDiff) spillSide(stores []*partStore, log *rowLog, side Side) error {
-	for h.inMem.Load() > h.budget*3/4 {
+	for h.inMem.Load() > h.budget*3/4 && log.spilled < len(log.batches) {
 		freed, err := log.spillOne(h)
 		if err != nil {
 			return err
-		}
-		if freed == 0 {
-			break
 		}
 		h.inMem.Add(-freed)
 	}
@@ -659,7 +704,7 @@ func (h *hashDiff) joinAll(ctx context.Context, em *emitter, deliver func(*pendi
 				if err != nil {
 					return err
 				}
-				r, err := joinPartition(gctx, src, tgt, len(h.p.pairs), h.logs[0].fetcher(), h.logs[1].fetcher())
+				r, err := joinPartition(gctx, src, tgt, len(h.p.pairs), em.needValues, h.logs[0].fetcher(), h.logs[1].fetcher())
 				if err != nil {
 					return err
 				}
@@ -765,17 +810,45 @@ func (t *keyTable) find(h uint64, key []byte) int {
 type fetchFunc func(dst []byte, loc uint64) ([]byte, error)
 
 // joinPartition matches the entries of one partition by key and row
-// digest, and encodes the rows of the changes it finds with fetchS and
-// fetchT. A changed row's columns are found by comparing the first np
-// cells of the two encodings (the rest are extras: context and in-flight
-// columns, the stored values of normalised ones, carried but not compared).
-func joinPartition(ctx context.Context, src, tgt *partStore, np int, fetchS, fetchT fetchFunc) (partResult, error) {
+// digest. A changed row's columns are found by comparing the first np
+// cells of the two encodings, fetched with fetchS and fetchT (the rest are
+// extras: context and in-flight columns, the stored values of normalised
+// ones, carried but not compared). The rows of the other changes are
+// fetched only with values (the rules need them to classify a change);
+// otherwise the changes carry their locators, and the rows are fetched if
+// they are listed.
+func joinPartition(ctx context.Context, src, tgt *partStore, np int, values bool, fetchS, fetchT fetchFunc) (partResult, error) {
 	var r partResult
 	if src.len() == 0 && tgt.len() == 0 {
 		return r, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return r, err
+	}
+	// row sets the source or target row of a change, or its locator.
+	row := func(pc pendingChange, st *partStore, i int, fetch fetchFunc) (pendingChange, error) {
+		at := st.entries[i].row
+		if !values {
+			if st == src {
+				pc.srcAt = at + 1
+			} else {
+				pc.tgtAt = at + 1
+			}
+			return pc, nil
+		}
+		b, err := fetch(nil, at)
+		if st == src {
+			pc.src = b
+		} else {
+			pc.tgt = b
+		}
+		return pc, err
+	}
+	add := func(pc pendingChange, err error) error {
+		if err == nil {
+			r.changes = append(r.changes, pc)
+		}
+		return err
 	}
 	st := buildTable(src)
 	tt := buildTable(tgt)
@@ -796,28 +869,34 @@ func joinPartition(ctx context.Context, src, tgt *partStore, np int, fetchS, fet
 				continue
 			}
 		}
+		if sCount > 1 {
+			if err := add(row(pendingChange{kind: Duplicate, side: SourceSide, count: sCount, key: key}, src, i, fetchS)); err != nil {
+				return r, err
+			}
+		}
+		if j < 0 {
+			if sCount <= 1 {
+				if err := add(row(pendingChange{kind: Missing, key: key}, src, i, fetchS)); err != nil {
+					return r, err
+				}
+			}
+			continue
+		}
+		if tCount > 1 {
+			if err := add(row(pendingChange{kind: Duplicate, side: TargetSide, count: tCount, key: key}, tgt, j, fetchT)); err != nil {
+				return r, err
+			}
+		}
+		if sCount > 1 || tCount > 1 {
+			continue
+		}
 		srow, err := fetchS(nil, src.entries[i].row)
 		if err != nil {
 			return r, err
 		}
-		if sCount > 1 {
-			r.changes = append(r.changes, pendingChange{kind: Duplicate, side: SourceSide, count: sCount, key: key, src: srow})
-		}
-		if j < 0 {
-			if sCount <= 1 {
-				r.changes = append(r.changes, pendingChange{kind: Missing, key: key, src: srow})
-			}
-			continue
-		}
 		trow, err := fetchT(nil, tgt.entries[j].row)
 		if err != nil {
 			return r, err
-		}
-		if tCount > 1 {
-			r.changes = append(r.changes, pendingChange{kind: Duplicate, side: TargetSide, count: tCount, key: key, tgt: trow})
-		}
-		if sCount > 1 || tCount > 1 {
-			continue
 		}
 		cols, err := changedColumns(srow, trow, np)
 		if err != nil {
@@ -836,15 +915,12 @@ func joinPartition(ctx context.Context, src, tgt *partStore, np int, fetchS, fet
 		if !tt.first[j] || seen[j] {
 			continue
 		}
-		trow, err := fetchT(nil, tgt.entries[j].row)
-		if err != nil {
-			return r, err
-		}
-		key := tgt.key(j)
+		pc := pendingChange{kind: Extra, key: tgt.key(j)}
 		if c := tt.dups[int32(j)]; c > 1 {
-			r.changes = append(r.changes, pendingChange{kind: Duplicate, side: TargetSide, count: c, key: key, tgt: trow})
-		} else {
-			r.changes = append(r.changes, pendingChange{kind: Extra, key: key, tgt: trow})
+			pc = pendingChange{kind: Duplicate, side: TargetSide, count: c, key: pc.key}
+		}
+		if err := add(row(pc, tgt, j, fetchT)); err != nil {
+			return r, err
 		}
 	}
 	// The keys are copied out of the partition's storage, so that it can be

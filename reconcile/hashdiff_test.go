@@ -2,9 +2,12 @@ package reconcile
 
 import (
 	"bytes"
+	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
@@ -18,8 +21,15 @@ func benchEncoders() []columnEncoder {
 }
 
 // The row log hands back the same encoding for a row whether its batch is
-// still in memory or was spilled, and frees what it spilled.
+// still in memory or was spilled (with its row offsets kept in memory, or
+// read from the file under a small budget), and frees what it spilled.
 func TestRowLogFetchesSpilledRows(t *testing.T) {
+	for _, limit := range []int64{1 << 30, 1} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) { testRowLogFetches(t, limit) })
+	}
+}
+
+func testRowLogFetches(t *testing.T, limit int64) {
 	mem := checkedAlloc(t)
 	tb := benchTable(mem, 150_000, true) // three batches
 	defer func() {
@@ -27,7 +37,7 @@ func TestRowLogFetchesSpilledRows(t *testing.T) {
 			r.Release()
 		}
 	}()
-	h := newHashDiff(&plan{}, &Options{MemoryLimit: 1 << 30, TempDir: t.TempDir(), Allocator: mem})
+	h := newHashDiff(&plan{}, &Options{MemoryLimit: limit, TempDir: t.TempDir(), Allocator: mem})
 	defer h.cleanup()
 	log := h.logs[0]
 	log.encs = benchEncoders()
@@ -65,6 +75,9 @@ func TestRowLogFetchesSpilledRows(t *testing.T) {
 	}
 	if log.spilled != 2 || log.batches[0].rec != nil || log.batches[2].rec == nil {
 		t.Fatalf("spilled %d batches", log.spilled)
+	}
+	if kept := log.batches[0].ends != nil; kept != (limit > 1) {
+		t.Fatalf("memory limit %d: row offsets kept in memory: %v", limit, kept)
 	}
 	if freed <= 0 || freed >= total || h.spilledBytes.Load() == 0 {
 		t.Errorf("spilling freed %d of %d bytes, wrote %d", freed, total, h.spilledBytes.Load())
@@ -121,5 +134,68 @@ func TestRowLogCountsSharedBuffersOnce(t *testing.T) {
 	whole.Release()
 	if sum != wholeBytes {
 		t.Errorf("four slices accounted %d bytes, the record they slice %d", sum, wholeBytes)
+	}
+}
+
+// goBytesRecord is a record of cols int64 columns whose buffers wrap Go
+// byte slices without an allocator (memory.NewBufferBytes), as pqarrow
+// builds some columns: releasing such a buffer does not free its bytes,
+// whoever still points at it keeps them.
+func goBytesRecord(rows, cols int) arrow.Record {
+	var fields []arrow.Field
+	var arrs []arrow.Array
+	for c := range cols {
+		fields = append(fields, arrow.Field{Name: fmt.Sprintf("c%d", c), Type: arrow.PrimitiveTypes.Int64})
+		d := array.NewData(arrow.PrimitiveTypes.Int64, rows, []*memory.Buffer{nil, memory.NewBufferBytes(make([]byte, 8*rows))}, nil, 0, 0)
+		arrs = append(arrs, array.MakeFromData(d))
+		d.Release()
+	}
+	rec := array.NewRecord(arrow.NewSchema(fields, nil), arrs, int64(rows))
+	for _, a := range arrs {
+		a.Release()
+	}
+	return rec
+}
+
+func liveHeap() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// A spilled batch's memory is gone from the heap, not only from the
+// budget, whatever made its buffers.
+func TestRowLogSpillFreesTheBatch(t *testing.T) {
+	h := newHashDiff(&plan{}, &Options{MemoryLimit: 1 << 30, TempDir: t.TempDir(), Allocator: memory.DefaultAllocator})
+	defer h.cleanup()
+	log := h.logs[0]
+	const batches, rows, cols = 64, 1 << 14, 8 // 1 MiB a batch
+	for c := range cols {
+		f := arrow.Field{Name: fmt.Sprintf("c%d", c), Type: arrow.PrimitiveTypes.Int64}
+		log.encs = append(log.encs, newColumnEncoder(f, classNumber, classNumber))
+	}
+	before := liveHeap()
+	var accounted, freed int64
+	for range batches {
+		rec := goBytesRecord(rows, cols)
+		_, n := log.add(rec)
+		rec.Release() // the reader moves on
+		m, err := log.spillOne(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accounted += n
+		freed += m
+	}
+	log.buf = nil
+	grew := liveHeap() - before
+	if accounted < batches<<20 || freed < accounted*9/10 {
+		t.Errorf("accounted %d bytes, freed %d", accounted, freed)
+	}
+	// What stays is the row offsets, 4 bytes a row (4 MiB here).
+	if grew > 16<<20 {
+		t.Errorf("every batch was spilled, yet the heap holds %d MiB more", grew>>20)
 	}
 }
