@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -122,39 +121,58 @@ func (s *partStore) release() {
 
 // rowLog keeps one side's record batches, so that the rows a report lists
 // can be encoded after the join, which compares row digests only. A row's
-// locator is its batch's index << 32 | its index in the batch. Batches stay
-// in memory while the budget allows; spill writes the oldest ones to a
-// file, encoded (the rows back to back, then their n+1 offsets), from which
-// fetch reads single rows back; while they take little memory, a spilled
-// batch keeps its rows' end offsets, so that a row takes one read.
+// locator is its batch's index << 32 | its index in the batch.
+//
+// Batches stay in memory while the budget allows. spillOne encodes the
+// oldest one into the spill file, each row to its partition's stream
+// (uvarint(len) row, in arrival order, written in segments of about
+// segmentSize), and frees it. Since the oldest batches spill first, the
+// first spilledRows[p] entries of partition p are the rows of p's stream,
+// in the same order: scan reads a partition's stream once, whatever number
+// of its rows a join needs.
 type rowLog struct {
-	side    Side
-	encs    []columnEncoder // the ingesting goroutine's, for spill
-	batches []logBatch
-	spilled int // batches[:spilled] are in the file
-	path    string
-	f       *os.File
-	size    int64 // bytes written to f
-	buf     []byte
-	prev    map[*memory.Buffer]struct{} // the buffers of the last batch added
-	endsMem int64                       // bytes of the spilled batches' ends
+	side        Side
+	encs        []columnEncoder // the ingesting goroutine's, for spill
+	batches     []logBatch
+	spilled     int // batches[:spilled] are in the file
+	path        string
+	f           *os.File
+	size        int64 // bytes written to f
+	pbuf        [hashPartitions][]byte
+	segs        [hashPartitions][]segment
+	spilledRows [hashPartitions]int
+	prev        map[*memory.Buffer]struct{} // the buffers of the last batch added
 }
 
 type logBatch struct {
 	rec   arrow.Record // nil once spilled
-	bytes int64        // memory accounted for rec
-	rows  int64        // spilled: file offset of the first row
-	offs  int64        // spilled: file offset of the n+1 row offsets
-	ends  []uint32     // spilled: row i ends at ends[i] after rows (nil past 4 GiB)
+	parts []uint8      // row i's partition, noPart for a NULL key
+	bytes int64        // memory accounted for rec and parts
 	n     int
 }
+
+// segment is a run of one partition's stream in the spill file.
+type segment struct {
+	off int64
+	n   int
+}
+
+const (
+	noPart      = 0xff
+	segmentSize = 64 << 10
+)
 
 func locator(batch, row int) uint64 { return uint64(batch)<<32 | uint64(uint32(row)) }
 
 // add keeps rec and returns its batch index and the memory it accounts.
 func (l *rowLog) add(rec arrow.Record) (int, int64) {
 	rec.Retain()
-	b := logBatch{rec: rec, bytes: l.recordBytes(rec), n: int(rec.NumRows())}
+	n := int(rec.NumRows())
+	b := logBatch{rec: rec, parts: make([]uint8, n), n: n}
+	for i := range b.parts {
+		b.parts[i] = noPart
+	}
+	b.bytes = l.recordBytes(rec) + int64(n)
 	l.batches = append(l.batches, b)
 	return len(l.batches) - 1, b.bytes
 }
@@ -211,8 +229,7 @@ func encodeRow(dst []byte, encs []columnEncoder, rec arrow.Record, i int) []byte
 }
 
 // spillOne writes the oldest batch still in memory to the spill file and
-// returns the memory that freed (less what its row offsets keep), or 0
-// when every batch is on disk.
+// returns the memory that freed, or 0 when every batch is on disk.
 func (l *rowLog) spillOne(h *hashDiff) (int64, error) {
 	if l.spilled == len(l.batches) {
 		return 0, nil
@@ -228,83 +245,121 @@ func (l *rowLog) spillOne(h *hashDiff) (int64, error) {
 		}
 	}
 	b := &l.batches[l.spilled]
-	offs := make([]byte, 0, 8*(b.n+1))
-	buf := l.buf[:0]
-	for i := 0; i < b.n; i++ {
-		offs = binary.LittleEndian.AppendUint64(offs, uint64(len(buf)))
-		buf = encodeRow(buf, l.encs, b.rec, i)
-	}
-	offs = binary.LittleEndian.AppendUint64(offs, uint64(len(buf)))
-	l.buf = buf
-	if len(buf) > 64<<20 {
-		l.buf = nil // do not keep an unusually large buffer
-	}
-	if _, err := l.f.Write(buf); err != nil {
-		return 0, fmt.Errorf("spill: write %s: %w", l.path, err)
-	}
-	if _, err := l.f.Write(offs); err != nil {
-		return 0, fmt.Errorf("spill: write %s: %w", l.path, err)
-	}
-	b.rows, b.offs = l.size, l.size+int64(len(buf))
-	l.size += int64(len(buf) + len(offs))
-	h.spilledBytes.Add(int64(len(buf) + len(offs)))
-	// The offsets stay in memory up to a sixteenth of the budget per side;
-	// past that a row takes two reads.
-	var kept int64
-	if len(buf) <= math.MaxUint32 && l.endsMem+4*int64(b.n) <= h.budget/16 {
-		b.ends = make([]uint32, b.n)
-		for i := range b.ends {
-			b.ends[i] = uint32(binary.LittleEndian.Uint64(offs[8*(i+1):]))
+	var hdr [binary.MaxVarintLen64]byte
+	var row []byte
+	for i, p := range b.parts {
+		if p == noPart {
+			continue
 		}
-		kept = 4 * int64(b.n)
-		l.endsMem += kept
+		row = encodeRow(row[:0], l.encs, b.rec, i)
+		hn := binary.PutUvarint(hdr[:], uint64(len(row)))
+		l.pbuf[p] = append(append(l.pbuf[p], hdr[:hn]...), row...)
+		l.spilledRows[p]++
+		if len(l.pbuf[p]) >= segmentSize {
+			if err := l.flush(h, int(p)); err != nil {
+				return 0, err
+			}
+		}
 	}
 	b.rec.Release()
-	b.rec = nil
+	b.rec, b.parts = nil, nil
 	l.spilled++
-	return b.bytes - kept, nil
+	return b.bytes, nil
 }
 
-// fetcher returns a function that appends the encoding of the row at a
-// locator. Each concurrent caller needs its own: the encoders keep scratch
-// space.
-func (l *rowLog) fetcher() func(dst []byte, loc uint64) ([]byte, error) {
+// flush writes partition p's buffered rows as a segment.
+func (l *rowLog) flush(h *hashDiff, p int) error {
+	buf := l.pbuf[p]
+	if len(buf) == 0 {
+		return nil
+	}
+	if _, err := l.f.Write(buf); err != nil {
+		return fmt.Errorf("spill: write %s: %w", l.path, err)
+	}
+	l.segs[p] = append(l.segs[p], segment{off: l.size, n: len(buf)})
+	l.size += int64(len(buf))
+	h.spilledBytes.Add(int64(len(buf)))
+	if cap(buf) > 2*segmentSize {
+		buf = nil // a large row: do not keep its buffer
+	}
+	l.pbuf[p] = buf[:0]
+	return nil
+}
+
+// finish writes what the partitions' buffers hold, once reading is done.
+func (l *rowLog) finish(h *hashDiff) error {
+	for p := range l.pbuf {
+		if err := l.flush(h, p); err != nil {
+			return err
+		}
+		l.pbuf[p] = nil
+	}
+	return nil
+}
+
+// spilledEntry reports whether an entry's row was spilled.
+func (l *rowLog) spilledEntry(loc uint64) bool { return int(loc>>32) < l.spilled }
+
+// rowFetcher encodes rows of batches in memory. Each concurrent caller
+// needs its own: the encoders keep scratch space.
+type rowFetcher struct {
+	l    *rowLog
+	encs []columnEncoder
+	buf  []byte // scan's read buffer
+}
+
+func (l *rowLog) fetcher() *rowFetcher {
 	encs := make([]columnEncoder, len(l.encs))
 	for i, e := range l.encs {
 		encs[i] = columnEncoder{name: e.name, own: e.own, as: e.as, invalidMin: e.invalidMin}
 	}
-	return func(dst []byte, loc uint64) ([]byte, error) {
-		bi, i := int(loc>>32), int(uint32(loc))
-		if bi >= len(l.batches) || i >= l.batches[bi].n {
-			return nil, fmt.Errorf("read %s row %d of batch %d: no such row", l.side, i, bi)
-		}
-		b := &l.batches[bi]
-		if b.rec != nil {
-			return encodeRow(dst, encs, b.rec, i), nil
-		}
-		var start, end uint64
-		if b.ends != nil {
-			end = uint64(b.ends[i])
-			if i > 0 {
-				start = uint64(b.ends[i-1])
-			}
-		} else {
-			var o [16]byte
-			if _, err := l.f.ReadAt(o[:], b.offs+8*int64(i)); err != nil {
-				return nil, fmt.Errorf("spill: read %s: %w", l.path, err)
-			}
-			start, end = binary.LittleEndian.Uint64(o[:8]), binary.LittleEndian.Uint64(o[8:])
-		}
-		if end < start || b.rows+int64(end) > b.offs {
-			return nil, fmt.Errorf("spill: %s is corrupt (row %d of batch %d)", l.path, i, bi)
-		}
-		n := len(dst)
-		dst = slices.Grow(dst, int(end-start))[:n+int(end-start)]
-		if _, err := l.f.ReadAt(dst[n:], b.rows+int64(start)); err != nil {
-			return nil, fmt.Errorf("spill: read %s: %w", l.path, err)
-		}
-		return dst, nil
+	return &rowFetcher{l: l, encs: encs}
+}
+
+// row appends the encoding of the row at a locator, whose batch must be in
+// memory.
+func (f *rowFetcher) row(dst []byte, loc uint64) ([]byte, error) {
+	bi, i := int(loc>>32), int(uint32(loc))
+	if bi >= len(f.l.batches) || i >= f.l.batches[bi].n || f.l.batches[bi].rec == nil {
+		return nil, fmt.Errorf("read %s row %d of batch %d: not in memory", f.l.side, i, bi)
 	}
+	return encodeRow(dst, f.encs, f.l.batches[bi].rec, i), nil
+}
+
+// scan reads partition p's spilled stream once and calls fn(i, row) for
+// every want[i], the ordinals of the rows wanted, in ascending order; the
+// row is valid during the call.
+func (f *rowFetcher) scan(p int, want []int, fn func(i int, row []byte)) error {
+	l := f.l
+	k, next := 0, 0
+	for _, sg := range l.segs[p] {
+		if next == len(want) {
+			return nil
+		}
+		if cap(f.buf) < sg.n {
+			f.buf = make([]byte, sg.n)
+		}
+		buf := f.buf[:sg.n]
+		if _, err := l.f.ReadAt(buf, sg.off); err != nil {
+			return fmt.Errorf("spill: read %s: %w", l.path, err)
+		}
+		for len(buf) > 0 {
+			n, hn := binary.Uvarint(buf)
+			if hn <= 0 || n > uint64(len(buf)-hn) {
+				return fmt.Errorf("spill: %s is corrupt (partition %d, row %d)", l.path, p, k)
+			}
+			for next < len(want) && want[next] == k {
+				fn(next, buf[hn:hn+int(n)])
+				next++
+			}
+			buf = buf[hn+int(n):]
+			k++
+		}
+	}
+	if next < len(want) {
+		return fmt.Errorf("spill: %s holds %d rows of partition %d, row %d was wanted", l.path, k, p, want[next])
+	}
+	return nil
 }
 
 // release drops the batches and the spill file.
@@ -316,6 +371,8 @@ func (l *rowLog) release() {
 		}
 	}
 	l.batches, l.prev = nil, nil
+	l.pbuf = [hashPartitions][]byte{}
+	l.segs = [hashPartitions][]segment{}
 	if l.f != nil {
 		l.f.Close()
 		os.Remove(l.path)
@@ -407,13 +464,16 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 					continue
 				}
 				batch, added := log.add(rec)
+				parts := log.batches[batch].parts
 				err := s.batch(rec, func(hash uint64, key []byte, i int) error {
-					st := stores[h.partOf(hash)]
+					part := h.partOf(hash)
+					st := stores[part]
 					if st.full() {
-						if err := h.spill(st, s.side, h.partOf(hash)); err != nil {
+						if err := h.spill(st, s.side, part); err != nil {
 							return err
 						}
 					}
+					parts[i] = uint8(part)
 					before := st.memBytes()
 					st.add(hash, s.rowDigests[i], locator(batch, i), key)
 					added += st.memBytes() - before
@@ -433,7 +493,10 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 			if err := r.Err(); err != nil {
 				return fmt.Errorf("read %s: %w", s.side, err)
 			}
-			return gctx.Err()
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			return log.finish(h)
 		}
 	}
 	g.Go(ingest(ss, h.stores[0], h.logs[0], openSrc))
@@ -456,13 +519,13 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 	list := func(pc *pendingChange) error {
 		var err error
 		if pc.srcAt != 0 {
-			if pc.src, err = fetchS(nil, pc.srcAt-1); err != nil {
+			if pc.src, err = fetchS.row(nil, pc.srcAt-1); err != nil {
 				return err
 			}
 			pc.srcAt = 0
 		}
 		if pc.tgtAt != 0 {
-			if pc.tgt, err = fetchT(nil, pc.tgtAt-1); err != nil {
+			if pc.tgt, err = fetchT.row(nil, pc.tgtAt-1); err != nil {
 				return err
 			}
 			pc.tgtAt = 0
@@ -704,7 +767,7 @@ func (h *hashDiff) joinAll(ctx context.Context, em *emitter, deliver func(*pendi
 				if err != nil {
 					return err
 				}
-				r, err := joinPartition(gctx, src, tgt, len(h.p.pairs), em.needValues, h.logs[0].fetcher(), h.logs[1].fetcher())
+				r, err := joinPartition(gctx, i, src, tgt, len(h.p.pairs), em.needValues, h.logs[0].fetcher(), h.logs[1].fetcher())
 				if err != nil {
 					return err
 				}
@@ -807,17 +870,16 @@ func (t *keyTable) find(h uint64, key []byte) int {
 	}
 }
 
-type fetchFunc func(dst []byte, loc uint64) ([]byte, error)
-
-// joinPartition matches the entries of one partition by key and row
-// digest. A changed row's columns are found by comparing the first np
-// cells of the two encodings, fetched with fetchS and fetchT (the rest are
-// extras: context and in-flight columns, the stored values of normalised
-// ones, carried but not compared). The rows of the other changes are
-// fetched only with values (the rules need them to classify a change);
-// otherwise the changes carry their locators, and the rows are fetched if
-// they are listed.
-func joinPartition(ctx context.Context, src, tgt *partStore, np int, values bool, fetchS, fetchT fetchFunc) (partResult, error) {
+// joinPartition matches the entries of partition part by key and row
+// digest. A changed row's columns are found by comparing the first np cells
+// of the two rows' encodings (the rest are extras: context and in-flight
+// columns, the stored values of normalised ones, carried but not
+// compared). Rows that were spilled are read with one scan of the
+// partition's stream per side. Other rows are encoded from their batches:
+// now for changed keys, or when the rules need values to classify a
+// change; otherwise the change carries the row's locator, and the row is
+// encoded if the change is listed.
+func joinPartition(ctx context.Context, part int, src, tgt *partStore, np int, values bool, fs, ft *rowFetcher) (partResult, error) {
 	var r partResult
 	if src.len() == 0 && tgt.len() == 0 {
 		return r, nil
@@ -825,30 +887,36 @@ func joinPartition(ctx context.Context, src, tgt *partStore, np int, values bool
 	if err := ctx.Err(); err != nil {
 		return r, err
 	}
-	// row sets the source or target row of a change, or its locator.
-	row := func(pc pendingChange, st *partStore, i int, fetch fetchFunc) (pendingChange, error) {
-		at := st.entries[i].row
-		if !values {
-			if st == src {
-				pc.srcAt = at + 1
-			} else {
-				pc.tgtAt = at + 1
-			}
-			return pc, nil
+	// Spilled rows wanted, per side: entry ordinals and the changes that
+	// get them.
+	type need struct{ k, c int }
+	var needs [2][]need
+	// want gives change c the row of entry k of side st.
+	want := func(c int, st *partStore, k int) error {
+		side, f := 0, fs
+		if st == tgt {
+			side, f = 1, ft
 		}
-		b, err := fetch(nil, at)
-		if st == src {
-			pc.src = b
-		} else {
-			pc.tgt = b
-		}
-		return pc, err
-	}
-	add := func(pc pendingChange, err error) error {
-		if err == nil {
-			r.changes = append(r.changes, pc)
+		loc := st.entries[k].row
+		pc := &r.changes[c]
+		var err error
+		switch {
+		case f.l.spilledEntry(loc):
+			needs[side] = append(needs[side], need{k, c})
+		case !values && pc.kind != Changed && side == 0:
+			pc.srcAt = loc + 1
+		case !values && pc.kind != Changed:
+			pc.tgtAt = loc + 1
+		case side == 0:
+			pc.src, err = f.row(nil, loc)
+		default:
+			pc.tgt, err = f.row(nil, loc)
 		}
 		return err
+	}
+	change := func(pc pendingChange, st *partStore, k int) error {
+		r.changes = append(r.changes, pc)
+		return want(len(r.changes)-1, st, k)
 	}
 	st := buildTable(src)
 	tt := buildTable(tgt)
@@ -870,47 +938,34 @@ func joinPartition(ctx context.Context, src, tgt *partStore, np int, values bool
 			}
 		}
 		if sCount > 1 {
-			if err := add(row(pendingChange{kind: Duplicate, side: SourceSide, count: sCount, key: key}, src, i, fetchS)); err != nil {
+			if err := change(pendingChange{kind: Duplicate, side: SourceSide, count: sCount, key: key}, src, i); err != nil {
 				return r, err
 			}
 		}
 		if j < 0 {
 			if sCount <= 1 {
-				if err := add(row(pendingChange{kind: Missing, key: key}, src, i, fetchS)); err != nil {
+				if err := change(pendingChange{kind: Missing, key: key}, src, i); err != nil {
 					return r, err
 				}
 			}
 			continue
 		}
 		if tCount > 1 {
-			if err := add(row(pendingChange{kind: Duplicate, side: TargetSide, count: tCount, key: key}, tgt, j, fetchT)); err != nil {
+			if err := change(pendingChange{kind: Duplicate, side: TargetSide, count: tCount, key: key}, tgt, j); err != nil {
 				return r, err
 			}
 		}
 		if sCount > 1 || tCount > 1 {
 			continue
 		}
-		srow, err := fetchS(nil, src.entries[i].row)
-		if err != nil {
+		// Changed, unless the compared cells turn out equal (below).
+		if err := change(pendingChange{kind: Changed, key: key}, src, i); err != nil {
 			return r, err
 		}
-		trow, err := fetchT(nil, tgt.entries[j].row)
-		if err != nil {
+		if err := want(len(r.changes)-1, tgt, j); err != nil {
 			return r, err
 		}
-		cols, err := changedColumns(srow, trow, np)
-		if err != nil {
-			return r, err
-		}
-		if len(cols) == 0 {
-			// The digests differ but the compared cells do not: the
-			// encodings are the values, so the rows match.
-			r.matched++
-			continue
-		}
-		r.changes = append(r.changes, pendingChange{kind: Changed, key: key, src: srow, tgt: trow, cols: cols})
 	}
-
 	for j := 0; j < tgt.len(); j++ {
 		if !tt.first[j] || seen[j] {
 			continue
@@ -919,16 +974,56 @@ func joinPartition(ctx context.Context, src, tgt *partStore, np int, values bool
 		if c := tt.dups[int32(j)]; c > 1 {
 			pc = pendingChange{kind: Duplicate, side: TargetSide, count: c, key: pc.key}
 		}
-		if err := add(row(pc, tgt, j, fetchT)); err != nil {
+		if err := change(pc, tgt, j); err != nil {
 			return r, err
 		}
 	}
-	// The keys are copied out of the partition's storage, so that it can be
-	// freed now rather than when its changes have been emitted; the rows
-	// were encoded into buffers of their own.
-	for i := range r.changes {
-		r.changes[i].key = clone(r.changes[i].key)
+
+	for side, f := range []*rowFetcher{fs, ft} {
+		ns := needs[side]
+		if len(ns) == 0 {
+			continue
+		}
+		slices.SortFunc(ns, func(a, b need) int { return a.k - b.k })
+		ks := make([]int, len(ns))
+		for i, n := range ns {
+			ks[i] = n.k
+		}
+		err := f.scan(part, ks, func(i int, row []byte) {
+			pc := &r.changes[ns[i].c]
+			if side == 0 {
+				pc.src = clone(row)
+			} else {
+				pc.tgt = clone(row)
+			}
+		})
+		if err != nil {
+			return r, err
+		}
 	}
+
+	// The changed keys' columns; the keys are copied out of the partition's
+	// storage, so that it can be freed now rather than when its changes have
+	// been emitted (the rows were encoded into buffers of their own).
+	out := r.changes[:0]
+	for _, pc := range r.changes {
+		if pc.kind == Changed {
+			cols, err := changedColumns(pc.src, pc.tgt, np)
+			if err != nil {
+				return r, err
+			}
+			if len(cols) == 0 {
+				// The digests differ but the compared cells do not: the
+				// encodings are the values, so the rows match.
+				r.matched++
+				continue
+			}
+			pc.cols = cols
+		}
+		pc.key = clone(pc.key)
+		out = append(out, pc)
+	}
+	r.changes = out
 	sortChanges(r.changes)
 	return r, nil
 }

@@ -21,15 +21,9 @@ func benchEncoders() []columnEncoder {
 }
 
 // The row log hands back the same encoding for a row whether its batch is
-// still in memory or was spilled (with its row offsets kept in memory, or
-// read from the file under a small budget), and frees what it spilled.
+// still in memory or was spilled to its partition's stream, and scan finds
+// every spilled row of a partition by its ordinal.
 func TestRowLogFetchesSpilledRows(t *testing.T) {
-	for _, limit := range []int64{1 << 30, 1} {
-		t.Run(fmt.Sprint(limit), func(t *testing.T) { testRowLogFetches(t, limit) })
-	}
-}
-
-func testRowLogFetches(t *testing.T, limit int64) {
 	mem := checkedAlloc(t)
 	tb := benchTable(mem, 150_000, true) // three batches
 	defer func() {
@@ -37,34 +31,37 @@ func testRowLogFetches(t *testing.T, limit int64) {
 			r.Release()
 		}
 	}()
-	h := newHashDiff(&plan{}, &Options{MemoryLimit: limit, TempDir: t.TempDir(), Allocator: mem})
+	h := newHashDiff(&plan{}, &Options{MemoryLimit: 1 << 30, TempDir: t.TempDir(), Allocator: mem})
 	defer h.cleanup()
 	log := h.logs[0]
 	log.encs = benchEncoders()
+	partOf := func(b, i int) uint8 {
+		if (b+i)%97 == 0 {
+			return noPart // a NULL key: no entry, never spilled
+		}
+		return uint8((i*7 + b) % hashPartitions)
+	}
 	var total int64
-	for i, rec := range tb.Records {
-		b, n := log.add(rec)
-		if b != i || n <= 0 {
-			t.Fatalf("add batch %d: index %d, %d bytes", i, b, n)
+	for b, rec := range tb.Records {
+		bi, n := log.add(rec)
+		if bi != b || n <= 0 {
+			t.Fatalf("add batch %d: index %d, %d bytes", b, bi, n)
+		}
+		for i := range log.batches[b].parts {
+			log.batches[b].parts[i] = partOf(b, i)
 		}
 		total += n
 	}
-	want := map[uint64][]byte{}
-	fetch := log.fetcher()
-	for b, rec := range tb.Records {
-		for _, i := range []int{0, 1, 999, int(rec.NumRows()) - 1} {
-			loc := locator(b, i)
-			row, err := fetch(nil, loc)
-			if err != nil {
-				t.Fatal(err)
+	// The spilled streams, as they should read: per partition, the rows of
+	// the first two batches in arrival order.
+	var streams [hashPartitions][][]byte
+	for b, rec := range tb.Records[:2] {
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if p := partOf(b, i); p != noPart {
+				streams[p] = append(streams[p], encodeRow(nil, benchEncoders(), rec, i))
 			}
-			if !bytes.Equal(row, encodeRow(nil, benchEncoders(), rec, i)) {
-				t.Fatalf("batch %d row %d: fetch differs from the encoding", b, i)
-			}
-			want[loc] = row
 		}
 	}
-	// Spill the first two batches; the third stays in memory.
 	var freed int64
 	for range 2 {
 		n, err := log.spillOne(h)
@@ -73,36 +70,60 @@ func testRowLogFetches(t *testing.T, limit int64) {
 		}
 		freed += n
 	}
+	if err := log.finish(h); err != nil {
+		t.Fatal(err)
+	}
 	if log.spilled != 2 || log.batches[0].rec != nil || log.batches[2].rec == nil {
 		t.Fatalf("spilled %d batches", log.spilled)
-	}
-	if kept := log.batches[0].ends != nil; kept != (limit > 1) {
-		t.Fatalf("memory limit %d: row offsets kept in memory: %v", limit, kept)
 	}
 	if freed <= 0 || freed >= total || h.spilledBytes.Load() == 0 {
 		t.Errorf("spilling freed %d of %d bytes, wrote %d", freed, total, h.spilledBytes.Load())
 	}
-	fetch = log.fetcher()
-	prefix := []byte("prefix")
-	for loc, w := range want {
-		row, err := fetch(bytes.Clone(prefix), loc)
+	f := log.fetcher()
+	for p, rows := range streams {
+		if log.spilledRows[p] != len(rows) {
+			t.Fatalf("partition %d: %d rows spilled, want %d", p, log.spilledRows[p], len(rows))
+		}
+		// Every row, and then a sparse set with a repeat.
+		all := make([]int, len(rows))
+		for k := range all {
+			all[k] = k
+		}
+		sparse := []int{0, 0, len(rows) / 2, len(rows) - 1}
+		for _, want := range [][]int{all, sparse} {
+			got := 0
+			err := f.scan(p, want, func(i int, row []byte) {
+				if !bytes.Equal(row, rows[want[i]]) {
+					t.Fatalf("partition %d row %d: scan differs from the encoding", p, want[i])
+				}
+				got++
+			})
+			if err != nil || got != len(want) {
+				t.Fatalf("partition %d: scan found %d of %d rows: %v", p, got, len(want), err)
+			}
+		}
+		if err := f.scan(p, []int{len(rows)}, func(int, []byte) {}); err == nil {
+			t.Fatalf("partition %d: a row past the stream was found", p)
+		}
+	}
+	rec := tb.Records[2]
+	for _, i := range []int{0, 999, int(rec.NumRows()) - 1} {
+		row, err := f.row([]byte("prefix"), locator(2, i))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(row, append(bytes.Clone(prefix), w...)) {
-			t.Fatalf("row %x: spilled fetch differs", loc)
+		if !bytes.Equal(row, encodeRow([]byte("prefix"), benchEncoders(), rec, i)) {
+			t.Fatalf("batch 2 row %d: fetch differs from the encoding", i)
 		}
 	}
-	if _, err := fetch(nil, locator(5, 0)); err == nil {
-		t.Error("fetch of a batch that does not exist succeeded")
+	if _, err := f.row(nil, locator(0, 5)); err == nil {
+		t.Error("row of a spilled batch was fetched from memory")
 	}
-	if _, err := fetch(nil, locator(0, int(tb.Records[0].NumRows()))); err == nil {
-		t.Error("fetch past the end of a spilled batch succeeded")
+	if !log.spilledEntry(locator(1, 3)) || log.spilledEntry(locator(2, 3)) {
+		t.Error("spilledEntry is wrong")
 	}
-	for range 2 {
-		if _, err := log.spillOne(h); err != nil {
-			t.Fatal(err)
-		}
+	if n, err := log.spillOne(h); n <= 0 || err != nil {
+		t.Errorf("spill of the last batch: %d, %v", n, err)
 	}
 	if n, err := log.spillOne(h); n != 0 || err != nil {
 		t.Errorf("spill with every batch on disk: %d, %v", n, err)
@@ -180,7 +201,10 @@ func TestRowLogSpillFreesTheBatch(t *testing.T) {
 	var accounted, freed int64
 	for range batches {
 		rec := goBytesRecord(rows, cols)
-		_, n := log.add(rec)
+		b, n := log.add(rec)
+		for i := range log.batches[b].parts {
+			log.batches[b].parts[i] = uint8(i % hashPartitions)
+		}
 		rec.Release() // the reader moves on
 		m, err := log.spillOne(h)
 		if err != nil {
@@ -189,12 +213,13 @@ func TestRowLogSpillFreesTheBatch(t *testing.T) {
 		accounted += n
 		freed += m
 	}
-	log.buf = nil
+	if err := log.finish(h); err != nil {
+		t.Fatal(err)
+	}
 	grew := liveHeap() - before
 	if accounted < batches<<20 || freed < accounted*9/10 {
 		t.Errorf("accounted %d bytes, freed %d", accounted, freed)
 	}
-	// What stays is the row offsets, 4 bytes a row (4 MiB here).
 	if grew > 16<<20 {
 		t.Errorf("every batch was spilled, yet the heap holds %d MiB more", grew>>20)
 	}
