@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -778,7 +779,7 @@ func (e *emitter) list(pc *pendingChange) error {
 	if e.holding {
 		own := pc.own()
 		e.held = append(e.held, own)
-		e.heldBytes += int64(len(own.key)+len(own.src)+len(own.tgt)) + 96
+		e.heldBytes += own.size()
 		e.listed++
 		if e.heldBytes > e.maxHeld {
 			return errHeldFull
@@ -861,6 +862,11 @@ func sortChanges(cs []pendingChange) {
 // changeRank orders changes of one key: source duplicates before target
 // duplicates, then the rest in kind order.
 func changeRank(pc *pendingChange) int { return int(pc.kind)*4 + int(pc.side) }
+
+// size is the memory a held change takes.
+func (pc *pendingChange) size() int64 {
+	return int64(unsafe.Sizeof(*pc)) + int64(len(pc.key)+len(pc.src)+len(pc.tgt)+8*len(pc.cols))
+}
 
 // own returns a copy that shares no memory with partition storage.
 func (pc *pendingChange) own() pendingChange {

@@ -166,6 +166,9 @@ func locator(batch, row int) uint64 { return uint64(batch)<<32 | uint64(uint32(r
 
 // add keeps rec and returns its batch index and the memory it accounts.
 func (l *rowLog) add(rec arrow.Record) (int, int64) {
+	for _, c := range rec.Columns() {
+		buildDictionaries(c)
+	}
 	rec.Retain()
 	n := int(rec.NumRows())
 	b := logBatch{rec: rec, parts: make([]uint8, n), n: n}
@@ -175,6 +178,25 @@ func (l *rowLog) add(rec arrow.Record) (int, int64) {
 	b.bytes = l.recordBytes(rec) + int64(n)
 	l.batches = append(l.batches, b)
 	return len(l.batches) - 1, b.bytes
+}
+
+// buildDictionaries makes arrow-go build the values of every dictionary in
+// arr now: it builds them on first use, without a lock, so the join workers
+// encoding rows of one batch at once would race (and leak the array one of
+// them built).
+func buildDictionaries(arr arrow.Array) {
+	switch a := arr.(type) {
+	case array.ExtensionArray:
+		buildDictionaries(a.Storage())
+	case *array.Dictionary:
+		buildDictionaries(a.Dictionary())
+	case *array.Struct:
+		for i := 0; i < a.NumField(); i++ {
+			buildDictionaries(a.Field(i))
+		}
+	case array.ListLike:
+		buildDictionaries(a.ListValues())
+	}
 }
 
 // recordBytes is the memory of rec's buffers, less those the batch before
@@ -543,7 +565,7 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 			return list(pc)
 		default:
 			held = append(held, *pc) // partition changes own their bytes
-			heldBytes += int64(len(pc.key)+len(pc.src)+len(pc.tgt)) + 96
+			heldBytes += pc.size()
 			if heldBytes > heldLimit(h.opts.MemoryLimit) {
 				streaming = true
 				em.res.Plan.Note = joinNote(em.res.Plan.Note, "too many differences to list in key order within the memory limit; later ones are listed in partition order")
@@ -696,7 +718,7 @@ func (h *hashDiff) load(st *partStore) (*partStore, error) {
 	}
 	defer r.Release()
 	tooBig := fmt.Errorf("spill: one partition of the %s holds about 4 GiB of keys, the most this version keeps per partition; raise --memory-limit so fewer rows spill", st.side)
-	out := &partStore{side: st.side}
+	out := &partStore{side: st.side, entries: make([]entry, 0, st.spilled+int64(len(st.entries)))}
 	for r.Next() {
 		rec := r.Record()
 		hs := rec.Column(0).(*array.Uint64)

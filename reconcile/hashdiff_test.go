@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	memsrc "github.com/reconhq/reconcile/connectors/memory"
 )
 
 func benchEncoders() []columnEncoder {
@@ -222,5 +224,58 @@ func TestRowLogSpillFreesTheBatch(t *testing.T) {
 	}
 	if grew > 16<<20 {
 		t.Errorf("every batch was spilled, yet the heap holds %d MiB more", grew>>20)
+	}
+}
+
+// dictTable is n rows of id, v and a dictionary-encoded status; bump
+// changes v in every other row.
+func dictTable(t *testing.T, mem memory.Allocator, n int, bump bool) memsrc.Table {
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int16, ValueType: arrow.BinaryTypes.String}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "v", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "status", Type: dt},
+	}, nil)
+	ib, vb := array.NewInt64Builder(mem), array.NewInt64Builder(mem)
+	defer ib.Release()
+	defer vb.Release()
+	db := array.NewDictionaryBuilder(mem, dt).(*array.BinaryDictionaryBuilder)
+	defer db.Release()
+	for i := range n {
+		ib.Append(int64(i))
+		v := int64(i)
+		if bump && i%2 == 0 {
+			v++
+		}
+		vb.Append(v)
+		if err := db.AppendString(fmt.Sprintf("state %d", i%5)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cols := []arrow.Array{ib.NewArray(), vb.NewArray(), db.NewArray()}
+	rec := array.NewRecord(schema, cols, int64(n))
+	for _, c := range cols {
+		c.Release()
+	}
+	return memsrc.Table{Name: "t", Schema: schema, Records: []arrow.Record{rec}}
+}
+
+// A dictionary column only carried (context) is not encoded while reading,
+// so the join workers encode the rows of one batch at once: its values must
+// be built before (run with -race; without the fix the checked allocator
+// also sees the array a losing worker built).
+func TestHashJoinEncodesDictionaryColumnsConcurrently(t *testing.T) {
+	for range 5 {
+		mem := checkedAlloc(t)
+		c := diff(t, source(t, dictTable(t, mem, 20000, false), nil), source(t, dictTable(t, mem, 20000, true), nil),
+			Options{Key: []string{"id"}, Algorithm: Hash, Allocator: mem, Workers: 4, Context: []string{"status"}, Ignore: []string{"status"}})
+		if c.res.Summary.Changed != 10000 || len(c.changes) != 10000 {
+			t.Fatalf("%+v, %d listed", c.res.Summary, len(c.changes))
+		}
+		for _, ch := range c.changes[:3] {
+			if len(ch.SourceContext) != 1 || ch.SourceContext[0].Value.String() == "" {
+				t.Fatalf("context of %v: %v", ch.Key, ch.SourceContext)
+			}
+		}
 	}
 }
