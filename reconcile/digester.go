@@ -41,7 +41,6 @@ func NewDigester(schema *arrow.Schema, key []string) (*Digester, error) {
 		return nil, err
 	}
 	s := newSideState(SourceSide, p, opts)
-	s.lazy = true
 	d := &Digester{s: s, sorted: true}
 	var fields []arrow.Field
 	for _, c := range p.pairs {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -401,7 +400,6 @@ type sideState struct {
 	rowDigests  []uint64   // the row digests of the current batch
 	fast        []bool     // per column: digests straight from the Arrow buffers
 	rec         arrow.Record
-	lazy        bool   // encode only what the digests and keys need
 	isKey       []bool // per column
 	encoded     []bool // per column: the current batch's cells are in cols
 	progress    *atomic.Int64
@@ -455,73 +453,47 @@ func (s *sideState) fill(st *SideStats) {
 // encoding (valid only during the call) and its index in the batch.
 type rowFunc func(keyHash uint64, key []byte, i int) error
 
-// appendRow appends the row encoding of row i of the current batch.
+// appendRow appends the row encoding of row i of the current batch: the
+// cells the batch encoded, and the others encoded from the record.
 func (s *sideState) appendRow(dst []byte, i int) []byte {
-	if s.lazy {
-		return s.appendRowLazy(dst, i)
-	}
-	return s.appendRowN(dst, i, s.rowLen(i))
-}
-
-// appendRowLazy encodes row i from the current record, for the columns the
-// batch did not encode.
-func (s *sideState) appendRowLazy(dst []byte, i int) []byte {
 	for c := range s.cols {
 		if s.encoded[c] {
 			col := &s.cols[c]
 			dst = append(dst, col.buf[col.offs[i]:col.offs[i+1]]...)
 			continue
 		}
-		var err error
-		dst, err = s.encs[c].appendCell(dst, s.rec.Column(c), i)
-		if err != nil {
-			// encode succeeded on the same value kinds; keep the row
-			// distinct rather than lose it.
-			dst = appendLen(dst, tagInvalid, []byte(err.Error()))
-		}
+		dst = s.encs[c].appendCellOrInvalid(dst, s.rec.Column(c), i)
 	}
 	return dst
 }
 
-// appendRowN is appendRow for a row whose length n is known, when every
-// column of the batch is encoded.
-func (s *sideState) appendRowN(dst []byte, i, n int) []byte {
-	pos := len(dst)
-	dst = slices.Grow(dst, n)[:pos+n]
-	for c := range s.cols {
-		col := &s.cols[c]
-		cell := col.buf[col.offs[i]:col.offs[i+1]]
-		// Fixed-width cells (integers, instants) are copied inline; a
-		// memmove call per 9-byte cell costs more than the copy itself.
-		switch len(cell) {
-		case 9:
-			*(*[9]byte)(dst[pos:]) = *(*[9]byte)(cell)
-		case 2:
-			*(*[2]byte)(dst[pos:]) = *(*[2]byte)(cell)
-		case 5:
-			*(*[5]byte)(dst[pos:]) = *(*[5]byte)(cell)
-		default:
-			copy(dst[pos:], cell)
-		}
-		pos += len(cell)
+// appendCellOrInvalid is appendCell for a value whose batch was digested:
+// the digests came from the same values, so an error here keeps the row
+// distinct (an invalid cell carrying the message) rather than lose it.
+func (e *columnEncoder) appendCellOrInvalid(dst []byte, arr arrow.Array, i int) []byte {
+	dst, err := e.appendCell(dst, arr, i)
+	if err != nil {
+		dst = appendLen(dst, tagInvalid, []byte(err.Error()))
 	}
 	return dst
 }
 
-// rowLen is the length of the row encoding of row i (all columns encoded).
-func (s *sideState) rowLen(i int) int {
-	n := 0
-	for c := range s.cols {
-		n += int(s.cols[c].offs[i+1] - s.cols[c].offs[i])
+// cloneEncoders copies encoders for another goroutine: their scratch space
+// belongs to the goroutine that uses them.
+func cloneEncoders(encs []columnEncoder) []columnEncoder {
+	out := make([]columnEncoder, len(encs))
+	for i, e := range encs {
+		out[i] = columnEncoder{name: e.name, own: e.own, as: e.as, invalidMin: e.invalidMin}
 	}
-	return n
+	return out
 }
 
 // batch digests one record batch, updates the statistics, records NULL-key
 // rows and calls fn for every other row. Afterwards s.rowDigests and
-// s.digests hold the batch's row and cell digests. Key columns are always
-// encoded; other columns are encoded only when the side is not lazy or
-// when their digests cannot be computed from the Arrow values directly.
+// s.digests hold the batch's row and cell digests. Only what the digests
+// and keys need is encoded: key columns, and columns whose digests cannot
+// be computed from the Arrow values directly; appendRow encodes the rest of
+// a row when it is needed.
 // digestRange is how many rows batch digests at a time: the cell digests of
 // a range of every column fit in the L2 cache.
 const digestRange = 2048
@@ -542,17 +514,12 @@ func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 	first := min(n, digestRange)
 	for c := s.np; c < len(s.encs); c++ {
 		// Columns only read (Context, InFlight) are not digested; they are
-		// encoded with the rest of the row when rows are stored.
+		// encoded with the rest of a row when it is needed.
 		col := rec.Column(c)
 		if col.Len() != n {
 			return fmt.Errorf("read %s: column %s has %d rows in a batch of %d", s.side, s.encs[c].name, col.Len(), n)
 		}
-		s.encoded[c] = !s.lazy
-		if s.encoded[c] {
-			if err := s.encs[c].encode(col, &s.cols[c]); err != nil {
-				return fmt.Errorf("read %s: %w", s.side, err)
-			}
-		}
+		s.encoded[c] = false
 	}
 	for c := range s.np {
 		col := rec.Column(c)
@@ -563,10 +530,10 @@ func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 			s.digests[c] = make([]uint64, n)
 		}
 		dig := s.digests[c][:n]
-		// Keys are always encoded (the merge orders by them), and every
-		// column is when the hash algorithm stores rows.
+		// Keys are always encoded: the merge orders by them, the hash
+		// algorithm stores them.
 		s.fast[c] = s.encs[c].digestFast(col, 0, dig[:first])
-		s.encoded[c] = !s.lazy || s.isKey[c] || !s.fast[c]
+		s.encoded[c] = s.isKey[c] || !s.fast[c]
 		if s.encoded[c] {
 			if err := s.encs[c].encode(col, &s.cols[c]); err != nil {
 				return fmt.Errorf("read %s: %w", s.side, err)
@@ -950,22 +917,6 @@ func changedColumns(a, b []byte, n int) ([]int, error) {
 		a, b = a[na:], b[nb:]
 	}
 	return out, nil
-}
-
-// readAll feeds every batch of r to s.batch.
-func readAll(ctx context.Context, s *sideState, r array.RecordReader, fn rowFunc) error {
-	for r.Next() {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := s.batch(r.Record(), fn); err != nil {
-			return err
-		}
-	}
-	if err := r.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", s.side, err)
-	}
-	return ctx.Err()
 }
 
 // heldLimit is how many bytes of changes may be held back to be listed in

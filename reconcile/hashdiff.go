@@ -29,9 +29,9 @@ import (
 // rowLog, for the report. Changes are emitted in partition order.
 //
 // When what is held passes the memory budget, the side that is reading
-// first writes its oldest record batches to its rowLog's spill file
-// (encoded rows, read back one by one for the few rows a report needs),
-// then its largest partitions to spill files of their own (Arrow IPC
+// first writes its oldest record batches to its rowLog's spill file (each
+// row encoded into its partition's stream, which the partition's join reads
+// once), then its largest partitions to spill files of their own (Arrow IPC
 // streams of the compact entries, read back whole to be joined).
 
 const hashPartitions = 128
@@ -239,13 +239,7 @@ func (l *rowLog) recordBytes(rec arrow.Record) int64 {
 // appendRow would have written it.
 func encodeRow(dst []byte, encs []columnEncoder, rec arrow.Record, i int) []byte {
 	for c := range encs {
-		var err error
-		dst, err = encs[c].appendCell(dst, rec.Column(c), i)
-		if err != nil {
-			// The batch's digests came from the same values; keep the
-			// row distinct rather than lose it.
-			dst = appendLen(dst, tagInvalid, []byte(err.Error()))
-		}
+		dst = encs[c].appendCellOrInvalid(dst, rec.Column(c), i)
 	}
 	return dst
 }
@@ -330,13 +324,7 @@ type rowFetcher struct {
 	buf  []byte // scan's read buffer
 }
 
-func (l *rowLog) fetcher() *rowFetcher {
-	encs := make([]columnEncoder, len(l.encs))
-	for i, e := range l.encs {
-		encs[i] = columnEncoder{name: e.name, own: e.own, as: e.as, invalidMin: e.invalidMin}
-	}
-	return &rowFetcher{l: l, encs: encs}
-}
+func (l *rowLog) fetcher() *rowFetcher { return &rowFetcher{l: l, encs: cloneEncoders(l.encs)} }
 
 // row appends the encoding of the row at a locator, whose batch must be in
 // memory.
@@ -475,7 +463,6 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 			defer r.Release()
 			// Only keys and the digests are needed to join; the values of
 			// the rows that differ are encoded from the log afterwards.
-			s.lazy = true
 			log.encs = s.encs
 			for r.Next() {
 				if err := gctx.Err(); err != nil {
@@ -717,7 +704,9 @@ func (h *hashDiff) load(st *partStore) (*partStore, error) {
 		return nil, fmt.Errorf("spill: read %s: %w", st.spillPath, err)
 	}
 	defer r.Release()
-	tooBig := fmt.Errorf("spill: one partition of the %s holds about 4 GiB of keys, the most this version keeps per partition; raise --memory-limit so fewer rows spill", st.side)
+	tooBig := func() error {
+		return fmt.Errorf("spill: one partition of the %s holds about 4 GiB of keys, the most this version keeps per partition; raise --memory-limit so fewer rows spill", st.side)
+	}
 	out := &partStore{side: st.side, entries: make([]entry, 0, st.spilled+int64(len(st.entries)))}
 	for r.Next() {
 		rec := r.Record()
@@ -727,7 +716,7 @@ func (h *hashDiff) load(st *partStore) (*partStore, error) {
 		ks := rec.Column(3).(*array.Binary)
 		for i := 0; i < int(rec.NumRows()); i++ {
 			if out.full() {
-				return nil, tooBig
+				return nil, tooBig()
 			}
 			out.add(hs.Value(i), ds.Value(i), ls.Value(i), ks.Value(i))
 		}
@@ -737,7 +726,7 @@ func (h *hashDiff) load(st *partStore) (*partStore, error) {
 	}
 	for i, e := range st.entries {
 		if out.full() {
-			return nil, tooBig
+			return nil, tooBig()
 		}
 		out.add(e.hash, e.digest, e.row, st.key(i))
 	}

@@ -129,11 +129,8 @@ func produce(ctx context.Context, s *sideState, r array.RecordReader, out chan<-
 		}
 	}()
 	// The merge goroutine encodes listed rows with its own copy of the
-	// encoders (their scratch space belongs to this goroutine).
-	encs := make([]columnEncoder, len(s.encs))
-	for i, e := range s.encs {
-		encs[i] = columnEncoder{name: e.name, own: e.own, as: e.as, invalidMin: e.invalidMin}
-	}
+	// encoders.
+	encs := cloneEncoders(s.encs)
 	nc := s.np
 	var last []byte // the last key of the previous batch
 	var seen int64  // rows before this batch, for messages
@@ -332,8 +329,6 @@ func mergeDiff(ctx context.Context, ss, ts *sideState, sr, tr array.RecordReader
 	nc := ss.np
 	S := &orderedSide{ctx: gctx, side: SourceSide, in: sc, free: make(chan *encBatch, 2), strict: strict, nc: nc}
 	T := &orderedSide{ctx: gctx, side: TargetSide, in: tc, free: make(chan *encBatch, 2), strict: strict, nc: nc}
-	ss.lazy, ts.lazy = true, true
-	defer func() { ss.lazy, ts.lazy = false, false }()
 	g.Go(func() error { return produce(gctx, ss, sr, sc, S.free, strict) })
 	g.Go(func() error { return produce(gctx, ts, tr, tc, T.free, strict) })
 	err := mergeLoop(S, T, em)

@@ -409,20 +409,6 @@ func nthCell(row []byte, i int) (Value, error) {
 	}
 }
 
-// prefixLen is the length of the first n cells of a row encoding, or -1
-// when it is corrupt.
-func prefixLen(row []byte, n int) int {
-	l := 0
-	for range n {
-		k := cellLen(row[l:])
-		if k < 0 {
-			return -1
-		}
-		l += k
-	}
-	return l
-}
-
 // inFlightAt reports whether a row's in-flight cell is later than the
 // rule's time.
 func (p *plan) inFlightAt(row []byte) (bool, error) {
