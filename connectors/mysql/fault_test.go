@@ -472,3 +472,48 @@ func TestResumeDecimalScaleBeyond30(t *testing.T) {
 		t.Fatalf("read %d rows with resumes %+v, want %d rows and one resume", len(rows), src.Resumes(), bigRows)
 	}
 }
+
+// TestResumeRefusedAfterLongTextKey loses the connection while reading by
+// a text key whose values share their first 70,000 bytes. The server
+// orders them by their first 64 KiB only (max_sort_length), so a resume
+// after one of them could skip rows: the read must fail, never come back
+// short.
+func TestResumeRefusedAfterLongTextKey(t *testing.T) {
+	loc := testdb.MySQL(t)
+	testdb.ExecMySQL(t, loc,
+		"CREATE TABLE longk (k longtext NOT NULL, n int NOT NULL)",
+		// 300 rows of 70 KB (21 MB): far more than the socket buffers
+		// hold, so the server is still sending when the test kills the
+		// connection.
+		"INSERT INTO longk SELECT CONCAT(REPEAT('a', 70000), LPAD(seq, 6, '0')), seq FROM seq_1_to_300")
+	src := open(t, loc, mysql.Config{Attempts: 5, Backoff: 10 * time.Millisecond})
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	r, err := src.ReadOrdered(t.Context(), connectors.TableRef{Name: "longk"}, []string{"k"},
+		connectors.ReadOptions{BatchRows: 10, Allocator: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	rows, first := 0, true
+	for r.Next() {
+		rows += int(r.Record().NumRows())
+		if first {
+			first = false
+			if _, err := testdb.OpenMySQL(t, loc).ExecContext(t.Context(), fmt.Sprintf("KILL %d", connectionOf(t, loc))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	err = r.Err()
+	if err == nil {
+		t.Fatalf("read %d rows without an error after the kill; want a refused resume", rows)
+	}
+	if !errors.Is(err, connectors.ErrUnsupported) || !strings.Contains(err.Error(), "longk") ||
+		!strings.Contains(err.Error(), "max_sort_length") || len(err.Error()) > 1000 {
+		t.Fatalf("Err() = %.2000v, want ErrUnsupported naming longk and max_sort_length, shortly", err)
+	}
+	if rs := src.Resumes(); len(rs) != 0 {
+		t.Errorf("Resumes = %+v, want none", rs)
+	}
+}

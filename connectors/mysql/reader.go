@@ -212,6 +212,12 @@ func (sc *scan) loop(ctx context.Context) error {
 				"cannot be told from the rows already handed on: %w",
 				sc.name, err, describeKey(sc.plan, sc.keys, &sc.handed), connectors.ErrUnsupported)
 		}
+		if col, n := sc.longKey(); n > 0 {
+			return fmt.Errorf("read %s: the connection was lost (%w) after a batch ending at key %s, whose %s value is %d bytes long; "+
+				"the server orders text and binary values by their first %d bytes only (max_sort_length), so keys sharing those come back "+
+				"in no fixed order and the read cannot resume exactly after this one: %w",
+				sc.name, err, describeKey(sc.plan, sc.keys, &sc.handed), col, n, maxSortLength, connectors.ErrUnsupported)
+		}
 		if len(sc.keys) == 0 {
 			return fmt.Errorf("read %s: the connection was lost during a read in no particular order (no primary key and no key given), which cannot resume; %s: %w",
 				sc.name, sc.unread(), err)
@@ -303,6 +309,24 @@ func (sc *scan) attempt(ctx context.Context) error {
 func (ss *session) usable() bool {
 	v, ok := ss.conn.(driver.Validator)
 	return !ok || v.IsValid()
+}
+
+// longKey returns the name and length of a text or binary value of the
+// last key handed on longer than maxSortLength, or n = 0. A resume after
+// such a key could skip rows: keys sharing its first maxSortLength bytes
+// come back in no fixed order, so rows after it in the server's order may
+// sort before it.
+func (sc *scan) longKey() (col string, n int) {
+	if !sc.handed.set {
+		return "", 0
+	}
+	for i, k := range sc.keys {
+		c, cp := &sc.handed.cells[i], &sc.plan.cols[k]
+		if !c.null && (cp.kind == kindText || cp.kind == kindBinary) && len(c.b) > maxSortLength {
+			return cp.name, len(c.b)
+		}
+	}
+	return "", 0
 }
 
 func (sc *scan) resumePoint() (*resumePoint, error) {

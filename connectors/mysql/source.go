@@ -275,6 +275,11 @@ func (c Config) Open(ctx context.Context, location string, opts connectors.Optio
 
 func (s *Source) scrub(err error) error { return scrub(err, s.secrets) }
 
+// maxSortLength is the session's max_sort_length: ORDER BY compares text
+// and binary values on this many bytes. A read cannot resume after a key
+// value longer than that (scan.resumePoint).
+const maxSortLength = 65536
+
 // sessionVars returns the session settings every connection makes, as
 // "name = value". The first one, the time zone, is required; a server that
 // lacks one of the others (MySQL 5.6 has no max_execution_time) goes
@@ -304,7 +309,7 @@ func sessionVars(mariadb bool, opts connectors.Options) []string {
 		// the engine may pause a reader while the other side catches up.
 		fmt.Sprintf("net_write_timeout = %d", secs(st, 60, 31536000)),
 		// Sort text keys on up to 64 KiB of their value, not 1 KiB.
-		"max_sort_length = 65536",
+		fmt.Sprintf("max_sort_length = %d", maxSortLength),
 		// Whatever the location's parameters (the driver sets them first)
 		// or the server's defaults: text travels as UTF-8, and no
 		// statement is cut short (DEFAULT would be the global value).
