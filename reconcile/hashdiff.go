@@ -525,7 +525,15 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 	// The rows of missing, extra and duplicate keys are encoded when they
 	// are listed, on this goroutine.
 	fetchS, fetchT := h.logs[0].fetcher(), h.logs[1].fetcher()
+	listed := 0
 	list := func(pc *pendingChange) error {
+		// Listing every change of a heavily drifted pair takes a while:
+		// a cancelled run stops here too, and says so.
+		if listed++; listed%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		var err error
 		if pc.srcAt != 0 {
 			if pc.src, err = fetchS.row(nil, pc.srcAt-1); err != nil {

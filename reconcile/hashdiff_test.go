@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"testing"
@@ -277,5 +279,37 @@ func TestHashJoinEncodesDictionaryColumnsConcurrently(t *testing.T) {
 				t.Fatalf("context of %v: %v", ch.Key, ch.SourceContext)
 			}
 		}
+	}
+}
+
+// Cancelling a hash diff while it lists the differences it held stops the
+// listing and returns the cancellation, never a complete-looking result.
+func TestHashDiffCancelledWhileListing(t *testing.T) {
+	mem := checkedAlloc(t)
+	st, tt := benchTable(mem, 5000, false), benchTable(mem, 2000, false) // 3,000 missing
+	src, err := memsrc.New(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := memsrc.New(tt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range append(st.Records, tt.Records...) {
+		r.Release()
+	}
+	defer src.Close()
+	defer tgt.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	listed := 0
+	res, err := Diff(ctx, Input{Source: src}, Input{Source: tgt}, Options{Key: []string{"id"}, Algorithm: Hash}, func(Change) error {
+		if listed++; listed == 1 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || listed >= 3000 {
+		t.Fatalf("Diff = %v, %v after listing %d of 3000 changes; want context.Canceled, listing cut short", res, err, listed)
 	}
 }
