@@ -75,6 +75,9 @@ type partStore struct {
 	spillFile *os.File
 	spillW    *ipc.Writer
 	spilled   int64 // rows in the spill file
+	// spilledMem is what the spilled entries took in memory: loading
+	// the partition back takes about that much again.
+	spilledMem int64
 }
 
 func (s *partStore) len() int { return len(s.entries) }
@@ -690,6 +693,7 @@ func (h *hashDiff) spill(st *partStore, side Side, part int) error {
 		return fmt.Errorf("spill: write %s: %w", st.spillPath, err)
 	}
 	st.spilled += int64(st.len())
+	st.spilledMem += st.memBytes()
 	h.inMem.Add(-st.memBytes())
 	st.release()
 	return nil
@@ -768,6 +772,7 @@ func (h *hashDiff) joinAll(ctx context.Context, em *emitter, deliver func(*pendi
 	}
 	// At most Workers+2 partitions may be finished ahead of the emitter.
 	ahead := make(chan struct{}, h.opts.Workers+2)
+	gate := newJoinGate(h)
 	dispatched := make(chan struct{})
 	go func() {
 		defer close(dispatched)
@@ -777,7 +782,12 @@ func (h *hashDiff) joinAll(ctx context.Context, em *emitter, deliver func(*pendi
 			case <-gctx.Done():
 				return
 			}
+			need := joinBytes(h.stores[0][i], h.stores[1][i])
+			if gate.acquire(gctx, need) != nil {
+				return
+			}
 			g.Go(func() error {
+				defer gate.release(need)
 				src, err := h.load(h.stores[0][i])
 				if err != nil {
 					return err
@@ -827,6 +837,66 @@ emit:
 		return werr
 	}
 	return ctx.Err()
+}
+
+// joinBytes estimates the memory the join of one partition takes beyond
+// what is already counted: the spilled entries loaded back (a spilled
+// side is loaded whole, a copy of its entries still in memory included)
+// and the key table, at most 4 slots of 4 bytes and a flag per entry.
+func joinBytes(src, tgt *partStore) int64 {
+	var n int64
+	for _, st := range []*partStore{src, tgt} {
+		if st.spillW != nil {
+			n += st.spilledMem + st.memBytes()
+		}
+		n += 17 * (st.spilled + int64(st.len()))
+	}
+	return n
+}
+
+// joinGate runs partition joins in parallel only while the memory they
+// load fits the budget with what the partition stores and row logs still
+// hold: more workers must not mean more memory than --memory-limit allows.
+// One join always runs, whatever its size, so the diff goes on.
+type joinGate struct {
+	h        *hashDiff
+	mu       sync.Mutex
+	reserved int64         // bytes the running joins were admitted with
+	running  int           // joins admitted and not yet released
+	changed  chan struct{} // closed, and replaced, when a join ends
+}
+
+func newJoinGate(h *hashDiff) *joinGate {
+	return &joinGate{h: h, changed: make(chan struct{})}
+}
+
+// acquire waits until a join of need bytes may start.
+func (g *joinGate) acquire(ctx context.Context, need int64) error {
+	for {
+		g.mu.Lock()
+		if g.running == 0 || g.h.inMem.Load()+g.reserved+need <= g.h.budget {
+			g.running++
+			g.reserved += need
+			g.mu.Unlock()
+			return nil
+		}
+		ch := g.changed
+		g.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (g *joinGate) release(need int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.running--
+	g.reserved -= need
+	close(g.changed)
+	g.changed = make(chan struct{})
 }
 
 // keyTable is an open-addressing hash table over the entries of a

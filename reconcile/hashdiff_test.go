@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -311,5 +312,45 @@ func TestHashDiffCancelledWhileListing(t *testing.T) {
 	})
 	if !errors.Is(err, context.Canceled) || listed >= 3000 {
 		t.Fatalf("Diff = %v, %v after listing %d of 3000 changes; want context.Canceled, listing cut short", res, err, listed)
+	}
+}
+
+// The join gate admits a partition join only while the memory it loads
+// fits the budget beside what is held and the joins already running, and
+// always admits one join, however large, so that the diff goes on.
+func TestJoinGateKeepsJoinsWithinTheBudget(t *testing.T) {
+	h := &hashDiff{budget: 100}
+	h.inMem.Store(50)
+	g := newJoinGate(h)
+	ctx := t.Context()
+	if err := g.acquire(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
+	admitted := make(chan struct{})
+	go func() {
+		if g.acquire(ctx, 30) == nil { // 50 + 30 + 30 > 100: waits
+			close(admitted)
+		}
+	}()
+	select {
+	case <-admitted:
+		t.Fatal("a second join was admitted past the budget")
+	case <-time.After(50 * time.Millisecond):
+	}
+	h.inMem.Store(20) // the first join's stores were dropped
+	g.release(30)
+	<-admitted // 20 + 30 <= 100
+	g.release(30)
+	// Alone, a join larger than the whole budget still runs.
+	if err := g.acquire(ctx, 1000); err != nil {
+		t.Fatal(err)
+	}
+	// A waiting join gives up when the diff is cancelled.
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- g.acquire(cctx, 10) }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("acquire after cancel = %v, want context.Canceled", err)
 	}
 }
