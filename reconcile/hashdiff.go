@@ -142,6 +142,7 @@ type rowLog struct {
 	f           *os.File
 	size        int64 // bytes written to f
 	pbuf        [hashPartitions][]byte
+	pbufBytes   int64 // the capacity of the pbuf buffers, counted in hashDiff.inMem
 	segs        [hashPartitions][]segment
 	spilledRows [hashPartitions]int
 	prev        map[*memory.Buffer]struct{} // the buffers of the last batch added
@@ -248,7 +249,9 @@ func encodeRow(dst []byte, encs []columnEncoder, rec arrow.Record, i int) []byte
 }
 
 // spillOne writes the oldest batch still in memory to the spill file and
-// returns the memory that freed, or 0 when every batch is on disk.
+// returns the memory that freed, or 0 when every batch is on disk; what
+// the partitions' stream buffers grew by is taken off (a first spill may
+// free less than it takes).
 func (l *rowLog) spillOne(h *hashDiff) (int64, error) {
 	if l.spilled == len(l.batches) {
 		return 0, nil
@@ -266,13 +269,16 @@ func (l *rowLog) spillOne(h *hashDiff) (int64, error) {
 	b := &l.batches[l.spilled]
 	var hdr [binary.MaxVarintLen64]byte
 	var row []byte
+	before := l.pbufBytes
 	for i, p := range b.parts {
 		if p == noPart {
 			continue
 		}
 		row = encodeRow(row[:0], l.encs, b.rec, i)
 		hn := binary.PutUvarint(hdr[:], uint64(len(row)))
+		old := cap(l.pbuf[p])
 		l.pbuf[p] = append(append(l.pbuf[p], hdr[:hn]...), row...)
+		l.pbufBytes += int64(cap(l.pbuf[p]) - old)
 		l.spilledRows[p]++
 		if len(l.pbuf[p]) >= segmentSize {
 			if err := l.flush(h, int(p)); err != nil {
@@ -283,7 +289,7 @@ func (l *rowLog) spillOne(h *hashDiff) (int64, error) {
 	b.rec.Release()
 	b.rec, b.parts = nil, nil
 	l.spilled++
-	return b.bytes, nil
+	return b.bytes - (l.pbufBytes - before), nil
 }
 
 // flush writes partition p's buffered rows as a segment.
@@ -299,7 +305,9 @@ func (l *rowLog) flush(h *hashDiff, p int) error {
 	l.size += int64(len(buf))
 	h.spilledBytes.Add(int64(len(buf)))
 	if cap(buf) > 2*segmentSize {
-		buf = nil // a large row: do not keep its buffer
+		// A large row: do not keep its buffer.
+		l.pbufBytes -= int64(cap(buf))
+		buf = nil
 	}
 	l.pbuf[p] = buf[:0]
 	return nil
@@ -307,12 +315,15 @@ func (l *rowLog) flush(h *hashDiff, p int) error {
 
 // finish writes what the partitions' buffers hold, once reading is done.
 func (l *rowLog) finish(h *hashDiff) error {
+	held := l.pbufBytes
 	for p := range l.pbuf {
 		if err := l.flush(h, p); err != nil {
 			return err
 		}
 		l.pbuf[p] = nil
 	}
+	h.inMem.Add(-held)
+	l.pbufBytes = 0
 	return nil
 }
 
