@@ -257,9 +257,10 @@
 // after the last key; a run of equal keys longer than two batches (in
 // rows or bytes) is cut inside, and a lost connection after such a batch
 // fails with an error wrapping connectors.ErrUnsupported. So does a lost
-// connection after a key whose text or binary value is longer than 64 KiB:
-// the server orders such values by their first 64 KiB (max_sort_length),
-// so those sharing them come back in no fixed order. A single text
+// connection after a key whose text or binary value is longer than 65,472
+// bytes: the server orders such values by about their first 64 KiB
+// (max_sort_length; MariaDB compares 65,532 bytes), so those sharing them
+// come back in no fixed order. A single text
 // or binary value over 2 GiB fails the read (connectors.ErrBadInput). Because the rest of the table comes from a later point
 // in time, the Source records a Resume (the table, the last key handed on,
 // the cause and the new snapshot): Resumes and Notes return them, and

@@ -474,18 +474,20 @@ func TestResumeDecimalScaleBeyond30(t *testing.T) {
 }
 
 // TestResumeRefusedAfterLongTextKey loses the connection while reading by
-// a text key whose values share their first 70,000 bytes. The server
-// orders them by their first 64 KiB only (max_sort_length), so a resume
-// after one of them could skip rows: the read must fail, never come back
+// a text key whose values are 65,536 bytes long and share their first
+// 65,530. The server orders them by about their first 64 KiB only
+// (max_sort_length; MariaDB compares 65,532 bytes), so they come back in
+// the order they were inserted, descending, and a resume after one of
+// them would skip the rows before it: the read must fail, never come back
 // short.
 func TestResumeRefusedAfterLongTextKey(t *testing.T) {
 	loc := testdb.MySQL(t)
 	testdb.ExecMySQL(t, loc,
 		"CREATE TABLE longk (k longtext NOT NULL, n int NOT NULL)",
-		// 300 rows of 70 KB (21 MB): far more than the socket buffers
+		// 300 rows of 64 KiB (20 MB): far more than the socket buffers
 		// hold, so the server is still sending when the test kills the
 		// connection.
-		"INSERT INTO longk SELECT CONCAT(REPEAT('a', 70000), LPAD(seq, 6, '0')), seq FROM seq_1_to_300")
+		"INSERT INTO longk SELECT CONCAT(REPEAT('a', 65530), LPAD(seq, 6, '0')), seq FROM seq_300_to_1")
 	src := open(t, loc, mysql.Config{Attempts: 5, Backoff: 10 * time.Millisecond})
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -507,7 +509,7 @@ func TestResumeRefusedAfterLongTextKey(t *testing.T) {
 	}
 	err = r.Err()
 	if err == nil {
-		t.Fatalf("read %d rows without an error after the kill; want a refused resume", rows)
+		t.Fatalf("read %d of 300 rows without an error after the kill; want a refused resume", rows)
 	}
 	if !errors.Is(err, connectors.ErrUnsupported) || !strings.Contains(err.Error(), "longk") ||
 		!strings.Contains(err.Error(), "max_sort_length") || len(err.Error()) > 1000 {

@@ -214,9 +214,9 @@ func (sc *scan) loop(ctx context.Context) error {
 		}
 		if col, n := sc.longKey(); n > 0 {
 			return fmt.Errorf("read %s: the connection was lost (%w) after a batch ending at key %s, whose %s value is %d bytes long; "+
-				"the server orders text and binary values by their first %d bytes only (max_sort_length), so keys sharing those come back "+
-				"in no fixed order and the read cannot resume exactly after this one: %w",
-				sc.name, err, describeKey(sc.plan, sc.keys, &sc.handed), col, n, maxSortLength, connectors.ErrUnsupported)
+				"the server orders text and binary values by about their first %d bytes only (max_sort_length = %d), so keys sharing those "+
+				"come back in no fixed order and the read cannot resume exactly after this one; run the diff again, or key it on a shorter column: %w",
+				sc.name, err, describeKey(sc.plan, sc.keys, &sc.handed), col, n, sortedPrefix, maxSortLength, connectors.ErrUnsupported)
 		}
 		if len(sc.keys) == 0 {
 			return fmt.Errorf("read %s: the connection was lost during a read in no particular order (no primary key and no key given), which cannot resume; %s: %w",
@@ -312,7 +312,7 @@ func (ss *session) usable() bool {
 }
 
 // longKey returns the name and length of a text or binary value of the
-// last key handed on longer than maxSortLength, or n = 0. A resume after
+// last key handed on longer than sortedPrefix, or n = 0. A resume after
 // such a key could skip rows: keys sharing its first maxSortLength bytes
 // come back in no fixed order, so rows after it in the server's order may
 // sort before it.
@@ -322,7 +322,7 @@ func (sc *scan) longKey() (col string, n int) {
 	}
 	for i, k := range sc.keys {
 		c, cp := &sc.handed.cells[i], &sc.plan.cols[k]
-		if !c.null && (cp.kind == kindText || cp.kind == kindBinary) && len(c.b) > maxSortLength {
+		if !c.null && (cp.kind == kindText || cp.kind == kindBinary) && len(c.b) > sortedPrefix {
 			return cp.name, len(c.b)
 		}
 	}

@@ -276,9 +276,14 @@ func (c Config) Open(ctx context.Context, location string, opts connectors.Optio
 func (s *Source) scrub(err error) error { return scrub(err, s.secrets) }
 
 // maxSortLength is the session's max_sort_length: ORDER BY compares text
-// and binary values on this many bytes. A read cannot resume after a key
-// value longer than that (scan.resumePoint).
+// and binary values on about this many bytes (MariaDB 10.11 on the first
+// 65,532 of 65,536: the sort key ends with the value's length).
 const maxSortLength = 65536
+
+// sortedPrefix is how many bytes of a text or binary key the server is
+// trusted to order by, with a margin for what engines keep for themselves.
+// A read cannot resume after a key value longer than that (scan.longKey).
+const sortedPrefix = maxSortLength - 64
 
 // sessionVars returns the session settings every connection makes, as
 // "name = value". The first one, the time zone, is required; a server that
