@@ -248,12 +248,26 @@ func writeParts(ctx context.Context, dir string, schema *arrow.Schema, recs <-ch
 	props, aprops := writerProps(opts)
 	var parts []Part
 	var cur *partWriter
+	// The batches of the row group being written stay retained until it
+	// is: arrow-go's column statistics keep their min and max as slices of
+	// the batches' buffers, and a buffer released earlier may be handed
+	// out again (the file connector's Parquet reader pools them), which
+	// wrote other values into the statistics.
+	var open []arrow.Record
+	releaseOpen := func() {
+		for _, r := range open {
+			r.Release()
+		}
+		open = open[:0]
+	}
+	defer releaseOpen()
 	closePart := func() error {
 		if cur == nil {
 			return nil
 		}
 		p := cur
 		cur = nil
+		defer releaseOpen()
 		if err := p.fw.Close(); err != nil {
 			p.f.Close()
 			return fmt.Errorf("snapshot %s: %w", p.name, err)
@@ -284,18 +298,18 @@ func writeParts(ctx context.Context, dir string, schema *arrow.Schema, recs <-ch
 				slice := rec
 				if off > 0 || n < rec.NumRows() {
 					slice = rec.NewSlice(off, off+n)
+				} else {
+					rec.Retain()
 				}
-				err := cur.fw.WriteBuffered(slice)
-				if slice != rec {
-					slice.Release()
-				}
-				if err != nil {
+				open = append(open, slice)
+				if err := cur.fw.WriteBuffered(slice); err != nil {
 					return fmt.Errorf("snapshot %s: %w", cur.name, err)
 				}
 				cur.rows += n
 				off += n
 				if rows, err := cur.fw.RowGroupNumRows(); err == nil && int64(rows) >= opts.RowGroupRows {
 					cur.fw.NewBufferedRowGroup()
+					releaseOpen()
 				}
 				if cur.rows >= opts.PartRows {
 					if err := closePart(); err != nil {
