@@ -222,7 +222,9 @@ func (l *rowLog) recordBytes(rec arrow.Record) int64 {
 			}
 			cur[b] = struct{}{}
 			if _, ok := prev[b]; !ok {
-				n += int64(b.Cap())
+				// The allocation, not the size asked for: a pooling
+				// allocator rounds up to its size classes.
+				n += int64(cap(b.Buf()))
 			}
 		}
 		for _, c := range d.Children() {
@@ -618,13 +620,18 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 				em.count(pc)
 				continue
 			}
+			if i%1024 == 1023 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
 			if err := em.emit(pc); err != nil {
 				return err
 			}
 		}
 		s.nullKeys = nil
 	}
-	return nil
+	return ctx.Err()
 }
 
 // spillSide brings the memory in use back under three quarters of the

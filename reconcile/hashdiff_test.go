@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	memsrc "github.com/reconhq/reconcile/connectors/memory"
+	"github.com/reconhq/reconcile/internal/arrowpool"
 )
 
 func benchEncoders() []columnEncoder {
@@ -160,6 +161,28 @@ func TestRowLogCountsSharedBuffersOnce(t *testing.T) {
 	whole.Release()
 	if sum != wholeBytes {
 		t.Errorf("four slices accounted %d bytes, the record they slice %d", sum, wholeBytes)
+	}
+}
+
+// The row log counts what a pooling allocator allocated, its size classes,
+// not the sizes the builders asked for.
+func TestRowLogCountsPooledAllocations(t *testing.T) {
+	pool := arrowpool.New(0)
+	b := array.NewInt64Builder(pool)
+	defer b.Release()
+	for i := range 5000 { // 40,000 bytes of values, in a 64 KiB class
+		b.Append(int64(i))
+	}
+	arr := b.NewArray()
+	defer arr.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "v", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	rec := array.NewRecord(schema, []arrow.Array{arr}, 5000)
+	defer rec.Release()
+	log := &rowLog{}
+	_, n := log.add(rec)
+	log.release()
+	if n < 64<<10 {
+		t.Errorf("a 5,000-row int64 record in pooled buffers counted %d bytes; its values alone take a 64 KiB buffer", n)
 	}
 }
 

@@ -34,9 +34,9 @@ func (s *Source) badFile(err error) error {
 // a Parquet read allocated.
 const parquetBuffer = 128 << 10
 
-// outputPoolLimit bounds the free buffers a reader's pool keeps: about
-// two batches of a wide table.
-const outputPoolLimit = 32 << 20
+// outputPoolLimit bounds the free buffers a reader's pool keeps, memory
+// that --memory-limit does not see: a few batches of a wide table.
+const outputPoolLimit = 8 << 20
 
 // newOutputPool returns the allocator of a Parquet reader's record
 // batches (tests poison it).
