@@ -134,29 +134,77 @@ func (s *Source) readParquet(ctx context.Context, p *plan, proj []int, mem memor
 		pf.Close()
 		return newProjReader(ctx, p.info.Schema, proj, batch, func() (arrow.Record, error) { return nil, io.EOF }, nil, s.badFile), nil
 	}
-	rr, err := fr.GetRecordReader(ctx, cols, nil)
-	if err != nil {
+	// arrow-go cannot build a dictionary column's batch from two row
+	// groups (each has its own dictionary: "not implemented"), so a read
+	// of such a column goes row group by row group, its batches cut at
+	// their ends; the others read across them.
+	groups := [][]int{nil} // nil: every row group, in one reader
+	for _, fi := range uniq {
+		if pf.NumRowGroups() > 1 && hasDictionary(fr.Manifest.Fields[fi].Field.Type) {
+			groups = groups[:0]
+			for rg := range pf.NumRowGroups() {
+				groups = append(groups, []int{rg})
+			}
+			break
+		}
+	}
+	var rr pqarrow.RecordReader
+	open := func() error {
+		var err error
+		rr, err = fr.GetRecordReader(ctx, cols, groups[0])
+		groups = groups[1:]
+		return err
+	}
+	if err := open(); err != nil {
 		pf.Close()
 		return nil, s.badFile(err)
 	}
+	schema := rr.Schema()
 	idx := make([]int, len(proj))
 	for k, fi := range proj {
 		idx[k] = pos[fi]
 	}
 	next := func() (arrow.Record, error) {
-		if rr.Next() {
-			return rr.Record(), nil
-		}
-		if err := rr.Err(); err != nil && err != io.EOF {
-			return nil, err
+		for rr != nil {
+			if rr.Next() {
+				return rr.Record(), nil
+			}
+			if err := rr.Err(); err != nil && err != io.EOF {
+				return nil, err
+			}
+			if len(groups) == 0 {
+				break
+			}
+			rr.Release()
+			rr = nil
+			if err := open(); err != nil {
+				return nil, err
+			}
 		}
 		return nil, io.EOF
 	}
 	cleanup := func() {
-		rr.Release()
+		if rr != nil {
+			rr.Release()
+		}
 		pf.Close()
 	}
-	return newProjReader(ctx, rr.Schema(), idx, batch, next, cleanup, s.badFile), nil
+	return newProjReader(ctx, schema, idx, batch, next, cleanup, s.badFile), nil
+}
+
+// hasDictionary reports whether dt is or holds a dictionary type.
+func hasDictionary(dt arrow.DataType) bool {
+	if dt.ID() == arrow.DICTIONARY {
+		return true
+	}
+	if n, ok := dt.(arrow.NestedType); ok {
+		for _, f := range n.Fields() {
+			if hasDictionary(f.Type) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // arrowMagic starts an Arrow IPC file (the stream format has none).

@@ -109,6 +109,15 @@
 // record is valid until the next call to Next. Cancelling ctx stops the
 // reader, whose Err then returns ctx.Err().
 //
+// Parquet specifics: with memory.DefaultAllocator, a reader builds its
+// batches in buffers of its own pool (internal/arrowpool), which takes
+// back the buffers of released batches and hands them out again, so a
+// caller must not use a batch's memory after its last Release (with Go's
+// allocator that went unnoticed). A read of a dictionary column (an Arrow
+// dictionary type in the file's stored schema) cuts its batches at row
+// group ends, since arrow-go builds a dictionary batch from one row group
+// only.
+//
 // # Example
 //
 //	src, err := file.New("billing.csv", connectors.Options{NullValue: &empty})

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -188,5 +189,36 @@ func TestParquetPooledBatchesEqualPlainOnes(t *testing.T) {
 	})
 	if pools == 0 {
 		t.Fatal("the reads did not use the pool")
+	}
+}
+
+// A dictionary column is read whatever the batch size: arrow-go cannot
+// build one batch of it from two row groups, so the reader cuts batches
+// at row group ends for it (the default batch, 16Ki rows, spans the
+// 7,000-row groups here).
+func TestParquetDictionaryColumnAcrossRowGroups(t *testing.T) {
+	path := wideParquet(t, 30_000, 7_000)
+	src, err := New(path, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	aligned, err := readAll(t, src, connectors.ReadOptions{BatchRows: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range []int{0, 3000} {
+		tb, err := readAll(t, src, connectors.ReadOptions{BatchRows: batch})
+		if err != nil {
+			t.Fatalf("batches of %d rows: %v", batch, err)
+		}
+		if len(tb.rows) != 30_000 || !reflect.DeepEqual(tb.rows, aligned.rows) {
+			t.Fatalf("batches of %d rows: %d rows, differing from a read in batches of 1,000", batch, len(tb.rows))
+		}
+	}
+	// Without the dictionary column, batches span row groups.
+	tb, err := readAll(t, src, connectors.ReadOptions{BatchRows: 3000, Columns: []string{"id", "s"}})
+	if err != nil || len(tb.rows) != 30_000 || tb.batches != 10 {
+		t.Fatalf("id and s in batches of 3,000: %d rows in %d batches, %v", len(tb.rows), tb.batches, err)
 	}
 }
