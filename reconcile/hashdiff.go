@@ -791,6 +791,9 @@ func (h *hashDiff) joinAll(ctx context.Context, em *emitter, deliver func(*pendi
 	// At most Workers+2 partitions may be finished ahead of the emitter.
 	ahead := make(chan struct{}, h.opts.Workers+2)
 	gate := newJoinGate(h)
+	if onJoinGate != nil {
+		onJoinGate(gate)
+	}
 	dispatched := make(chan struct{})
 	go func() {
 		defer close(dispatched)
@@ -881,8 +884,12 @@ type joinGate struct {
 	mu       sync.Mutex
 	reserved int64         // bytes the running joins were admitted with
 	running  int           // joins admitted and not yet released
+	peak     int           // the most joins that ran at once
 	changed  chan struct{} // closed, and replaced, when a join ends
 }
+
+// onJoinGate, when set (by tests), sees every join gate.
+var onJoinGate func(*joinGate)
 
 func newJoinGate(h *hashDiff) *joinGate {
 	return &joinGate{h: h, changed: make(chan struct{})}
@@ -894,6 +901,7 @@ func (g *joinGate) acquire(ctx context.Context, need int64) error {
 		g.mu.Lock()
 		if g.running == 0 || g.h.inMem.Load()+g.reserved+need <= g.h.budget {
 			g.running++
+			g.peak = max(g.peak, g.running)
 			g.reserved += need
 			g.mu.Unlock()
 			return nil

@@ -387,3 +387,46 @@ func TestJoinGateKeepsJoinsWithinTheBudget(t *testing.T) {
 		t.Fatalf("acquire after cancel = %v, want context.Canceled", err)
 	}
 }
+
+// A hash diff joins its partitions through the gate: when the joins' memory
+// does not fit the budget, one runs at a time whatever the workers. (The
+// test shrinks the budget once reading is done: partitions that outgrow a
+// real one take far more rows than a test should.)
+func TestHashDiffJoinsThroughTheGate(t *testing.T) {
+	mem := checkedAlloc(t)
+	st, tt := benchTable(mem, 100_000, false), benchTable(mem, 100_000, true)
+	src, err := memsrc.New(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := memsrc.New(tt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range append(st.Records, tt.Records...) {
+		r.Release()
+	}
+	defer src.Close()
+	defer tgt.Close()
+	for _, tight := range []bool{false, true} {
+		var gates []*joinGate
+		onJoinGate = func(g *joinGate) {
+			gates = append(gates, g)
+			if tight {
+				g.h.budget = 1
+			}
+		}
+		res, err := Diff(t.Context(), Input{Source: src}, Input{Source: tgt},
+			Options{Key: []string{"id"}, Algorithm: Hash, Workers: 4}, nil)
+		onJoinGate = nil
+		if err != nil || res.Summary.Changed != 100 || res.Summary.Matched != 99_900 {
+			t.Fatalf("tight %v: %v, %+v", tight, err, res)
+		}
+		if len(gates) != 1 || gates[0].peak < 1 {
+			t.Fatalf("tight %v: %d join gates seen, want one that ran the joins", tight, len(gates))
+		}
+		if tight && gates[0].peak != 1 {
+			t.Errorf("up to %d joins ran at once past the budget; want one at a time", gates[0].peak)
+		}
+	}
+}
