@@ -320,20 +320,8 @@ func TestHashJoinEncodesDictionaryColumnsConcurrently(t *testing.T) {
 // listing and returns the cancellation, never a complete-looking result.
 func TestHashDiffCancelledWhileListing(t *testing.T) {
 	mem := checkedAlloc(t)
-	st, tt := benchTable(mem, 5000, false), benchTable(mem, 2000, false) // 3,000 missing
-	src, err := memsrc.New(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgt, err := memsrc.New(tt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range append(st.Records, tt.Records...) {
-		r.Release()
-	}
-	defer src.Close()
-	defer tgt.Close()
+	src := source(t, benchTable(mem, 5000, false), nil)
+	tgt := source(t, benchTable(mem, 2000, false), nil) // 3,000 missing
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	listed := 0
@@ -394,20 +382,7 @@ func TestJoinGateKeepsJoinsWithinTheBudget(t *testing.T) {
 // real one take far more rows than a test should.)
 func TestHashDiffJoinsThroughTheGate(t *testing.T) {
 	mem := checkedAlloc(t)
-	st, tt := benchTable(mem, 100_000, false), benchTable(mem, 100_000, true)
-	src, err := memsrc.New(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgt, err := memsrc.New(tt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range append(st.Records, tt.Records...) {
-		r.Release()
-	}
-	defer src.Close()
-	defer tgt.Close()
+	src, tgt := source(t, benchTable(mem, 100_000, false), nil), source(t, benchTable(mem, 100_000, true), nil)
 	for _, tight := range []bool{false, true} {
 		var gates []*joinGate
 		onJoinGate = func(g *joinGate) {

@@ -54,15 +54,21 @@ func writeParquet(t *testing.T, rowGroup int64) string {
 	defer mem.AssertSize(t, 0)
 	rec := testRecord(t, mem)
 	defer rec.Release()
-	tbl := array.NewTableFromRecords(testSchema, []arrow.Record{rec})
+	return writeParquetRecord(t, "t.parquet", rec, rowGroup, parquet.NewWriterProperties(parquet.WithAllocator(mem)))
+}
+
+// writeParquetRecord writes rec to a new Parquet file name in a temporary
+// directory, in row groups of rowGroup rows, with its Arrow schema stored.
+func writeParquetRecord(t *testing.T, name string, rec arrow.Record, rowGroup int64, props *parquet.WriterProperties) string {
+	t.Helper()
+	tbl := array.NewTableFromRecords(rec.Schema(), []arrow.Record{rec})
 	defer tbl.Release()
-	path := filepath.Join(t.TempDir(), "t.parquet")
+	path := filepath.Join(t.TempDir(), name)
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	props := parquet.NewWriterProperties(parquet.WithAllocator(mem))
 	if err := pqarrow.WriteTable(tbl, f, rowGroup, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())); err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -15,7 +13,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
-	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/reconhq/reconcile/connectors"
 	"github.com/reconhq/reconcile/internal/arrowpool"
@@ -97,19 +94,7 @@ func wideParquet(t *testing.T, n int, rowGroup int64) string {
 	}
 	rec := b.NewRecord()
 	defer rec.Release()
-	tbl := array.NewTableFromRecords(schema, []arrow.Record{rec})
-	defer tbl.Release()
-	path := filepath.Join(t.TempDir(), "wide.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	props := parquet.NewWriterProperties(parquet.WithDictionaryDefault(true))
-	if err := pqarrow.WriteTable(tbl, f, rowGroup, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeParquetRecord(t, "wide.parquet", rec, rowGroup, parquet.NewWriterProperties(parquet.WithDictionaryDefault(true)))
 }
 
 // The record batches a Parquet reader builds in pooled buffers equal
