@@ -73,7 +73,7 @@ func TestPartStatisticsSurviveReusedBuffers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pf.Close()
-	if pf.NumRowGroups() < 3 {
+	if pf.NumRowGroups() != 3 { // and no empty one at the end
 		t.Fatalf("%d row groups, want 3 of 2,000 rows", pf.NumRowGroups())
 	}
 	for rg := range 3 {
@@ -90,5 +90,27 @@ func TestPartStatisticsSurviveReusedBuffers(t *testing.T) {
 		if string(bs.Min()) != wantMin || string(bs.Max()) != wantMax {
 			t.Errorf("row group %d: statistics min %q max %q, want %q and %q", rg, bs.Min(), bs.Max(), wantMin, wantMax)
 		}
+	}
+}
+
+// A row group also ends once the batches it keeps pass maxOpenBytes.
+func TestRowGroupsEndAtTheByteBound(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.BinaryTypes.String}}, nil)
+	rr := &poolReader{schema: schema, pool: arrowpool.New(1 << 20), rows: 6000, batch: 500, refs: 1}
+	defer rr.Release()
+	restore := maxOpenBytes
+	maxOpenBytes = 10_000 // two batches of 500 keys of 9 bytes (and their offsets) pass it
+	defer func() { maxOpenBytes = restore }()
+	_, dir, err := Write(context.Background(), t.TempDir(), rr, WriteOptions{Name: "s", Key: []string{"k"}, ToolVersion: "test", PartRows: 6000, RowGroupRows: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := pqfile.OpenParquetFile(filepath.Join(dir, "part-00000.parquet"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	if n := pf.NumRowGroups(); n != 6 || pf.MetaData().RowGroup(0).NumRows() != 1000 || pf.NumRows() != 6000 {
+		t.Fatalf("%d row groups (the first of %d rows) holding %d rows; want 6 of 1,000", n, pf.MetaData().RowGroup(0).NumRows(), pf.NumRows())
 	}
 }

@@ -242,6 +242,34 @@ func writerProps(opts *WriteOptions) (*parquet.WriterProperties, pqarrow.ArrowWr
 	return props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(opts.Allocator))
 }
 
+// maxOpenBytes bounds the batches a part's open row group keeps (a
+// variable for tests).
+var maxOpenBytes int64 = 64 << 20
+
+// batchBytes is the size of the buffers rec's columns use; a slice counts
+// its whole batch's, an overestimate.
+func batchBytes(rec arrow.Record) int64 {
+	var n int64
+	var walk func(d arrow.ArrayData)
+	walk = func(d arrow.ArrayData) {
+		for _, b := range d.Buffers() {
+			if b != nil {
+				n += int64(b.Len())
+			}
+		}
+		for _, c := range d.Children() {
+			walk(c)
+		}
+		if d.DataType().ID() == arrow.DICTIONARY {
+			walk(d.Dictionary())
+		}
+	}
+	for _, c := range rec.Columns() {
+		walk(c.Data())
+	}
+	return n
+}
+
 // writeParts writes the batches of recs into Parquet parts of at most
 // PartRows rows each and returns them in order.
 func writeParts(ctx context.Context, dir string, schema *arrow.Schema, recs <-chan arrow.Record, opts *WriteOptions) ([]Part, error) {
@@ -252,13 +280,16 @@ func writeParts(ctx context.Context, dir string, schema *arrow.Schema, recs <-ch
 	// is: arrow-go's column statistics keep their min and max as slices of
 	// the batches' buffers, and a buffer released earlier may be handed
 	// out again (the file connector's Parquet reader pools them), which
-	// wrote other values into the statistics.
+	// wrote other values into the statistics. A row group also ends once
+	// the batches it holds pass maxOpenBytes, so that wide rows do not
+	// keep RowGroupRows of them in memory.
 	var open []arrow.Record
+	var openBytes int64
 	releaseOpen := func() {
 		for _, r := range open {
 			r.Release()
 		}
-		open = open[:0]
+		open, openBytes = open[:0], 0
 	}
 	defer releaseOpen()
 	closePart := func() error {
@@ -302,12 +333,16 @@ func writeParts(ctx context.Context, dir string, schema *arrow.Schema, recs <-ch
 					rec.Retain()
 				}
 				open = append(open, slice)
+				openBytes += batchBytes(slice)
 				if err := cur.fw.WriteBuffered(slice); err != nil {
 					return fmt.Errorf("snapshot %s: %w", cur.name, err)
 				}
 				cur.rows += n
 				off += n
-				if rows, err := cur.fw.RowGroupNumRows(); err == nil && int64(rows) >= opts.RowGroupRows {
+				// A part about to close ends its row group itself (a new
+				// one now would be left empty).
+				if rows, err := cur.fw.RowGroupNumRows(); err == nil && cur.rows < opts.PartRows &&
+					(int64(rows) >= opts.RowGroupRows || openBytes >= maxOpenBytes) {
 					cur.fw.NewBufferedRowGroup()
 					releaseOpen()
 				}
