@@ -545,11 +545,10 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 	list := func(pc *pendingChange) error {
 		// Listing every change of a heavily drifted pair takes a while:
 		// a cancelled run stops here too, and says so.
-		if listed++; listed%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := listedSoFar(ctx, listed); err != nil {
+			return err
 		}
+		listed++
 		var err error
 		if pc.srcAt != 0 {
 			if pc.src, err = fetchS.row(nil, pc.srcAt-1); err != nil {
@@ -620,10 +619,8 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 				em.count(pc)
 				continue
 			}
-			if i%1024 == 1023 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			if err := listedSoFar(ctx, i); err != nil {
+				return err
 			}
 			if err := em.emit(pc); err != nil {
 				return err
@@ -631,7 +628,16 @@ func (h *hashDiff) run(ctx context.Context, ss, ts *sideState, openSrc, openTgt 
 		}
 		s.nullKeys = nil
 	}
-	return ctx.Err()
+	return nil
+}
+
+// listedSoFar returns ctx's error every 1024th listed change (i counts
+// them), so that a long listing stops when the diff is cancelled.
+func listedSoFar(ctx context.Context, i int) error {
+	if i%1024 == 1023 {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // spillSide brings the memory in use back under three quarters of the

@@ -405,3 +405,45 @@ func TestHashDiffJoinsThroughTheGate(t *testing.T) {
 		}
 	}
 }
+
+// Cancelling a diff while it lists rows whose key is NULL stops it too, on
+// either algorithm.
+func TestDiffCancelledWhileListingNullKeys(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "v", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	table := func(mem memory.Allocator) memsrc.Table {
+		b := array.NewRecordBuilder(mem, schema)
+		defer b.Release()
+		for i := range 5000 {
+			if i < 3000 {
+				b.Field(0).(*array.Int64Builder).AppendNull()
+			} else {
+				b.Field(0).(*array.Int64Builder).Append(int64(i))
+			}
+			b.Field(1).(*array.Int64Builder).Append(int64(i))
+		}
+		return memsrc.Table{Name: "t", Schema: schema, Records: []arrow.Record{b.NewRecord()}}
+	}
+	for _, algo := range []Algorithm{Hash, Merge} {
+		mem := checkedAlloc(t)
+		var ordered []string
+		if algo == Merge {
+			ordered = []string{"id"}
+		}
+		src, tgt := source(t, table(mem), ordered), source(t, table(mem), ordered)
+		ctx, cancel := context.WithCancel(t.Context())
+		listed := 0
+		_, err := Diff(ctx, Input{Source: src}, Input{Source: tgt}, Options{Key: []string{"id"}, Algorithm: algo}, func(c Change) error {
+			if listed++; listed == 1 {
+				cancel()
+			}
+			return nil
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) || listed >= 6000 {
+			t.Errorf("%v: Diff = %v after listing %d of 6,000 NULL-key rows; want context.Canceled, listing cut short", algo, err, listed)
+		}
+	}
+}

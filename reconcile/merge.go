@@ -346,6 +346,9 @@ func mergeDiff(ctx context.Context, ss, ts *sideState, sr, tr array.RecordReader
 	}
 	for _, s := range []*sideState{ss, ts} {
 		for i := range s.nullKeys {
+			if err := listedSoFar(ctx, i); err != nil {
+				return err
+			}
 			if err := em.emit(&s.nullKeys[i]); err != nil {
 				return err
 			}
