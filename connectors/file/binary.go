@@ -197,6 +197,9 @@ func hasDictionary(dt arrow.DataType) bool {
 	if dt.ID() == arrow.DICTIONARY {
 		return true
 	}
+	if ext, ok := dt.(arrow.ExtensionType); ok {
+		return hasDictionary(ext.StorageType())
+	}
 	if n, ok := dt.(arrow.NestedType); ok {
 		for _, f := range n.Fields() {
 			if hasDictionary(f.Type) {

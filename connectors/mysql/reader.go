@@ -313,7 +313,7 @@ func (ss *session) usable() bool {
 
 // longKey returns the name and length of a text or binary value of the
 // last key handed on longer than sortedPrefix, or n = 0. A resume after
-// such a key could skip rows: keys sharing its first maxSortLength bytes
+// such a key could skip rows: keys sharing its first sortedPrefix bytes
 // come back in no fixed order, so rows after it in the server's order may
 // sort before it.
 func (sc *scan) longKey() (col string, n int) {
