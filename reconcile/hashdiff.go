@@ -18,6 +18,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/reconhq/reconcile/internal/arrowpool"
 )
 
 // The hash algorithm: both sides are read concurrently. Every row with a
@@ -211,32 +213,17 @@ func (l *rowLog) recordBytes(rec arrow.Record) int64 {
 	prev := l.prev
 	cur := make(map[*memory.Buffer]struct{}, 3*len(rec.Columns()))
 	var n int64
-	var walk func(d arrow.ArrayData)
-	walk = func(d arrow.ArrayData) {
-		for _, b := range d.Buffers() {
-			if b == nil {
-				continue
-			}
-			if _, ok := cur[b]; ok {
-				continue
-			}
-			cur[b] = struct{}{}
-			if _, ok := prev[b]; !ok {
-				// The allocation, not the size asked for: a pooling
-				// allocator rounds up to its size classes.
-				n += int64(cap(b.Buf()))
-			}
+	arrowpool.EachBuffer(rec, func(b *memory.Buffer) {
+		if _, ok := cur[b]; ok {
+			return
 		}
-		for _, c := range d.Children() {
-			walk(c)
+		cur[b] = struct{}{}
+		if _, ok := prev[b]; !ok {
+			// The allocation, not the size asked for: a pooling
+			// allocator rounds up to its size classes.
+			n += int64(cap(b.Buf()))
 		}
-		if d.DataType().ID() == arrow.DICTIONARY {
-			walk(d.Dictionary())
-		}
-	}
-	for _, c := range rec.Columns() {
-		walk(c.Data())
-	}
+	})
 	l.prev = cur
 	return n
 }

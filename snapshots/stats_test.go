@@ -56,6 +56,23 @@ func (r *poolReader) Next() bool {
 	return true
 }
 
+// writeOnePart snapshots rr's 6,000 rows into one part with row groups of
+// at most rowGroup rows and opens that part; it is closed when the test
+// ends.
+func writeOnePart(t *testing.T, rr *poolReader, rowGroup int64) *pqfile.Reader {
+	t.Helper()
+	_, dir, err := Write(context.Background(), t.TempDir(), rr, WriteOptions{Name: "s", Key: []string{"k"}, ToolVersion: "test", PartRows: 6000, RowGroupRows: rowGroup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := pqfile.OpenParquetFile(filepath.Join(dir, "part-00000.parquet"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pf.Close() })
+	return pf
+}
+
 // The column statistics of every row group are those of its own rows even
 // when the batches written are released and their buffers reused while
 // the part is written: arrow-go keeps min and max as slices of the batches
@@ -64,15 +81,7 @@ func TestPartStatisticsSurviveReusedBuffers(t *testing.T) {
 	schema := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.BinaryTypes.String}}, nil)
 	rr := &poolReader{schema: schema, pool: arrowpool.Poisoned(1 << 20), rows: 6000, batch: 500, refs: 1}
 	defer rr.Release()
-	_, dir, err := Write(context.Background(), t.TempDir(), rr, WriteOptions{Name: "s", Key: []string{"k"}, ToolVersion: "test", PartRows: 6000, RowGroupRows: 2000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pf, err := pqfile.OpenParquetFile(filepath.Join(dir, "part-00000.parquet"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pf.Close()
+	pf := writeOnePart(t, rr, 2000)
 	if pf.NumRowGroups() != 3 { // and no empty one at the end
 		t.Fatalf("%d row groups, want 3 of 2,000 rows", pf.NumRowGroups())
 	}
@@ -101,15 +110,7 @@ func TestRowGroupsEndAtTheByteBound(t *testing.T) {
 	restore := maxOpenBytes
 	maxOpenBytes = 10_000 // two batches of 500 keys of 9 bytes (and their offsets) pass it
 	defer func() { maxOpenBytes = restore }()
-	_, dir, err := Write(context.Background(), t.TempDir(), rr, WriteOptions{Name: "s", Key: []string{"k"}, ToolVersion: "test", PartRows: 6000, RowGroupRows: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pf, err := pqfile.OpenParquetFile(filepath.Join(dir, "part-00000.parquet"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pf.Close()
+	pf := writeOnePart(t, rr, 1<<20)
 	if n := pf.NumRowGroups(); n != 6 || pf.MetaData().RowGroup(0).NumRows() != 1000 || pf.NumRows() != 6000 {
 		t.Fatalf("%d row groups (the first of %d rows) holding %d rows; want 6 of 1,000", n, pf.MetaData().RowGroup(0).NumRows(), pf.NumRows())
 	}

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/arrowpool"
 	"github.com/reconhq/reconcile/internal/atomicfile"
 	"github.com/reconhq/reconcile/reconcile"
 )
@@ -250,23 +251,7 @@ var maxOpenBytes int64 = 64 << 20
 // its whole batch's, an overestimate.
 func batchBytes(rec arrow.Record) int64 {
 	var n int64
-	var walk func(d arrow.ArrayData)
-	walk = func(d arrow.ArrayData) {
-		for _, b := range d.Buffers() {
-			if b != nil {
-				n += int64(b.Len())
-			}
-		}
-		for _, c := range d.Children() {
-			walk(c)
-		}
-		if d.DataType().ID() == arrow.DICTIONARY {
-			walk(d.Dictionary())
-		}
-	}
-	for _, c := range rec.Columns() {
-		walk(c.Data())
-	}
+	arrowpool.EachBuffer(rec, func(b *memory.Buffer) { n += int64(b.Len()) })
 	return n
 }
 

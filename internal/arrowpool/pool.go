@@ -13,6 +13,9 @@
 // are left to Go. Every buffer handed out is zeroed, as Go's allocator
 // zeroes them, so code written against memory.GoAllocator sees no
 // difference. A Pool keeps at most Limit bytes of free buffers.
+//
+// EachBuffer walks the buffers of a record, for the callers that count the
+// memory records hold.
 package arrowpool
 
 import (
