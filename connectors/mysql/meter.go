@@ -4,36 +4,26 @@ import (
 	"context"
 	"net"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/bulkread"
 )
 
-// meteredConn counts the bytes read from a connection's socket (TLS and
-// protocol overhead included).
-type meteredConn struct {
-	net.Conn
-	n *atomic.Int64
-}
+// dialedKey carries, in a Connect call's context, where the dial function
+// leaves the connection it made: the session keeps it to read its scans in
+// bulk.
+type dialedKey struct{}
 
-func (c *meteredConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-// SyscallConn lets the driver check the socket's liveness as it would
-// without the wrapper.
-func (c *meteredConn) SyscallConn() (syscall.RawConn, error) {
-	if sc, ok := c.Conn.(syscall.Conn); ok {
-		return sc.SyscallConn()
-	}
-	return nil, syscall.EINVAL
+// withDialed returns a context for Connect and the slot that will hold the
+// connection it dials.
+func withDialed(ctx context.Context) (context.Context, **bulkread.Conn) {
+	slot := new(*bulkread.Conn)
+	return context.WithValue(ctx, dialedKey{}, slot), slot
 }
 
 // meteredDial is the driver's dial function for a Source: a plain dial
 // (TCP keep-alive on, as the driver would set it), whose connections count
-// what they receive into n.
+// what they receive into n and can read in bulk.
 func meteredDial(n *atomic.Int64) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer
@@ -41,7 +31,11 @@ func meteredDial(n *atomic.Int64) func(ctx context.Context, network, addr string
 		if err != nil {
 			return nil, err
 		}
-		return &meteredConn{Conn: conn, n: n}, nil
+		c := bulkread.Wrap(conn, n)
+		if slot, ok := ctx.Value(dialedKey{}).(**bulkread.Conn); ok {
+			*slot = c
+		}
+		return c, nil
 	}
 }
 

@@ -283,6 +283,9 @@ func (sc *scan) attempt(ctx context.Context) error {
 	}
 	rows, err := query(ss.ctx, sql, args)
 	if err == nil {
+		// The rows come as fast as the server reads them: take them in
+		// large chunks rather than waking for every packet.
+		endBulk := ss.sock.Bulk()
 		err = sc.stream(rows)
 		if err != nil && ctx.Err() == nil && !connectionLost(err) {
 			// Stop the rest of the statement rather than read it to the end.
@@ -291,6 +294,7 @@ func (sc *scan) attempt(ctx context.Context) error {
 		if cerr := rows.Close(); err == nil {
 			err = cerr
 		}
+		endBulk()
 	}
 	stop()
 	if err == nil && sc.rows > 0 {

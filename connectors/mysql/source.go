@@ -17,6 +17,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/bulkread"
 )
 
 // Defaults of Config and of the session settings.
@@ -95,6 +96,7 @@ func (r Resume) String() string {
 // session is one connection inside its snapshot transaction.
 type session struct {
 	conn driver.Conn
+	sock *bulkread.Conn // conn's socket; nil when the dial was not ours
 	// ctx is passed to every statement; cancelling it makes the driver
 	// close the socket, which is the last resort to stop a statement.
 	ctx    context.Context
@@ -361,7 +363,8 @@ func (s *Source) noteOnce(note string) {
 // ends, the driver closes the socket and the half-made connection is
 // dropped.
 func (s *Source) connect(ctx context.Context, snapshot bool) (*session, error) {
-	conn, err := s.connector.Connect(ctx)
+	dctx, dialed := withDialed(ctx)
+	conn, err := s.connector.Connect(dctx)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", s.scrub(err))
 	}
@@ -372,7 +375,7 @@ func (s *Source) connect(ctx context.Context, snapshot bool) (*session, error) {
 		return nil, errors.New("connect: the driver's connection cannot run queries with a context")
 	}
 	sctx, cancel := context.WithCancel(s.base)
-	ss := &session{conn: conn, ctx: sctx, cancel: cancel}
+	ss := &session{conn: conn, sock: *dialed, ctx: sctx, cancel: cancel}
 	fail := func(what string, err error) (*session, error) {
 		ss.close()
 		if ctx.Err() != nil {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/reconhq/reconcile/internal/bulkread"
 )
 
 // copyOutBuffer is how much of the COPY stream copyOut reads at a time.
@@ -61,6 +63,10 @@ func copyOut(ctx context.Context, pc *pgconn.PgConn, sql string, w io.Writer) (e
 	if _, werr := conn.Write(q); werr != nil {
 		return orCtx(ctx, werr)
 	}
+
+	// The server sends the rows as fast as it can produce them: read them
+	// in large chunks rather than waking for every packet.
+	defer bulkread.Find(conn).Bulk()()
 
 	buf := make([]byte, copyOutBuffer)
 	start, end := 0, 0

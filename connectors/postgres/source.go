@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/bulkread"
 )
 
 // Defaults of Config and of the session settings.
@@ -138,7 +139,7 @@ func (c Config) Open(ctx context.Context, location string, opts connectors.Optio
 			if err != nil {
 				return nil, err
 			}
-			return &meteredConn{Conn: c, n: received}, nil
+			return bulkread.Wrap(c, received), nil
 		}
 	}
 	s := &Source{
@@ -550,18 +551,6 @@ func majorVersion(v string) int {
 var _ connectors.Source = (*Source)(nil)
 var _ connectors.OrderedReader = (*Source)(nil)
 var _ connectors.Checksummer = (*Source)(nil)
-
-// meteredConn counts the bytes read from a connection to the server.
-type meteredConn struct {
-	net.Conn
-	n *atomic.Int64
-}
-
-func (c *meteredConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
 
 // BytesReceived is what the Source's connections have read from the
 // server so far.
