@@ -10,13 +10,14 @@
 // rows it delivers: on the 2-core machine of the README, a 1M-row
 // PostgreSQL diff spent more CPU switching threads than reading rows.
 //
-// In bulk mode the socket's receive low-water mark (SO_RCVLOWAT) is raised
-// to Chunk bytes, so the kernel reports the socket readable only once that
-// much has arrived; a read never waits longer than MaxWait for it, so a
-// slow stream or the short tail of one is delivered within MaxWait. Small
-// reads (a driver's 4 KiB packet reads) are served from a read-ahead
-// buffer filled Chunk at a time. The caller's own read deadlines keep
-// their meaning throughout.
+// Once a stream in bulk mode has brought Chunk bytes (a short result is
+// read as usual, with no added wait), the socket's receive low-water mark
+// (SO_RCVLOWAT) is raised to Chunk bytes, so the kernel reports the socket
+// readable only once that much has arrived; a read never waits longer than
+// MaxWait for it, so a slow stream or the short tail of one is delivered
+// within MaxWait. Small reads (a driver's 4 KiB packet reads) are served
+// from a read-ahead buffer filled Chunk at a time. The caller's own read
+// deadlines keep their meaning throughout.
 package bulkread
 
 import (
@@ -53,6 +54,8 @@ type Conn struct {
 	deadline time.Time // the caller's read deadline
 	bulk     bool      // reads go through bulkRead
 	lowat    bool      // bulk mode raised SO_RCVLOWAT, so reads wait at most MaxWait
+
+	phase int64 // bytes read since bulk mode began, until it reaches Chunk
 
 	buf        []byte // read-ahead: buf[r:w] is data read but not yet returned
 	r, w       int
@@ -91,8 +94,7 @@ func (c *Conn) Bulk() (end func()) {
 		c.mu.Unlock()
 		return func() {}
 	}
-	c.bulk = true
-	c.lowat = setLowat(c.Conn, Chunk) == nil
+	c.bulk, c.lowat, c.phase = true, false, 0
 	c.mu.Unlock()
 	if c.bulkBuffer == nil {
 		c.bulkBuffer = make([]byte, Chunk)
@@ -144,13 +146,24 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return 0, err
 }
 
-// bulkRead reads into p. With the low-water mark raised, each wait is cut
-// at MaxWait (or the caller's deadline, when sooner), after which a read
-// returns whatever has arrived; only the caller's deadline ends the read
-// with a timeout.
+// bulkRead reads into p. Until the stream has brought Chunk bytes it reads
+// as usual; then it raises the low-water mark. With the mark raised, each
+// wait is cut at MaxWait (or the caller's deadline, when sooner), after
+// which a read returns whatever has arrived; only the caller's deadline
+// ends the read with a timeout.
 func (c *Conn) bulkRead(p []byte, lowat bool) (int, error) {
 	if !lowat {
-		return c.read(p)
+		n, err := c.read(p)
+		if c.phase < Chunk {
+			if c.phase += int64(n); c.phase >= Chunk {
+				c.mu.Lock()
+				if c.bulk {
+					c.lowat = setLowat(c.Conn, Chunk) == nil
+				}
+				c.mu.Unlock()
+			}
+		}
+		return n, err
 	}
 	for {
 		c.mu.Lock()

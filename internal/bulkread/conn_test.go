@@ -58,17 +58,20 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-// A stream that ends with less than a chunk, on a connection the server
-// keeps open, is delivered whole: bulk reads stop waiting for the
-// low-water mark after MaxWait. Without that the read would block until
-// the caller's deadline and fail.
-func TestBulkDeliversShortStreamOnOpenConnection(t *testing.T) {
+// A stream whose tail is less than a chunk, on a connection the server
+// keeps open, is delivered whole: once the low-water mark is raised (after
+// the first chunk), bulk reads stop waiting for it after MaxWait. Without
+// that the read would block until the caller's deadline and fail.
+func TestBulkDeliversShortTailOnOpenConnection(t *testing.T) {
 	server, client, received := pair(t)
-	want := randomBytes(3000)
+	want := randomBytes(Chunk + 3000)
 	go func() {
+		if _, err := server.Write(want[:Chunk]); err != nil {
+			return
+		}
 		for i := 0; i < 3; i++ {
-			_, _ = server.Write(want[i*1000 : (i+1)*1000])
 			time.Sleep(5 * time.Millisecond)
+			_, _ = server.Write(want[Chunk+i*1000 : Chunk+(i+1)*1000])
 		}
 	}()
 	end := client.Bulk()
@@ -162,11 +165,14 @@ func TestBulkReadAheadKeepsOrderAcrossModes(t *testing.T) {
 func TestBulkUnderTLS(t *testing.T) {
 	server, client, _ := pair(t)
 	cert := selfSigned(t)
-	want := randomBytes(200_000)
+	want := randomBytes(Chunk + 200_000)
 	go func() {
 		s := tls.Server(server, &tls.Config{Certificates: []tls.Certificate{cert}})
 		for rest := want; len(rest) > 0; {
 			n := min(len(rest), 70_000)
+			if len(rest) == len(want) {
+				n = Chunk // raises the low-water mark
+			}
 			if _, err := s.Write(rest[:n]); err != nil {
 				return
 			}
