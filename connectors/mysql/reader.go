@@ -286,6 +286,7 @@ func (sc *scan) attempt(ctx context.Context) error {
 		// The rows come as fast as the server reads them: take them in
 		// large chunks rather than waking for every packet.
 		endBulk := ss.sock.Bulk()
+		defer endBulk() // also after a panic; a second call does nothing
 		err = sc.stream(rows)
 		if err != nil && ctx.Err() == nil && !connectionLost(err) {
 			// Stop the rest of the statement rather than read it to the end.

@@ -121,6 +121,9 @@ func (c *Conn) Bulk() (end func()) {
 
 // Read reads from the read-ahead buffer first, then from the connection.
 func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if c.r < c.w {
 		n := copy(p, c.buf[c.r:c.w])
 		c.r += n
@@ -205,7 +208,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.deadline = t
-	return c.Conn.SetReadDeadline(t)
+	return c.Conn.SetReadDeadline(c.socketDeadline(t))
 }
 
 // SetDeadline sets the read and write deadlines.
@@ -213,7 +216,26 @@ func (c *Conn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.deadline = t
-	return c.Conn.SetDeadline(t)
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetReadDeadline(c.socketDeadline(t))
+}
+
+// socketDeadline is the read deadline to give the socket for the caller's
+// t. With the low-water mark raised, a read in progress (set on another
+// goroutine, to stop it) must still wake within MaxWait to take a tail
+// below the mark, such as the server's answer to a cancel request: the
+// read loop then goes on to the caller's t. c.mu is held.
+func (c *Conn) socketDeadline(t time.Time) time.Time {
+	if !c.lowat {
+		return t
+	}
+	d := time.Now().Add(MaxWait)
+	if !t.IsZero() && t.Before(d) {
+		return t
+	}
+	return d
 }
 
 // SyscallConn is the socket's, so that a driver can check the socket's

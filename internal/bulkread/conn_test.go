@@ -240,3 +240,62 @@ func selfSigned(t *testing.T) tls.Certificate {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
+
+// A deadline set from another goroutine while a bulk read waits (as a
+// cancel request's grace period is) does not make the read wait for the
+// low-water mark: a short answer below it still arrives within MaxWait.
+func TestBulkDeadlineFromAnotherGoroutineKeepsShortWaits(t *testing.T) {
+	server, client, _ := pair(t)
+	defer client.Bulk()()
+	go func() { _, _ = server.Write(make([]byte, Chunk)) }() // raises the mark
+	if _, err := io.ReadFull(client, make([]byte, Chunk)); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		p := make([]byte, 100)
+		n, err := client.Read(p)
+		if err != nil {
+			t.Errorf("read: %v", err)
+		}
+		got <- p[:n]
+	}()
+	time.Sleep(20 * time.Millisecond) // the read is waiting
+	if err := client.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := server.Write([]byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	if s := string(<-got); s != "answer" {
+		t.Fatalf("read %q, want the short answer", s)
+	}
+	// Clearing the deadline from another goroutine leaves it unbounded
+	// for the caller, not for the socket.
+	go func() {
+		p := make([]byte, 100)
+		n, _ := client.Read(p)
+		got <- p[:n]
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if err := client.SetDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := server.Write([]byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	if s := string(<-got); s != "second" {
+		t.Fatalf("read %q, want the second answer", s)
+	}
+}
+
+// A zero-length read returns at once, as on any connection.
+func TestBulkZeroLengthRead(t *testing.T) {
+	_, client, _ := pair(t)
+	defer client.Bulk()()
+	if n, err := client.Read(nil); n != 0 || err != nil {
+		t.Fatalf("zero-length read: %d, %v", n, err)
+	}
+}
