@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +110,29 @@ func TestDecodingSettingsPerTransaction(t *testing.T) {
 	if got := show(t, src, false, "TimeZone", "DateStyle", "IntervalStyle", "extra_float_digits", "bytea_output", "lc_monetary",
 		"standard_conforming_strings", "client_encoding", "quote_all_identifiers"); got != want {
 		t.Errorf("in a reading transaction:\n got %s\nwant %s", got, want)
+	}
+}
+
+// A connection cancelled while its session is being configured reports
+// the cancellation, not the server's "canceling statement due to user
+// request": a scheduled run stopped at that moment is recorded as
+// cancelled rather than failed.
+func TestConnectCancelledDuringSetup(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	src, err := Open(t.Context(), dsn, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	src.setup = "SELECT pg_catalog.pg_sleep(30)"
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	conn, err := src.connect(ctx)
+	if err == nil {
+		src.closeConn(conn)
+		t.Fatal("connect returned with its setup cancelled")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("connect cancelled during setup: %v, want context.Canceled", err)
 	}
 }

@@ -320,13 +320,16 @@ func (s *Source) start(ctx context.Context) error {
 
 // connect opens a connection with the session settings applied.
 func (s *Source) connect(ctx context.Context) (*pgx.Conn, error) {
+	// A cancellation ends the statement with the server's "canceling
+	// statement due to user request": orCtx reports it as the
+	// cancellation it is, which callers tell from a failure.
 	conn, err := pgx.ConnectConfig(ctx, s.cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect: %w", scrub(err, s.secrets))
+		return nil, fmt.Errorf("connect: %w", orCtx(ctx, scrub(err, s.secrets)))
 	}
 	if _, err := conn.PgConn().Exec(ctx, s.setup).ReadAll(); err != nil {
 		s.closeConn(conn)
-		return nil, fmt.Errorf("configure session: %w", scrub(err, s.secrets))
+		return nil, fmt.Errorf("configure session: %w", orCtx(ctx, scrub(err, s.secrets)))
 	}
 	return conn, nil
 }
