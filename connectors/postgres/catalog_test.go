@@ -53,7 +53,9 @@ func readAll(t *testing.T, rr array.RecordReader, err error) []string {
 					cells = append(cells, c.ValueStr(i))
 				}
 			}
-			out = append(out, strings.Join(cells, "|"))
+			// A copy: a single cell's string would be the record's
+			// memory, which the scan's pool reuses after the release.
+			out = append(out, strings.Clone(strings.Join(cells, "|")))
 		}
 	}
 	if err := rr.Err(); err != nil {

@@ -70,7 +70,9 @@ func rowsOf(rr array.RecordReader) ([]string, error) {
 			for _, c := range rec.Columns() {
 				cells = append(cells, c.ValueStr(i))
 			}
-			out = append(out, strings.Join(cells, "|"))
+			// A copy: a single cell's string would be the record's
+			// memory, which the scan's pool reuses after the release.
+			out = append(out, strings.Clone(strings.Join(cells, "|")))
 		}
 	}
 	return out, rr.Err()

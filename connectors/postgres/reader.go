@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/arrowpool"
 	"github.com/reconhq/reconcile/internal/colselect"
 	"github.com/reconhq/reconcile/internal/recordstream"
 )
@@ -36,6 +37,15 @@ func (s *Source) ReadOrdered(ctx context.Context, ref connectors.TableRef, key [
 	}
 	return s.read(ctx, ref, key, opts)
 }
+
+// batchPoolLimit bounds the free buffers a scan's pool keeps: a few
+// batches' worth.
+const batchPoolLimit = 32 << 20
+
+// newBatchPool returns the allocator of a scan's record batches (the
+// package's tests poison it, so that a buffer read after its release
+// shows).
+var newBatchPool = func() memory.Allocator { return arrowpool.New(batchPoolLimit) }
 
 func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string, opts connectors.ReadOptions) (array.RecordReader, error) {
 	name := refName(ref)
@@ -93,8 +103,12 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 	if mem == nil {
 		mem = s.opts.Allocator
 	}
-	if mem == nil {
-		mem = memory.DefaultAllocator
+	if mem == nil || mem == memory.DefaultAllocator {
+		// The batches' buffers come from a pool that takes back the
+		// ones the engine released and hands them out for the next
+		// batches, rather than fresh memory the kernel must fault in and
+		// the collector must reclaim (a caller's own allocator is kept).
+		mem = newBatchPool()
 	}
 	batch := opts.BatchRows
 	if batch <= 0 {
