@@ -129,7 +129,11 @@ func (ti *TableInfo) Column(name string) int {
 type ReadOptions struct {
 	// Columns restricts the read to these columns, in this order; nil reads all.
 	Columns []string
-	// Allocator is used for every Arrow buffer the reader hands out.
+	// Allocator is used for every Arrow buffer the reader hands out. A
+	// reader given none (or memory.DefaultAllocator) may build its batches
+	// in a pool that reuses released buffers (the file connector's Parquet
+	// reads, PostgreSQL scans): values taken from a batch that must outlive
+	// its last Release are to be copied.
 	Allocator memory.Allocator
 	// BatchRows is the preferred number of rows per record batch; 0 lets the
 	// source choose.

@@ -144,7 +144,12 @@
 // protocol frames itself from the connection pgx opened, in 1 MiB buffers
 // (pgx's CopyTo costs a message round through its reader per row), and
 // decodes each row where it lies straight into Arrow builders allocated from ReadOptions.Allocator (else
-// connectors.Options.Allocator, else memory.DefaultAllocator). Every
+// connectors.Options.Allocator). Without one, or with
+// memory.DefaultAllocator, a scan builds its batches in a pool
+// (internal/arrowpool) that hands the buffers of released batches out
+// again: a string or slice taken from a batch (String.Value) must be
+// copied before the batch's last Release. The socket is read in bulk
+// once a result has brought 1 MiB (internal/bulkread). Every
 // ReadOptions.BatchRows rows (default DefaultBatchRows), or sooner once
 // the batch's variable-width columns (text, bytea, JSON, decimals as text,
 // ...) hold 64 MiB, a record goes to the consumer through a channel

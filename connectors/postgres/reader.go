@@ -40,7 +40,7 @@ func (s *Source) ReadOrdered(ctx context.Context, ref connectors.TableRef, key [
 
 // batchPoolLimit bounds the free buffers a scan's pool keeps: a few
 // batches' worth.
-const batchPoolLimit = 32 << 20
+const batchPoolLimit = 16 << 20
 
 // newBatchPool returns the allocator of a scan's record batches (the
 // package's tests poison it, so that a buffer read after its release

@@ -19,8 +19,10 @@
 package arrowpool
 
 import (
+	"flag"
 	"math/bits"
 	"sync"
+	"testing"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -46,7 +48,22 @@ type Pool struct {
 }
 
 // New returns a Pool that keeps at most limit bytes of free buffers.
-func New(limit int64) *Pool { return &Pool{limit: limit} }
+//
+// In a test binary (testing.Testing) it is a Poisoned pool, unless the
+// run benchmarks: every package's tests then catch a record's memory read
+// after its last Release, whichever reader's pool it came from, while
+// benchmarks measure the pool as it runs.
+func New(limit int64) *Pool { return &Pool{limit: limit, poison: poisonInTests()} }
+
+// poisonInTests reports whether this is a test binary running tests
+// rather than benchmarks.
+func poisonInTests() bool {
+	if !testing.Testing() {
+		return false
+	}
+	f := flag.Lookup("test.bench")
+	return f == nil || f.Value.String() == ""
+}
 
 // Poisoned returns a Pool that fills every buffer freed to it with 0xA5
 // bytes, whether it keeps it or not: for tests, so that code still

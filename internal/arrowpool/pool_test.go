@@ -1,6 +1,7 @@
 package arrowpool
 
 import (
+	"flag"
 	"sync"
 	"testing"
 	"unsafe"
@@ -110,5 +111,20 @@ func TestPoolConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if p.held > p.limit {
 		t.Fatalf("held %d bytes past the limit %d", p.held, p.limit)
+	}
+}
+
+// Pools made by New in tests are poisoned, so that every package's tests
+// catch memory read after its release.
+func TestNewPoisonsInTests(t *testing.T) {
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		t.Skip("benchmarks run with plain pools")
+	}
+	p := New(1 << 20)
+	b := p.Allocate(8192)
+	b[0] = 7
+	p.Free(b)
+	if b[0] != 0xA5 {
+		t.Fatalf("a buffer freed to a pool from New in a test holds %#x, want the 0xA5 poison", b[0])
 	}
 }
