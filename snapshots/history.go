@@ -368,9 +368,10 @@ func readDrifts(ctx context.Context, data []byte) ([]Drift, error) {
 		rec := rr.Record()
 		for i := 0; i < int(rec.NumRows()); i++ {
 			out = append(out, Drift{
-				Key:       rec.Column(0).(*array.String).Value(i),
-				Kind:      rec.Column(1).(*array.String).Value(i),
-				Columns:   rec.Column(2).(*array.String).Value(i),
+				// Copies: Value's strings are the record's memory.
+				Key:       strings.Clone(rec.Column(0).(*array.String).Value(i)),
+				Kind:      strings.Clone(rec.Column(1).(*array.String).Value(i)),
+				Columns:   strings.Clone(rec.Column(2).(*array.String).Value(i)),
 				FirstSeen: at(rec.Column(3), i),
 				LastSeen:  at(rec.Column(4), i),
 				HealedAt:  at(rec.Column(5), i),

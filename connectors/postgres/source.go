@@ -257,7 +257,7 @@ func (s *Source) start(ctx context.Context) error {
 	var recovery bool
 	fail := func(what string, err error) error {
 		s.closeConn(conn)
-		return fmt.Errorf("take snapshot: %s: %w", what, err)
+		return fmt.Errorf("take snapshot: %s: %w", what, orCtx(ctx, err))
 	}
 	s.major = majorVersion(conn.PgConn().ParameterStatus("server_version"))
 	s.local = localSetup(s.major)
@@ -417,7 +417,7 @@ func (s *Source) acquire(ctx context.Context, fresh bool) (*lease, error) {
 		if snapshotGone(err) {
 			return nil, s.markLost(err)
 		}
-		return nil, fmt.Errorf("import snapshot: %w", err)
+		return nil, fmt.Errorf("import snapshot: %w", orCtx(ctx, err))
 	}
 	return &lease{s: s, conn: conn}, nil
 }
