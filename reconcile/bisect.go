@@ -551,11 +551,17 @@ func (c *chunker) observe(segs int, took sides[time.Duration]) {
 const autoSamples = 16
 
 // sample checksums up to autoSamples first-level segments, spread over the
-// key space, b.workers at a time, and reports whether a quarter or more of
-// them differ: then the table is better streamed than bisected (a full
-// checksum scan costs about as much as streaming two thirds of the table
-// on one machine, and reading the differing segments adds their share of
-// a stream).
+// key space, and reports whether a quarter or more of them differ: then
+// the table is better streamed than bisected (a full checksum scan costs
+// about as much as streaming two thirds of the table on one machine, and
+// reading the differing segments adds their share of a stream).
+//
+// The samples run one at a time (each on both sides at once), on the
+// connection each side already has: they are small statements, and
+// running them b.workers at a time opened a connection per worker that a
+// stream never uses. On this project's machine that cost 80 ms of a 1.5 s
+// 1M-row diff (1.519 s against 1.433 s with one at a time, 9 runs); a far
+// server pays one round trip per sample instead, once per table.
 func (b *bisector) sample(ctx context.Context, bounds [][]any) (dense bool, sampled, differing int, err error) {
 	nseg := len(bounds) + 1
 	if nseg < 2*autoSamples {
@@ -563,7 +569,7 @@ func (b *bisector) sample(ctx context.Context, bounds [][]any) (dense bool, samp
 	}
 	differs := make([]bool, autoSamples)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(b.workers)
+	g.SetLimit(1)
 	for k := range autoSamples {
 		i := (2*k + 1) * nseg / (2 * autoSamples)
 		seg := connectors.KeyRange{}
