@@ -16,6 +16,8 @@
 #   SCALES="10 50"        pgbench scales (scale 1 = 100,000 rows)
 #   RUNS=5                hyperfine timed runs per command (after 1 warmup)
 #   RSS_RUNS=3            /usr/bin/time -v runs for reconcile's peak RSS
+#   PAIRS=7               alternating rounds (copy A, copy B, reconcile) for
+#                         the same-round ratio; 0 skips them
 #   WORK=/tmp/reconcile-bench-pg   binaries and results
 #   KEEP=0                1 keeps the databases afterwards
 #   RECONCILE_ARGS=""     extra arguments for the timed `reconcile diff`
@@ -31,6 +33,7 @@ PGADMIN=${PGADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 SCALES=${SCALES:-10 50}
 RUNS=${RUNS:-5}
 RSS_RUNS=${RSS_RUNS:-3}
+PAIRS=${PAIRS:-7}
 WORK=${WORK:-/tmp/reconcile-bench-pg}
 KEEP=${KEEP:-0}
 RECONCILE_ARGS=${RECONCILE_ARGS:-}
@@ -48,6 +51,14 @@ psql "$PGADMIN" -qAtc 'select 1' >/dev/null || die "cannot connect to $PGADMIN (
 
 # url DB: the admin URL with its database replaced.
 url() { printf '%s/%s' "${PGADMIN%/*}" "$1"; }
+# elapsed CMD...: CMD's wall time in seconds (it must succeed).
+elapsed() {
+	local s e
+	s=$(date +%s.%N)
+	"$@" >/dev/null || exit 1
+	e=$(date +%s.%N)
+	awk -v s="$s" -v e="$e" 'BEGIN { printf "%.4f", e - s }'
+}
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 mkdir -p "$WORK/results"
@@ -98,6 +109,22 @@ for scale in $SCALES; do
 	mb=$(jq '.results[1].median' "$WORK/results/time-s$scale.json")
 	mr=$(jq '.results[2].median' "$WORK/results/time-s$scale.json")
 
+	# Alternating rounds: this machine's speed drifts over minutes, so the
+	# ratio of a diff to the copies timed just before it is steadier than
+	# the ratio of medians taken minutes apart.
+	ratios=()
+	for _ in $(seq "$PAIRS"); do
+		ta=$(elapsed bash -c "$copyA")
+		tb=$(elapsed bash -c "$copyB")
+		tr=$(elapsed bash -c "$diffcmd")
+		ratios+=("$(awk -v a="$ta" -v b="$tb" -v r="$tr" 'BEGIN { printf "%.3f", r / ((a > b) ? a : b) }')")
+	done
+	mpair=-
+	if ((PAIRS > 0)); then
+		mpair=$(median "${ratios[@]}")
+		log "same-round ratios: ${ratios[*]}"
+	fi
+
 	rss=()
 	for _ in $(seq "$RSS_RUNS"); do
 		set +e
@@ -106,10 +133,10 @@ for scale in $SCALES; do
 		rss+=("$(tail -1 "$WORK/results/rss")")
 	done
 	mrss=$(median "${rss[@]}")
-	line=$(awk -v s="$scale" -v n="$rows" -v a="$ma" -v b="$mb" -v r="$mr" -v k="$mrss" 'BEGIN {
+	line=$(awk -v s="$scale" -v n="$rows" -v a="$ma" -v b="$mb" -v r="$mr" -v k="$mrss" -v p="$mpair" -v np="$PAIRS" 'BEGIN {
 		floor = (a > b) ? a : b
-		printf "scale %s (%d rows/side): reconcile %.2fs, copy A %.2fs, copy B %.2fs, ratio to slower copy %.2f, %.1fM rows/s (both sides), peak RSS %.0f MB",
-			s, n, r, a, b, r / floor, 2 * n / r / 1e6, k / 1024 }')
+		printf "scale %s (%d rows/side): reconcile %.2fs, copy A %.2fs, copy B %.2fs, ratio to slower copy %.2f (median same-round ratio %s over %d rounds), %.1fM rows/s (both sides), peak RSS %.0f MB",
+			s, n, r, a, b, r / floor, p, np, 2 * n / r / 1e6, k / 1024 }')
 	summary+=("$line")
 	if [[ $KEEP != 1 ]]; then
 		psql "$PGADMIN" -qc "drop database $A with (force)" -c "drop database $B with (force)"
