@@ -800,3 +800,24 @@ func TestBisectCancelsStatements(t *testing.T) {
 		t.Errorf("failed target: %v; %d source statements cancelled, %d still running", err, cancelled.Load(), ss.inFlight.Load())
 	}
 }
+
+// A probe is a close call, probed again on a wider window, only when
+// neither cost is twice the other.
+func TestCloseCall(t *testing.T) {
+	ms := func(a, b time.Duration) sides[time.Duration] {
+		return sides[time.Duration]{a * time.Millisecond, b * time.Millisecond}
+	}
+	for _, c := range []struct {
+		check, read sides[time.Duration]
+		want        bool
+	}{
+		{ms(126, 90), ms(38, 30), false}, // MD5 against a read: clear
+		{ms(10, 18), ms(16, 26), true},   // the record hash: close
+		{ms(5, 5), ms(20, 10), false},    // the read twice the checksum
+		{ms(19, 1), ms(10, 10), true},    // the slower side sets each cost
+	} {
+		if got := closeCall(c.check, c.read); got != c.want {
+			t.Errorf("closeCall(%v, %v) = %v, want %v", c.check, c.read, got, c.want)
+		}
+	}
+}
