@@ -615,25 +615,28 @@ func streamCheaper(check, read sides[time.Duration], f float64) bool {
 }
 
 // costWindow is how many adjacent first-level segments the cost probe
-// checksums and reads first, at most (and at most half the table): enough
-// rows that each statement's fixed cost does not decide when one cost is
-// well above the other (MD5 built in SQL against a read: about 3×).
-// closeCall's verdicts are probed again on wideCostWindow segments
-// (32,768 rows at the default threshold), so that the machine's noise
-// does not decide them either: at 32 segments the verdict on one pair of
-// PostgreSQL tables with the record hash flipped from run to run, at 128
-// it did not (6 runs). The wide window costs a MariaDB pair's MD5 probe
-// about 90 ms more than the narrow one, which is why it is not the first.
+// checksums and reads first, at most (and at most half the table). Such a
+// narrow window settles only a clear case for streaming (clearlyStream):
+// each statement's fixed cost weighs more on the read than on the
+// checksum, so a wider window would only make streaming look cheaper
+// still. Any other verdict is probed again on wideCostWindow segments
+// (32,768 rows at the default threshold), so that neither the fixed costs
+// nor the machine's noise decide it: at 32 segments the verdict on one
+// pair of PostgreSQL tables with the record hash flipped from run to run
+// (a checksum of 10 ms against a read of 27 ms in one run, 19 ms against
+// 16 ms in another), at 128 it did not (6 runs). MD5 built in SQL against
+// a read (MariaDB here) is often settled narrow, sparing the wide probe's
+// 60 to 90 ms.
 const (
 	costWindow     = 32
 	wideCostWindow = 128
 )
 
-// closeCall reports whether a probe's checksum and read times are within a
-// factor of 2 of each other: too close to trust a narrow window.
-func closeCall(check, read sides[time.Duration]) bool {
+// clearlyStream reports whether a probe's checksum took at least twice
+// as long as its read on the slower side of each.
+func clearlyStream(check, read sides[time.Duration]) bool {
 	c, r := max(check[0], check[1]), max(read[0], read[1])
-	return c < 2*r && r < 2*c
+	return c >= 2*r
 }
 
 // probeCosts times, on both sides at once, one checksum statement and one
@@ -805,7 +808,7 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 		// of the table.
 		if sampled > 0 && probeCosts {
 			check, read, w, err := b.probeCosts(ctx, bounds, so, to, ropts, costWindow)
-			if err == nil && closeCall(check, read) {
+			if err == nil && !clearlyStream(check, read) {
 				check, read, w, err = b.probeCosts(ctx, bounds, so, to, ropts, wideCostWindow)
 			}
 			if err != nil {

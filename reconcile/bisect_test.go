@@ -801,9 +801,9 @@ func TestBisectCancelsStatements(t *testing.T) {
 	}
 }
 
-// A probe is a close call, probed again on a wider window, only when
-// neither cost is twice the other.
-func TestCloseCall(t *testing.T) {
+// A narrow probe settles only a clear case for streaming: a checksum that
+// took at least twice the read, on the slower side of each.
+func TestClearlyStream(t *testing.T) {
 	ms := func(a, b time.Duration) sides[time.Duration] {
 		return sides[time.Duration]{a * time.Millisecond, b * time.Millisecond}
 	}
@@ -811,13 +811,14 @@ func TestCloseCall(t *testing.T) {
 		check, read sides[time.Duration]
 		want        bool
 	}{
-		{ms(126, 90), ms(38, 30), false}, // MD5 against a read: clear
-		{ms(10, 18), ms(16, 26), true},   // the record hash: close
-		{ms(5, 5), ms(20, 10), false},    // the read twice the checksum
-		{ms(19, 1), ms(10, 10), true},    // the slower side sets each cost
+		{ms(41, 30), ms(17, 12), true},  // MD5 against a read: clear
+		{ms(10, 18), ms(16, 26), false}, // the record hash: close, probe wide
+		{ms(5, 5), ms(20, 10), false},   // the read dearer: probe wide
+		{ms(20, 1), ms(10, 10), true},   // the slower side sets each cost
+		{ms(19, 1), ms(10, 10), false},
 	} {
-		if got := closeCall(c.check, c.read); got != c.want {
-			t.Errorf("closeCall(%v, %v) = %v, want %v", c.check, c.read, got, c.want)
+		if got := clearlyStream(c.check, c.read); got != c.want {
+			t.Errorf("clearlyStream(%v, %v) = %v, want %v", c.check, c.read, got, c.want)
 		}
 	}
 }
