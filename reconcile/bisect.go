@@ -285,6 +285,10 @@ func (b *bisector) sideChecksums(ctx context.Context, side Side, r connectors.Ke
 // sides holds one figure per side: source, target.
 type sides[T any] [2]T
 
+// slower is the longer of two sides' times: the pace of a step that runs
+// on both at once.
+func slower(t sides[time.Duration]) time.Duration { return max(t[0], t[1]) }
+
 // checksums computes both sides' segments of r cut at bounds, at once,
 // and the time each side's statement took. The first to fail cancels the
 // other.
@@ -567,9 +571,6 @@ func (b *bisector) sample(ctx context.Context, bounds [][]any) (dense bool, samp
 	if nseg < 2*autoSamples {
 		return false, 0, 0, nil // the first level is hardly more work than a sample
 	}
-	differs := make([]bool, autoSamples)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(1)
 	for k := range autoSamples {
 		i := (2*k + 1) * nseg / (2 * autoSamples)
 		seg := connectors.KeyRange{}
@@ -579,21 +580,12 @@ func (b *bisector) sample(ctx context.Context, bounds [][]any) (dense bool, samp
 		if i < len(bounds) {
 			seg.To = bounds[i]
 		}
-		g.Go(func() error {
-			ss, ts, _, err := b.checksums(gctx, seg, nil)
-			if err != nil {
-				return err
-			}
-			differs[k] = differ(ss[0], ts[0])
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return false, 0, 0, err
-	}
-	for _, d := range differs {
+		ss, ts, _, err := b.checksums(ctx, seg, nil)
+		if err != nil {
+			return false, 0, 0, err
+		}
 		sampled++
-		if d {
+		if differ(ss[0], ts[0]) {
 			differing++
 		}
 	}
@@ -610,8 +602,7 @@ var probeCosts = true
 // less than checksumming it and reading the differing fraction f of it:
 // the slower side sets the pace of each.
 func streamCheaper(check, read sides[time.Duration], f float64) bool {
-	c, r := max(check[0], check[1]), max(read[0], read[1])
-	return float64(c) >= (1-f)*float64(r)
+	return float64(slower(check)) >= (1-f)*float64(slower(read))
 }
 
 // costWindow is how many adjacent first-level segments the cost probe
@@ -635,8 +626,7 @@ const (
 // clearlyStream reports whether a probe's checksum took at least twice
 // as long as its read on the slower side of each.
 func clearlyStream(check, read sides[time.Duration]) bool {
-	c, r := max(check[0], check[1]), max(read[0], read[1])
-	return c >= 2*r
+	return slower(check) >= 2*slower(read)
 }
 
 // probeCosts times, on both sides at once, one checksum statement and one
@@ -814,7 +804,7 @@ func bisectDiff(ctx context.Context, b *bisector, ss, ts *sideState, so, to conn
 			if err != nil {
 				return false, &checksumError{err}
 			}
-			c, r := max(check[0], check[1]), max(read[0], read[1])
+			c, r := slower(check), slower(read)
 			if streamCheaper(check, read, float64(differing)/float64(sampled)) {
 				em.res.Plan.Note = joinNote(em.res.Plan.Note, fmt.Sprintf("checksumming %d segments in SQL took %s against %s to read them, so the table was streamed",
 					w, c.Round(10*time.Microsecond), r.Round(10*time.Microsecond)))
