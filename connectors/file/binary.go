@@ -39,7 +39,7 @@ const parquetBuffer = 128 << 10
 const outputPoolLimit = 8 << 20
 
 // newOutputPool returns the allocator of a Parquet reader's record
-// batches (tests poison it).
+// batches (a variable so that a test can count the pools made).
 var newOutputPool = func() memory.Allocator { return arrowpool.New(outputPoolLimit) }
 
 // openParquet opens the Parquet file and its Arrow reader.

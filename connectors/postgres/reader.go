@@ -42,9 +42,8 @@ func (s *Source) ReadOrdered(ctx context.Context, ref connectors.TableRef, key [
 // batches' worth.
 const batchPoolLimit = 16 << 20
 
-// newBatchPool returns the allocator of a scan's record batches (the
-// package's tests poison it, so that a buffer read after its release
-// shows).
+// newBatchPool returns the allocator of a scan's record batches (a
+// variable so that a test can count the pools made).
 var newBatchPool = func() memory.Allocator { return arrowpool.New(batchPoolLimit) }
 
 func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string, opts connectors.ReadOptions) (array.RecordReader, error) {

@@ -170,12 +170,7 @@ func (c *Conn) bulkRead(p []byte, lowat bool) (int, error) {
 	}
 	for {
 		c.mu.Lock()
-		user := c.deadline
-		d := time.Now().Add(MaxWait)
-		if !user.IsZero() && user.Before(d) {
-			d = user
-		}
-		err := c.Conn.SetReadDeadline(d)
+		err := c.Conn.SetReadDeadline(c.socketDeadline(c.deadline))
 		c.mu.Unlock()
 		if err != nil {
 			return 0, err
@@ -185,7 +180,7 @@ func (c *Conn) bulkRead(p []byte, lowat bool) (int, error) {
 			return n, err
 		}
 		c.mu.Lock()
-		user = c.deadline
+		user := c.deadline
 		c.mu.Unlock()
 		if !user.IsZero() && !time.Now().Before(user) {
 			return n, err // the caller's deadline passed
