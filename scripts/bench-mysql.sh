@@ -105,10 +105,12 @@ hyperfine -N --style basic --warmup 1 --runs "$RUNS" --export-json "$WORK/result
 	-n "mysql A" "mysql $MYSQL_ADMIN --quick -e '$q' $A" \
 	-n "mysql B" "mysql $MYSQL_ADMIN --quick -e '$q' $B" \
 	-n "psql P" "psql $(pgurl $P) -qc '\\copy ($q) to /dev/null'" \
+	-n "mysql A+B at once" "bash -c \"mysql $MYSQL_ADMIN --quick -e '$q' $A >/dev/null & mysql $MYSQL_ADMIN --quick -e '$q' $B >/dev/null; wait\"" \
+	-n "mysql A+psql P at once" "bash -c \"mysql $MYSQL_ADMIN --quick -e '$q' $A >/dev/null & psql $(pgurl $P) -qc '\\\\copy ($q) to /dev/null'; wait\"" \
 	-n "reconcile my-my" "bash -c '$R diff $MYSQL_URL/$A $MYSQL_URL/$B --table pgbench_accounts --limit 10 --progress never >/dev/null; test \$? -eq 1'" \
 	-n "reconcile my-pg" "$R diff $MYSQL_URL/$A $(pgurl $P) --table pgbench_accounts --limit 10 --progress never" >&2
 med() { jq ".results[$1].median" "$WORK/results/time.json"; }
-ma=$(med 0) mb=$(med 1) mp=$(med 2) rmm=$(med 3) rmp=$(med 4)
+ma=$(med 0) mb=$(med 1) mp=$(med 2) fmm=$(med 3) fmp=$(med 4) rmm=$(med 5) rmp=$(med 6)
 rss() { # ARGS...: median peak RSS in KB
 	local out=()
 	for _ in $(seq "$RSS_RUNS"); do
@@ -119,10 +121,12 @@ rss() { # ARGS...: median peak RSS in KB
 }
 kmm=$(rss "$MYSQL_URL/$A" "$MYSQL_URL/$B")
 kmp=$(rss "$MYSQL_URL/$A" "$(pgurl $P)")
-awk -v n="$rows" -v a="$ma" -v b="$mb" -v p="$mp" -v x="$rmm" -v y="$rmp" -v kx="$kmm" -v ky="$kmp" 'BEGIN {
+awk -v n="$rows" -v a="$ma" -v b="$mb" -v p="$mp" -v x="$rmm" -v y="$rmp" -v fx="$fmm" -v fy="$fmp" -v kx="$kmm" -v ky="$kmp" 'BEGIN {
 	f1 = (a > b) ? a : b; f2 = (a > p) ? a : p
 	printf "MySQL-MySQL (%d rows/side): reconcile %.2fs, mysql A %.2fs, mysql B %.2fs, ratio to slower side %.2f, peak RSS %.0f MB\n", n, x, a, b, x / f1, kx / 1024
+	printf "  both exports at once %.2fs (%.2f x the slower side): reconcile is %.2f x that\n", fx, fx / f1, x / fx
 	printf "MySQL-PostgreSQL (%d rows/side): reconcile %.2fs, mysql A %.2fs, psql %.2fs, ratio to slower side %.2f, peak RSS %.0f MB\n", n, y, a, p, y / f2, ky / 1024
+	printf "  both exports at once %.2fs (%.2f x the slower side): reconcile is %.2f x that\n", fy, fy / f2, y / fy
 }' | tee "$WORK/results/summary.txt"
 tee -a "$WORK/results/summary.txt" <"$WORK/results/pool.txt"
 
