@@ -138,6 +138,11 @@ func intOf(v driver.Value) (int64, error) {
 		return int64(x), nil
 	case []byte:
 		return parseInt(x)
+	case *textCell:
+		if x.form == 'i' {
+			return x.i, nil
+		}
+		return parseInt(x.b)
 	}
 	return 0, fmt.Errorf("unexpected %T", v)
 }
@@ -153,6 +158,14 @@ func uintOf(v driver.Value) (uint64, error) {
 		return uint64(x), nil
 	case []byte:
 		return parseUint(x)
+	case *textCell:
+		if x.form == 'i' {
+			if x.i < 0 {
+				return 0, strconv.ErrRange
+			}
+			return uint64(x.i), nil
+		}
+		return parseUint(x.b)
 	}
 	return 0, fmt.Errorf("unexpected %T", v)
 }
@@ -165,11 +178,25 @@ func floatOf(v driver.Value) (float64, error) {
 		return float64(x), nil
 	case []byte:
 		return strconv.ParseFloat(string(x), 64)
+	case *textCell:
+		return strconv.ParseFloat(string(x.b), 64)
 	}
 	return 0, fmt.Errorf("unexpected %T", v)
 }
 
 var errNotText = errors.New("unexpected value type")
+
+// bytesOf returns the bytes of a value the driver or textRows gave as
+// bytes.
+func bytesOf(v driver.Value) ([]byte, bool) {
+	switch x := v.(type) {
+	case []byte:
+		return x, true
+	case *textCell:
+		return x.b, true
+	}
+	return nil, false
+}
 
 // appendValue appends one value (not NULL) of the column.
 func (d *colDec) append(v driver.Value) error {
@@ -248,7 +275,7 @@ func (d *colDec) append(v driver.Value) error {
 			d.f64.Append(f)
 		}
 	default:
-		b, ok := v.([]byte)
+		b, ok := bytesOf(v)
 		if !ok {
 			return errNotText
 		}
@@ -339,30 +366,53 @@ func (k *keyCell) set(v driver.Value) {
 	case int64:
 		k.i, k.form = x, 'i'
 	case uint64:
-		k.u, k.form = x, 'u'
+		// One form per number whichever way it came: an unsigned value
+		// within int64 as 'i', a larger one as its digits, as the binary
+		// protocol and textRows give it.
+		if x <= math.MaxInt64 {
+			k.i, k.form = int64(x), 'i'
+		} else {
+			k.b, k.form = strconv.AppendUint(k.b[:0], x, 10), 'b'
+		}
 	case float64:
 		k.f, k.form = x, 'f'
 	case float32:
 		k.f, k.form = float64(x), 'f'
 	case []byte:
 		k.b, k.form = append(k.b[:0], x...), 'b'
+	case *textCell:
+		if x.form == 'i' {
+			k.i, k.form = x.i, 'i'
+		} else {
+			k.b, k.form = append(k.b[:0], x.b...), 'b'
+		}
 	}
 }
 
 func (k *keyCell) equal(v driver.Value) bool {
+	if k.null {
+		return v == nil
+	}
 	switch x := v.(type) {
-	case nil:
-		return k.null
 	case int64:
-		return !k.null && k.form == 'i' && k.i == x
+		return k.form == 'i' && k.i == x
 	case uint64:
-		return !k.null && k.form == 'u' && k.u == x
+		if x <= math.MaxInt64 {
+			return k.form == 'i' && k.i == int64(x)
+		}
+		var digits [20]byte
+		return k.form == 'b' && bytes.Equal(k.b, strconv.AppendUint(digits[:0], x, 10))
 	case float64:
-		return !k.null && k.form == 'f' && k.f == x
+		return k.form == 'f' && k.f == x
 	case float32:
-		return !k.null && k.form == 'f' && k.f == float64(x)
+		return k.form == 'f' && k.f == float64(x)
 	case []byte:
-		return !k.null && k.form == 'b' && bytes.Equal(k.b, x)
+		return k.form == 'b' && bytes.Equal(k.b, x)
+	case *textCell:
+		if x.form == 'i' {
+			return k.form == 'i' && k.i == x.i
+		}
+		return k.form == 'b' && bytes.Equal(k.b, x.b)
 	}
 	return false
 }
@@ -503,6 +553,8 @@ func valueError(cp *colPlan, v driver.Value, err error) error {
 	switch x := v.(type) {
 	case []byte:
 		shown = fmt.Sprintf("%q", shorten(string(x)))
+	case *textCell:
+		shown = fmt.Sprintf("%q", shorten(string(x.b)))
 	default:
 		shown = fmt.Sprint(v)
 	}

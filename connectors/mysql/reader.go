@@ -281,7 +281,16 @@ func (sc *scan) attempt(ctx context.Context) error {
 	if sc.plan.binary {
 		query = ss.prepared
 	}
-	rows, err := query(ss.ctx, sql, args)
+	var rows driver.Rows
+	kinds := textKinds(sc.plan, sc.fields)
+	if s.text && ss.sock != nil && len(args) == 0 && kinds != nil && len(sql) <= maxTextQuery {
+		var t *textRows
+		if t, err = textQuery(ss.ctx, ss.sock, sql, kinds); err == nil {
+			rows = t
+		}
+	} else {
+		rows, err = query(ss.ctx, sql, args)
+	}
 	if err == nil {
 		// The rows come as fast as the server reads them: take them in
 		// large chunks rather than waking for every packet.
@@ -457,7 +466,7 @@ func (sc *scan) stream(rows driver.Rows) error {
 // batch is an error; overflow says the row needs a new batch.
 func (sc *scan) rowFits(dest []driver.Value) (overflow bool, err error) {
 	for _, i := range sc.vars {
-		b, ok := dest[i].([]byte)
+		b, ok := bytesOf(dest[i])
 		if !ok {
 			continue
 		}

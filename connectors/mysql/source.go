@@ -206,6 +206,9 @@ type Source struct {
 	secrets   []string // passwords to scrub from error texts
 	db        string   // the database of the location
 	collation string   // the connection collation the location asks for, if any
+	// text: scans may read their rows with textRows (the connection
+	// carries the protocol as is; see textProtocolOK).
+	text bool
 	// base outlives the caller's context, for the connections' own
 	// contexts and for housekeeping after the caller's context has ended.
 	base context.Context
@@ -261,6 +264,7 @@ func (c Config) Open(ctx context.Context, location string, opts connectors.Optio
 		secrets:   secrets,
 		db:        cfg.DBName,
 		collation: cfg.Collation,
+		text:      textProtocolOK(cfg),
 		base:      context.WithoutCancel(ctx),
 		slot:      make(chan struct{}, 1),
 		plans:     map[connectors.TableRef]*tablePlan{},

@@ -1,0 +1,327 @@
+package mysql
+
+import (
+	"bytes"
+	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// The protocol cases a real server does not produce on demand: both ways
+// of ending column definitions and result sets, rows of several packets,
+// errors and malformed results. The real server's results go through
+// textRows in every scan of the package's other tests.
+
+// fakeServer answers one COM_QUERY on the other end of a pipe with the
+// given payloads (sequence numbers from 1), then closes or stays open.
+func fakeServer(t *testing.T, payloads [][]byte, seqs []byte, stayOpen bool) (net.Conn, <-chan []byte) {
+	t.Helper()
+	client, server := net.Pipe()
+	got := make(chan []byte, 1)
+	go func() {
+		defer func() {
+			if !stayOpen {
+				server.Close()
+			}
+		}()
+		hdr := make([]byte, 4)
+		if _, err := io.ReadFull(server, hdr); err != nil {
+			return
+		}
+		q := make([]byte, int(hdr[0])|int(hdr[1])<<8|int(hdr[2])<<16)
+		if _, err := io.ReadFull(server, q); err != nil {
+			return
+		}
+		got <- q
+		seq := byte(1)
+		for i, p := range payloads {
+			if seqs != nil {
+				seq = seqs[i]
+			}
+			for {
+				n := min(len(p), maxPayload)
+				if _, err := server.Write(append([]byte{byte(n), byte(n >> 8), byte(n >> 16), seq}, p[:n]...)); err != nil {
+					return
+				}
+				seq++
+				p = p[n:]
+				if n < maxPayload {
+					break
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, got
+}
+
+func lenencStr(s string) []byte {
+	var b []byte
+	switch n := len(s); {
+	case n < 0xfb:
+		b = []byte{byte(n)}
+	case n < 1<<16:
+		b = []byte{0xfc, byte(n), byte(n >> 8)}
+	case n < 1<<24:
+		b = []byte{0xfd, byte(n), byte(n >> 8), byte(n >> 16)}
+	default:
+		b = []byte{0xfe, byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24), 0, 0, 0, 0}
+	}
+	return append(b, s...)
+}
+
+func row(cells ...*string) []byte {
+	var p []byte
+	for _, c := range cells {
+		if c == nil {
+			p = append(p, lenencNull)
+		} else {
+			p = append(p, lenencStr(*c)...)
+		}
+	}
+	return p
+}
+
+func sp(s string) *string { return &s }
+
+var (
+	colDef   = []byte("\x03def\x00\x00\x00\x01a\x00\x0c\x3f\x00\x0b\x00\x00\x00\x03\x00\x00\x00\x00\x00")
+	eofOld   = []byte{pktEOF, 0, 0, 2, 0}
+	okEOF    = []byte{pktEOF, 0, 0, 2, 0, 0, 0}
+	errKill  = append([]byte{pktErr, 0x25, 0x05, '#', '7', '0', '1', '0', '0'}, "Query execution was interrupted"...)
+	twoKinds = []kind{kindInt64, kindText}
+)
+
+// readAll reads every row as strings ("NULL" for NULL), and the numbers
+// of the integer cells.
+func readAll(t *testing.T, rows *textRows) (out []string, err error) {
+	dest := make([]driver.Value, len(rows.kinds))
+	for {
+		if err := rows.Next(dest); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return out, err
+		}
+		var cells []string
+		for _, v := range dest {
+			switch x := v.(type) {
+			case nil:
+				cells = append(cells, "NULL")
+			case *textCell:
+				if x.form == 'i' {
+					cells = append(cells, "i:"+string(x.b))
+				} else {
+					cells = append(cells, string(x.b))
+				}
+			default:
+				t.Fatalf("cell %T", v)
+			}
+		}
+		out = append(out, strings.Join(cells, ","))
+	}
+}
+
+func TestTextRowsEndings(t *testing.T) {
+	rows := [][]byte{row(sp("1"), sp("x")), row(sp("-7"), nil), row(nil, sp(""))}
+	want := "i:1,x|i:-7,NULL|NULL,"
+	cases := []struct {
+		name     string
+		payloads [][]byte
+		want     string
+	}{
+		{"deprecated EOF", append(append([][]byte{{2}, colDef, colDef}, rows...), okEOF), want},
+		{"EOF packets", append(append([][]byte{{2}, colDef, colDef, eofOld}, rows...), eofOld), want},
+		{"deprecated EOF, no rows", [][]byte{{2}, colDef, colDef, okEOF}, ""},
+		{"EOF packets, no rows", [][]byte{{2}, colDef, colDef, eofOld, eofOld}, ""},
+		{"MariaDB metadata flag after the count", append(append([][]byte{{2, 1}, colDef, colDef}, rows...), okEOF), want},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			conn, got := fakeServer(t, c.payloads, nil, true)
+			r, err := textQuery(context.Background(), conn, "select a, b from t", twoKinds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q := <-got; string(q) != "\x03select a, b from t" {
+				t.Fatalf("sent %q", q)
+			}
+			out, err := readAll(t, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := strings.Join(out, "|"); s != c.want {
+				t.Errorf("rows %q, want %q", s, c.want)
+			}
+			if err := r.Close(); err != nil || r.broken != nil {
+				t.Errorf("Close = %v, broken %v", err, r.broken)
+			}
+		})
+	}
+}
+
+func TestTextRowsLongRow(t *testing.T) {
+	// A row of more than one packet (16 MiB each), and one of exactly
+	// 16 MiB - 1, which an empty packet follows.
+	long := strings.Repeat("ab", maxPayload/2+10)
+	exact := strings.Repeat("c", maxPayload-2-4) // with "1" and the lengths, maxPayload bytes
+	r1, r2 := row(sp("1"), sp(long)), row(sp("1"), sp(exact))
+	if len(r2) != maxPayload {
+		t.Fatalf("test row of %d bytes", len(r2))
+	}
+	conn, _ := fakeServer(t, [][]byte{{2}, colDef, colDef, r1, r2, row(sp("2"), sp("z")), okEOF}, nil, true)
+	r, err := textQuery(context.Background(), conn, "q", twoKinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := readAll(t, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 3 || out[0] != "i:1,"+long || out[1] != "i:1,"+exact || out[2] != "i:2,z" {
+		t.Fatalf("got %d rows", len(out))
+	}
+}
+
+func TestTextRowsServerError(t *testing.T) {
+	// A statement killed mid-result: the server's error, and the
+	// connection stays usable.
+	conn, _ := fakeServer(t, [][]byte{{2}, colDef, colDef, row(sp("1"), sp("x")), errKill}, nil, true)
+	r, err := textQuery(context.Background(), conn, "q", twoKinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := readAll(t, r)
+	var me *mysql.MySQLError
+	if len(out) != 1 || !errors.As(err, &me) || me.Number != erQueryInterrupted || string(me.SQLState[:]) != "70100" ||
+		me.Message != "Query execution was interrupted" {
+		t.Fatalf("rows %q, err %#v", out, err)
+	}
+	if !connectionLost(err) || sessionGone(err) {
+		t.Errorf("a killed query should be retried on the same session: lost %v, gone %v", connectionLost(err), sessionGone(err))
+	}
+	if err := r.Close(); err != nil || r.broken != nil {
+		t.Errorf("Close = %v, broken %v", err, r.broken)
+	}
+
+	// An error instead of a result set.
+	conn, _ = fakeServer(t, [][]byte{errKill}, nil, true)
+	if _, err := textQuery(context.Background(), conn, "q", twoKinds); !errors.As(err, &me) || me.Number != erQueryInterrupted {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestTextRowsCloseDrains(t *testing.T) {
+	conn, _ := fakeServer(t, [][]byte{{2}, colDef, colDef, row(sp("1"), sp("x")), row(sp("2"), sp("y")), row(sp("3"), sp("z")), okEOF}, nil, true)
+	r, err := textQuery(context.Background(), conn, "q", twoKinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := make([]driver.Value, 2)
+	if err := r.Next(dest); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil || !r.done || r.broken != nil {
+		t.Fatalf("Close = %v, done %v, broken %v", err, r.done, r.broken)
+	}
+}
+
+func TestTextRowsMalformed(t *testing.T) {
+	cases := []struct {
+		name     string
+		payloads [][]byte
+		seqs     []byte
+		open     bool
+		want     string
+	}{
+		{"column count", [][]byte{{3}, colDef, colDef, colDef, okEOF}, nil, true, "3 columns, expected 2"},
+		{"no result set", [][]byte{{pktOK, 0, 0, 2, 0, 0, 0}}, nil, true, "no result set"},
+		{"short row", [][]byte{{2}, colDef, colDef, row(sp("1"))}, nil, true, "ends after 1"},
+		{"cell past the packet", [][]byte{{2}, colDef, colDef, append(row(sp("1")), 5, 'a')}, nil, true, "runs past its packet"},
+		{"bytes left over", [][]byte{{2}, colDef, colDef, append(row(sp("1"), sp("x")), 'z')}, nil, true, "left over"},
+		{"sequence", [][]byte{{2}, colDef, colDef, row(sp("1"), sp("x"))}, []byte{1, 2, 3, 9}, true, "packet 9 where 4 was due"},
+		{"empty packet", [][]byte{{2}, colDef, colDef, {}}, nil, true, "empty packet"},
+		{"connection closed", [][]byte{{2}, colDef, colDef, row(sp("1"), sp("x"))}, nil, false, "unexpected EOF"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			conn, _ := fakeServer(t, c.payloads, c.seqs, c.open)
+			r, err := textQuery(context.Background(), conn, "q", twoKinds)
+			if err == nil {
+				_, err = readAll(t, r)
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %v, want one saying %q", err, c.want)
+			}
+			if !errors.Is(err, mysql.ErrInvalidConn) || !sessionGone(err) || errors.Is(err, io.EOF) {
+				t.Errorf("err %v should mark the session lost (and not read as the end of the rows)", err)
+			}
+			// The connection is closed: nothing else may use it.
+			if _, werr := conn.Write([]byte{0}); werr == nil {
+				t.Error("the connection is still open")
+			}
+		})
+	}
+}
+
+func TestTextRowsContextClosesSocket(t *testing.T) {
+	// A server that never finishes: cancelling the session's context
+	// closes the socket, and the read fails rather than hangs.
+	conn, _ := fakeServer(t, [][]byte{{2}, colDef, colDef, row(sp("1"), sp("x"))}, nil, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := textQuery(ctx, conn, "q", twoKinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := make([]driver.Value, 2)
+	if err := r.Next(dest); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := r.Next(dest); err == nil || !sessionGone(err) {
+		t.Fatalf("err %v, want the session lost", err)
+	}
+	r.Close()
+}
+
+func TestTextCellKeysMatchDriverValues(t *testing.T) {
+	// A key read by textRows equals the same key read by the driver (a
+	// resume goes through the driver), whichever form the driver uses.
+	cases := []struct {
+		cell textCell
+		same []driver.Value
+		diff []driver.Value
+	}{
+		{textCell{b: []byte("42"), i: 42, form: 'i'}, []driver.Value{int64(42), uint64(42)}, []driver.Value{int64(43), []byte("42"), nil}},
+		{textCell{b: []byte("18446744073709551615"), form: 'b'}, []driver.Value{uint64(1<<64 - 1), []byte("18446744073709551615")}, []driver.Value{uint64(1<<64 - 2), nil}},
+		{textCell{b: []byte("abc"), form: 'b'}, []driver.Value{[]byte("abc")}, []driver.Value{[]byte("abd"), nil}},
+	}
+	for _, c := range cases {
+		var k keyCell
+		k.set(&c.cell)
+		for _, v := range c.same {
+			if !k.equal(v) {
+				t.Errorf("key from %q does not equal %#v", c.cell.b, v)
+			}
+			var k2 keyCell
+			k2.set(v)
+			if !k2.equal(&c.cell) {
+				t.Errorf("key from %#v does not equal cell %q", v, c.cell.b)
+			}
+		}
+		for _, v := range c.diff {
+			if k.equal(v) {
+				t.Errorf("key from %q equals %#v", c.cell.b, v)
+			}
+		}
+	}
+	if !bytes.Equal(lenencStr("ab"), []byte{2, 'a', 'b'}) {
+		t.Fatal("lenencStr")
+	}
+}
