@@ -45,6 +45,7 @@ type sumSource struct {
 	hashes   map[string]int // Checksums calls by hash asked for
 	sums     []sumCall      // Checksums calls, in the order they ended
 	inFlight atomic.Int64   // Checksums and Boundaries calls running now
+	entered  atomic.Int64   // Checksums and Boundaries calls started so far
 	peak     atomic.Int64   // the most that ran at once
 }
 
@@ -57,6 +58,7 @@ type sumCall struct {
 // enter counts a call in flight; the returned func counts it out.
 func (s *sumSource) enter() func() {
 	n := s.inFlight.Add(1)
+	s.entered.Add(1)
 	for {
 		p := s.peak.Load()
 		if n <= p || s.peak.CompareAndSwap(p, n) {
@@ -667,8 +669,11 @@ func TestBisectSplitsConcurrently(t *testing.T) {
 		if call != "boundaries" || r.From == nil && r.To == nil || !waited.CompareAndSwap(false, true) {
 			return nil // the first level's, or not the first split
 		}
+		// Another call may start and end between two looks (the
+		// sources answer from memory): count calls started, not running.
+		seen := ss.entered.Load()
 		deadline := time.Now().Add(time.Minute)
-		for ss.inFlight.Load() < 2 {
+		for ss.entered.Load() == seen {
 			if time.Now().After(deadline) {
 				return errors.New("no other boundary query started while this one ran")
 			}
