@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/reconhq/reconcile/connectors"
+	"github.com/reconhq/reconcile/internal/arrowpool"
 	"github.com/reconhq/reconcile/internal/colselect"
 	"github.com/reconhq/reconcile/internal/recordstream"
 )
@@ -22,6 +23,10 @@ import (
 // lost connection can resume) as record batches. The caller owns the
 // reader and must Release it. The read runs on the Source's one
 // connection: it starts once the reader before it has ended.
+// batchPoolLimit bounds the free buffers a scan's pool keeps: a few
+// batches' worth.
+const batchPoolLimit = 16 << 20
+
 func (s *Source) Read(ctx context.Context, ref connectors.TableRef, opts connectors.ReadOptions) (array.RecordReader, error) {
 	return s.read(ctx, ref, nil, opts)
 }
@@ -86,8 +91,12 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 	if mem == nil {
 		mem = s.opts.Allocator
 	}
-	if mem == nil {
-		mem = memory.DefaultAllocator
+	if mem == nil || mem == memory.DefaultAllocator {
+		// The batches' buffers come from a pool that takes back the
+		// ones the engine released and hands them out for the next
+		// batches, rather than fresh memory the kernel must fault in and
+		// the collector must reclaim (a caller's own allocator is kept).
+		mem = arrowpool.New(batchPoolLimit)
 	}
 	batch := opts.BatchRows
 	if batch <= 0 {
@@ -311,7 +320,13 @@ func (sc *scan) attempt(ctx context.Context) error {
 		sc.cur.partial = false // the result set ended: so did the run of its last key
 		err = sc.emit()
 	}
-	if err != nil && sessionGone(err) && ctx.Err() == nil {
+	// textRows closes a socket it cannot read on (the driver does not
+	// know): its session goes whatever the caller's context says.
+	broken := false
+	if t, ok := rows.(*textRows); ok && t.broken != nil {
+		broken = true
+	}
+	if err != nil && (broken || sessionGone(err) && ctx.Err() == nil) {
 		s.drop(ss, err)
 	} else if err != nil && ctx.Err() != nil && !ss.usable() {
 		s.drop(ss, err)
@@ -320,7 +335,12 @@ func (sc *scan) attempt(ctx context.Context) error {
 }
 
 // usable reports whether the connection survived a stopped statement.
+// Once the session's context is cancelled (the last resort to stop a
+// statement) the socket is closed or about to be, whoever closed it.
 func (ss *session) usable() bool {
+	if ss.ctx.Err() != nil {
+		return false
+	}
 	v, ok := ss.conn.(driver.Validator)
 	return !ok || v.IsValid()
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"strconv"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -66,9 +67,10 @@ func textKinds(p *tablePlan, fields []int) []kind {
 // fits an int64 (an unsigned bigint beyond that stays digits, as the
 // binary protocol gives it).
 type textCell struct {
-	b    []byte
-	i    int64
-	form byte // 'i': i holds the value; 'b': only b
+	b      []byte
+	i      int64
+	form   byte     // 'i': i holds the value; 'b': only b
+	digits [20]byte // b for an unsigned value beyond int64, written anew
 }
 
 // Protocol constants (MySQL client/server protocol).
@@ -216,8 +218,14 @@ func (t *textRows) Next(dest []driver.Value) error {
 				c.i, c.form = v, 'i'
 			}
 		case kindUint8, kindUint16, kindUint32, kindUint64:
-			if v, err := parseUint(c.b); err == nil && v <= math.MaxInt64 {
-				c.i, c.form = int64(v), 'i'
+			if v, err := parseUint(c.b); err == nil {
+				if v <= math.MaxInt64 {
+					c.i, c.form = int64(v), 'i'
+				} else {
+					// Without the zeros ZEROFILL pads it with: a key
+					// compares with the binary protocol's digits.
+					c.b = strconv.AppendUint(c.digits[:0], v, 10)
+				}
 			}
 		}
 		dest[i] = c

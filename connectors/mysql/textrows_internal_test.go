@@ -325,3 +325,34 @@ func TestTextCellKeysMatchDriverValues(t *testing.T) {
 		t.Fatal("lenencStr")
 	}
 }
+
+func TestTextRowsUnsignedDigits(t *testing.T) {
+	// ZEROFILL pads the text protocol's digits, not the binary
+	// protocol's: an unsigned bigint beyond int64 is handed on without
+	// the zeros, so that a resume through the driver recognises the key.
+	conn, _ := fakeServer(t, [][]byte{{2}, colDef, colDef,
+		row(sp("09223372036854775808"), sp("00042")), row(sp("18446744073709551615"), sp("7")), okEOF}, nil, true)
+	r, err := textQuery(context.Background(), conn, "q", []kind{kindUint64, kindUint32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := readAll(t, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := strings.Join(out, "|"); s != "9223372036854775808,i:00042|18446744073709551615,i:7" {
+		t.Fatalf("rows %q", s)
+	}
+}
+
+func TestSessionUnusableOnceCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ss := &session{ctx: ctx, cancel: cancel}
+	if !ss.usable() {
+		t.Fatal("a live session is unusable")
+	}
+	cancel()
+	if ss.usable() {
+		t.Fatal("a session whose context was cancelled (its socket closed) is usable")
+	}
+}
