@@ -132,7 +132,7 @@ type ReadOptions struct {
 	// Allocator is used for every Arrow buffer the reader hands out. A
 	// reader given none (or memory.DefaultAllocator) may build its batches
 	// in a pool that reuses released buffers (the file connector's Parquet
-	// reads, PostgreSQL scans): values taken from a batch that must outlive
+	// reads, PostgreSQL and MySQL scans): values taken from a batch that must outlive
 	// its last Release are to be copied.
 	Allocator memory.Allocator
 	// BatchRows is the preferred number of rows per record batch; 0 lets the

@@ -155,7 +155,10 @@
 // proxy that will not prepare the statement use the text protocol. Either
 // way rows are decoded straight into Arrow builders allocated
 // from ReadOptions.Allocator (else Options.Allocator, else
-// memory.DefaultAllocator). Every
+// memory.DefaultAllocator, which a scan replaces by a pool,
+// internal/arrowpool, that hands the buffers of released batches out
+// again: a string or slice taken from a batch must be copied before the
+// batch's last Release). Every
 // ReadOptions.BatchRows rows (default DefaultBatchRows), or once the text
 // and binary columns of a batch hold 64 MiB, and always before a column
 // would outgrow Arrow's 32-bit offsets, a record goes to
