@@ -104,10 +104,12 @@ for scale in $SCALES; do
 	copyB="psql $(url $B) -qc '\\copy (select * from pgbench_accounts order by aid) to /dev/null'"
 	diffcmd="$RECONCILE diff $(url $A) $(url $B) --table pgbench_accounts --limit 10 --progress never $RECONCILE_ARGS >/dev/null; test \$? -eq 1"
 	hyperfine -N --style basic --warmup 1 --runs "$RUNS" --export-json "$WORK/results/time-s$scale.json" \
-		-n "copy A" "bash -c \"$copyA\"" -n "copy B" "bash -c \"$copyB\"" -n "reconcile" "bash -c '$diffcmd'" >&2
+		-n "copy A" "bash -c \"$copyA\"" -n "copy B" "bash -c \"$copyB\"" \
+		-n "copy A+B at once" "bash -c \"$copyA & $copyB; wait\"" -n "reconcile" "bash -c '$diffcmd'" >&2
 	ma=$(jq '.results[0].median' "$WORK/results/time-s$scale.json")
 	mb=$(jq '.results[1].median' "$WORK/results/time-s$scale.json")
-	mr=$(jq '.results[2].median' "$WORK/results/time-s$scale.json")
+	mboth=$(jq '.results[2].median' "$WORK/results/time-s$scale.json")
+	mr=$(jq '.results[3].median' "$WORK/results/time-s$scale.json")
 
 	# Alternating rounds: this machine's speed drifts over minutes, so the
 	# ratio of a diff to the copies timed just before it is steadier than
@@ -133,10 +135,10 @@ for scale in $SCALES; do
 		rss+=("$(tail -1 "$WORK/results/rss")")
 	done
 	mrss=$(median "${rss[@]}")
-	line=$(awk -v s="$scale" -v n="$rows" -v a="$ma" -v b="$mb" -v r="$mr" -v k="$mrss" -v p="$mpair" -v np="$PAIRS" 'BEGIN {
+	line=$(awk -v s="$scale" -v n="$rows" -v a="$ma" -v b="$mb" -v r="$mr" -v k="$mrss" -v p="$mpair" -v np="$PAIRS" -v both="$mboth" 'BEGIN {
 		floor = (a > b) ? a : b
-		printf "scale %s (%d rows/side): reconcile %.2fs, copy A %.2fs, copy B %.2fs, ratio to slower copy %.2f (median same-round ratio %s over %d rounds), %.1fM rows/s (both sides), peak RSS %.0f MB",
-			s, n, r, a, b, r / floor, p, np, 2 * n / r / 1e6, k / 1024 }')
+		printf "scale %s (%d rows/side): reconcile %.2fs, copy A %.2fs, copy B %.2fs, ratio to slower copy %.2f (median same-round ratio %s over %d rounds), %.1fM rows/s (both sides), peak RSS %.0f MB; both copies at once %.2fs (%.2f x the slower copy), reconcile %.2f x that",
+			s, n, r, a, b, r / floor, p, np, 2 * n / r / 1e6, k / 1024, both, both / floor, r / both }')
 	summary+=("$line")
 	if [[ $KEEP != 1 ]]; then
 		psql "$PGADMIN" -qc "drop database $A with (force)" -c "drop database $B with (force)"
