@@ -296,6 +296,7 @@ func (sc *scan) attempt(ctx context.Context) error {
 		var t *textRows
 		if t, err = textQuery(ss.ctx, ss.sock, sql, kinds); err == nil {
 			rows = t
+			s.textScans.Add(1)
 		}
 	} else {
 		rows, err = query(ss.ctx, sql, args)

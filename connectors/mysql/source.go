@@ -208,7 +208,8 @@ type Source struct {
 	collation string   // the connection collation the location asks for, if any
 	// text: scans may read their rows with textRows (the connection
 	// carries the protocol as is; see textProtocolOK).
-	text bool
+	text      bool
+	textScans atomic.Int64 // statements read by textRows (for tests)
 	// base outlives the caller's context, for the connections' own
 	// contexts and for housekeeping after the caller's context has ended.
 	base context.Context
