@@ -234,25 +234,7 @@ func TestReadWithoutPreparedStatements(t *testing.T) {
 		src.sess.conn = refusingConn{Conn: src.sess.conn, prepares: &rc.prepares}
 	}
 	src.mu.Unlock()
-	r, err := src.ReadOrdered(t.Context(), connectors.TableRef{Name: "t"}, []string{"id"}, connectors.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Release()
-	var got []string
-	for r.Next() {
-		rec := r.Record()
-		for i := range int(rec.NumRows()) {
-			var row []string
-			for c := range int(rec.NumCols()) {
-				row = append(row, rec.Column(c).ValueStr(i))
-			}
-			got = append(got, strings.Join(row, " | "))
-		}
-	}
-	if err := r.Err(); err != nil {
-		t.Fatal(err)
-	}
+	got := readRows(t, src, "t")
 	if rc.prepares.Load() == 0 {
 		t.Error("the read never asked to prepare its statement")
 	}
