@@ -17,8 +17,9 @@ import (
 
 // A scan's rows are read straight from the session's socket rather than
 // through the driver: the driver hands over every cell as an interface
-// value, which for a number or a byte slice is an allocation, and on a
-// 1M-row table that was a third of reconcile's CPU. textRows sends the
+// value, which for a number or a byte slice is an allocation; reading
+// rows itself took reconcile's CPU on a 1M-row MariaDB pair from 1.03 to
+// 0.89 s. textRows sends the
 // scan's SELECT as a plain query (MySQL's text protocol) on the driver's
 // idle connection, reads the result set itself and hands each cell over
 // as a *textCell, a pointer into a slice it reuses. The connection is the
