@@ -291,11 +291,11 @@ func (sc *scan) attempt(ctx context.Context) error {
 		query = ss.prepared
 	}
 	var rows driver.Rows
+	var text *textRows
 	kinds := textKinds(sc.plan, sc.fields)
 	if s.text && ss.sock != nil && len(args) == 0 && kinds != nil && len(sql) <= maxTextQuery {
-		var t *textRows
-		if t, err = textQuery(ss.ctx, ss.sock, sql, kinds); err == nil {
-			rows = t
+		if text, err = textQuery(ss.ctx, ss.sock, sql, kinds); err == nil {
+			rows = text
 			s.textScans.Add(1)
 		}
 	} else {
@@ -323,10 +323,7 @@ func (sc *scan) attempt(ctx context.Context) error {
 	}
 	// textRows closes a socket it cannot read on (the driver does not
 	// know): its session goes whatever the caller's context says.
-	broken := false
-	if t, ok := rows.(*textRows); ok && t.broken != nil {
-		broken = true
-	}
+	broken := text != nil && text.broken != nil
 	if err != nil && (broken || sessionGone(err) && ctx.Err() == nil) {
 		s.drop(ss, err)
 	} else if err != nil && ctx.Err() != nil && !ss.usable() {

@@ -109,13 +109,15 @@ type textRows struct {
 // textQuery sends sql (no arguments) over the text protocol and reads the
 // result set's header; kinds are the columns' kinds, in SELECT order.
 // ctx is the session's context: once it is done the socket is closed,
-// the last resort to stop a statement (s.watch kills it first).
+// the last resort to stop a statement (s.watch kills it first). On an
+// error the rows come back closed, for the caller to see whether they
+// broke the connection.
 func textQuery(ctx context.Context, conn net.Conn, sql string, kinds []kind) (*textRows, error) {
 	t := &textRows{conn: conn, buf: make([]byte, textBufSize), kinds: kinds, cells: make([]textCell, len(kinds))}
 	t.stopWait = context.AfterFunc(ctx, func() { conn.Close() })
 	if err := t.start(sql); err != nil {
 		t.Close()
-		return nil, err
+		return t, err
 	}
 	return t, nil
 }

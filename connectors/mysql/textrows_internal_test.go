@@ -260,6 +260,9 @@ func TestTextRowsMalformed(t *testing.T) {
 			if err == nil {
 				_, err = readAll(t, r)
 			}
+			if r == nil || r.broken == nil {
+				t.Fatalf("err %v: the rows do not say the connection broke", err)
+			}
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err %v, want one saying %q", err, c.want)
 			}
