@@ -66,7 +66,7 @@ func (s *Source) openParquet(mem memory.Allocator, batch int) (*file.Reader, *pq
 	// be read after their release, which a pool would turn into wrong
 	// values.
 	out := mem
-	if mem == memory.DefaultAllocator {
+	if arrowpool.Replaces(mem) {
 		out = newOutputPool()
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batch), Parallel: false}, out)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/reconhq/reconcile/connectors"
 	"github.com/reconhq/reconcile/internal/arrowpool"
@@ -23,10 +22,6 @@ import (
 // lost connection can resume) as record batches. The caller owns the
 // reader and must Release it. The read runs on the Source's one
 // connection: it starts once the reader before it has ended.
-// batchPoolLimit bounds the free buffers a scan's pool keeps: a few
-// batches' worth.
-const batchPoolLimit = 16 << 20
-
 func (s *Source) Read(ctx context.Context, ref connectors.TableRef, opts connectors.ReadOptions) (array.RecordReader, error) {
 	return s.read(ctx, ref, nil, opts)
 }
@@ -39,6 +34,10 @@ func (s *Source) ReadOrdered(ctx context.Context, ref connectors.TableRef, key [
 	}
 	return s.read(ctx, ref, key, opts)
 }
+
+// batchPoolLimit bounds the free buffers a scan's pool keeps: a few
+// batches' worth.
+const batchPoolLimit = 16 << 20
 
 func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string, opts connectors.ReadOptions) (array.RecordReader, error) {
 	name := refName(ref)
@@ -91,11 +90,7 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 	if mem == nil {
 		mem = s.opts.Allocator
 	}
-	if mem == nil || mem == memory.DefaultAllocator {
-		// The batches' buffers come from a pool that takes back the
-		// ones the engine released and hands them out for the next
-		// batches, rather than fresh memory the kernel must fault in and
-		// the collector must reclaim (a caller's own allocator is kept).
+	if arrowpool.Replaces(mem) {
 		mem = arrowpool.New(batchPoolLimit)
 	}
 	batch := opts.BatchRows

@@ -102,11 +102,7 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 	if mem == nil {
 		mem = s.opts.Allocator
 	}
-	if mem == nil || mem == memory.DefaultAllocator {
-		// The batches' buffers come from a pool that takes back the
-		// ones the engine released and hands them out for the next
-		// batches, rather than fresh memory the kernel must fault in and
-		// the collector must reclaim (a caller's own allocator is kept).
+	if arrowpool.Replaces(mem) {
 		mem = newBatchPool()
 	}
 	batch := opts.BatchRows

@@ -65,6 +65,14 @@ func poisonInTests() bool {
 	return f == nil || f.Value.String() == ""
 }
 
+// Replaces reports whether a reader given mem as its allocator should
+// build its record batches in a Pool instead: mem is nil or
+// memory.DefaultAllocator. A caller's own allocator is kept. A pool takes
+// back the buffers of released batches and hands them out for the next
+// ones, rather than fresh memory the kernel must fault in and the
+// collector must reclaim.
+func Replaces(mem memory.Allocator) bool { return mem == nil || mem == memory.DefaultAllocator }
+
 // Poisoned returns a Pool that fills every buffer freed to it with 0xA5
 // bytes, whether it keeps it or not: for tests, so that code still
 // reading a buffer after its last Release reads garbage rather than the

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"unsafe"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
 func aligned(b []byte) bool { return uintptr(unsafe.Pointer(unsafe.SliceData(b)))%alignment == 0 }
@@ -126,5 +128,14 @@ func TestNewPoisonsInTests(t *testing.T) {
 	p.Free(b)
 	if b[0] != 0xA5 {
 		t.Fatalf("a buffer freed to a pool from New in a test holds %#x, want the 0xA5 poison", b[0])
+	}
+}
+
+func TestReplaces(t *testing.T) {
+	if !Replaces(nil) || !Replaces(memory.DefaultAllocator) {
+		t.Error("no allocator, or the default one, should be replaced by a pool")
+	}
+	if Replaces(memory.NewCheckedAllocator(memory.NewGoAllocator())) || Replaces(New(1<<20)) {
+		t.Error("a caller's own allocator should be kept")
 	}
 }
