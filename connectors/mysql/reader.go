@@ -124,6 +124,7 @@ func (s *Source) read(ctx context.Context, ref connectors.TableRef, key []string
 		}
 		sc.keyPos = append(sc.keyPos, pos)
 	}
+	sc.textKinds = textKinds(p, sc.fields)
 	reserve := min(batch, 1024)
 	for _, c := range out {
 		d := newColDec(mem, &p.cols[c], reserve)
@@ -155,10 +156,12 @@ type scan struct {
 	ranges string // the predicate of ReadOptions.Ranges ("" for none)
 	unique bool   // the keys end with the primary key: no two rows share them
 	keyPos []int  // positions in fields of the key columns
-	decs   []*colDec
-	vars   []int // indexes in decs of the variable-width (text, binary) columns
-	batch  int
-	rows   int // rows in the builders
+	// textKinds: the kinds of fields when textRows can read them, else nil.
+	textKinds []kind
+	decs      []*colDec
+	vars      []int // indexes in decs of the variable-width (text, binary) columns
+	batch     int
+	rows      int // rows in the builders
 
 	out  chan arrow.Record
 	done chan struct{}
@@ -287,9 +290,8 @@ func (sc *scan) attempt(ctx context.Context) error {
 	}
 	var rows driver.Rows
 	var text *textRows
-	kinds := textKinds(sc.plan, sc.fields)
-	if s.text && ss.sock != nil && len(args) == 0 && kinds != nil && len(sql) <= maxTextQuery {
-		if text, err = textQuery(ss.ctx, ss.sock, sql, kinds); err == nil {
+	if s.text && ss.sock != nil && len(args) == 0 && sc.textKinds != nil && len(sql) <= maxTextQuery {
+		if text, err = textQuery(ss.ctx, ss.sock, sql, sc.textKinds); err == nil {
 			rows = text
 			s.textScans.Add(1)
 		}
