@@ -76,16 +76,7 @@ func TestBulkDeliversShortTailOnOpenConnection(t *testing.T) {
 	}()
 	end := client.Bulk()
 	defer end()
-	if err := client.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(client, got); err != nil {
-		t.Fatalf("bulk read of a short stream: %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("bulk read returned other bytes than were sent")
-	}
+	readExactly(t, client, want, "bulk read of a short stream")
 	if n := received.Load(); n != int64(len(want)) {
 		t.Fatalf("received counts %d bytes, want %d", n, len(want))
 	}
@@ -188,16 +179,7 @@ func TestBulkUnderTLS(t *testing.T) {
 		t.Fatal("Find does not reach the wrapped connection under TLS")
 	}
 	defer Find(tc).Bulk()()
-	if err := tc.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(tc, got); err != nil {
-		t.Fatalf("bulk read under TLS: %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("bulk read under TLS returned other bytes than were sent")
-	}
+	readExactly(t, tc, want, "bulk read under TLS")
 }
 
 func TestFindAndNilBulk(t *testing.T) {
@@ -297,5 +279,21 @@ func TestBulkZeroLengthRead(t *testing.T) {
 	defer client.Bulk()()
 	if n, err := client.Read(nil); n != 0 || err != nil {
 		t.Fatalf("zero-length read: %d, %v", n, err)
+	}
+}
+
+// readExactly reads len(want) bytes from c, within 30 s, and fails unless
+// they are want.
+func readExactly(t *testing.T, c net.Conn, want []byte, what string) {
+	t.Helper()
+	if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s returned other bytes than were sent", what)
 	}
 }
