@@ -560,18 +560,9 @@ func (s *sideState) batch(rec arrow.Record, fn rowFunc) error {
 			if s.fast[c] && lo > 0 {
 				s.encs[c].digestFast(rec.Column(c), lo, dig)
 			}
-			var csum uint64
-			for i, d := range dig {
-				csum += d
-				r[i] = rowFold(r[i], d)
-			}
-			s.colSums[c] += csum
+			s.colSums[c] += foldColumn(r, dig)
 		}
-		for i, h := range r {
-			h = rowFinish(h)
-			r[i] = h
-			sum += h
-		}
+		sum += finishRows(r)
 	}
 	s.checksum += sum
 	keyPairs := s.p.keyPairs

@@ -1,0 +1,62 @@
+//go:build !purego
+
+package reconcile
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// vectorDigests says whether the AVX-512 kernels of digest_amd64.s run. It
+// is a variable so that tests can run the scalar code on the same machine.
+var vectorDigests = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW
+
+//go:noescape
+func hash9x8(dst *uint64, src unsafe.Pointer, n int, tag uint64, signed32 bool)
+
+//go:noescape
+func hash5x8(dst *uint64, src unsafe.Pointer, n int, tag uint64)
+
+//go:noescape
+func foldx8(r, d *uint64, n int) (sum uint64)
+
+//go:noescape
+func finishx8(r *uint64, n int) (sum uint64)
+
+// The ...Vec functions do the leading multiple of 8 of their work and
+// return how many values they did; the callers do the rest.
+
+func hash9Vec(dst []uint64, src unsafe.Pointer, signed32 bool, tag byte) int {
+	n := len(dst) &^ 7
+	if !vectorDigests || n == 0 {
+		return 0
+	}
+	hash9x8(&dst[0], src, n, uint64(tag), signed32)
+	return n
+}
+
+func hash5Vec(dst []uint64, src unsafe.Pointer, tag byte) int {
+	n := len(dst) &^ 7
+	if !vectorDigests || n == 0 {
+		return 0
+	}
+	hash5x8(&dst[0], src, n, uint64(tag))
+	return n
+}
+
+func foldVec(r, d []uint64) (int, uint64) {
+	n := len(r) &^ 7
+	if !vectorDigests || n == 0 {
+		return 0, 0
+	}
+	return n, foldx8(&r[0], &d[0], n)
+}
+
+func finishVec(r []uint64) (int, uint64) {
+	n := len(r) &^ 7
+	if !vectorDigests || n == 0 {
+		return 0, 0
+	}
+	return n, finishx8(&r[0], n)
+}
