@@ -10,7 +10,7 @@ import (
 
 // vectorDigests says whether the AVX-512 kernels of digest_amd64.s run. It
 // is a variable so that tests can run the scalar code on the same machine.
-var vectorDigests = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW
+var vectorDigests = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2
 
 //go:noescape
 func hash9x8(dst *uint64, src unsafe.Pointer, n int, tag uint64, signed32 bool)
@@ -59,4 +59,15 @@ func finishVec(r []uint64) (int, uint64) {
 		return 0, 0
 	}
 	return n, finishx8(&r[0], n)
+}
+
+//go:noescape
+func hashShortx8(dst *uint64, offs *int32, data unsafe.Pointer, n int, tag uint64) (done int)
+
+func hashShortVec(dst []uint64, offs []int32, data []byte, tag byte) int {
+	n := len(dst) &^ 7
+	if !vectorDigests || n == 0 || offs[0] < 0 || int(offs[n]) > len(data) {
+		return 0
+	}
+	return hashShortx8(&dst[0], &offs[0], unsafe.Pointer(unsafe.SliceData(data)), n, uint64(tag))
 }

@@ -238,3 +238,219 @@ donefinish:
 	MOVQ AX, sum+16(FP)
 	VZEROUPPER
 	RET
+
+// Index vectors for VPERMT2Q: with two registers each holding the four
+// message words of two strings, permA gathers words 0 and 1 of the four
+// strings, permB words 2 and 3; permLo and permHi then join the halves of
+// two such results into one word of all eight strings.
+DATA permA<>+0x00(SB)/8, $0
+DATA permA<>+0x08(SB)/8, $4
+DATA permA<>+0x10(SB)/8, $8
+DATA permA<>+0x18(SB)/8, $12
+DATA permA<>+0x20(SB)/8, $1
+DATA permA<>+0x28(SB)/8, $5
+DATA permA<>+0x30(SB)/8, $9
+DATA permA<>+0x38(SB)/8, $13
+GLOBL permA<>(SB), RODATA|NOPTR, $64
+
+DATA permB<>+0x00(SB)/8, $2
+DATA permB<>+0x08(SB)/8, $6
+DATA permB<>+0x10(SB)/8, $10
+DATA permB<>+0x18(SB)/8, $14
+DATA permB<>+0x20(SB)/8, $3
+DATA permB<>+0x28(SB)/8, $7
+DATA permB<>+0x30(SB)/8, $11
+DATA permB<>+0x38(SB)/8, $15
+GLOBL permB<>(SB), RODATA|NOPTR, $64
+
+DATA permLo<>+0x00(SB)/8, $0
+DATA permLo<>+0x08(SB)/8, $1
+DATA permLo<>+0x10(SB)/8, $2
+DATA permLo<>+0x18(SB)/8, $3
+DATA permLo<>+0x20(SB)/8, $8
+DATA permLo<>+0x28(SB)/8, $9
+DATA permLo<>+0x30(SB)/8, $10
+DATA permLo<>+0x38(SB)/8, $11
+GLOBL permLo<>(SB), RODATA|NOPTR, $64
+
+DATA permHi<>+0x00(SB)/8, $4
+DATA permHi<>+0x08(SB)/8, $5
+DATA permHi<>+0x10(SB)/8, $6
+DATA permHi<>+0x18(SB)/8, $7
+DATA permHi<>+0x20(SB)/8, $12
+DATA permHi<>+0x28(SB)/8, $13
+DATA permHi<>+0x30(SB)/8, $14
+DATA permHi<>+0x38(SB)/8, $15
+GLOBL permHi<>(SB), RODATA|NOPTR, $64
+
+// BCAST broadcasts the constant c to every lane of z.
+#define BCAST(c, z) \
+	MOVQ c, AX \
+	VPBROADCASTQ AX, z
+
+// LOADMSG loads the bytes of string j of the block (offsets at BX, data at
+// DX) into bytes 2 and up of the 32-byte register dst, zeroing the rest.
+// The load is masked to the string's own bytes, so it reads nothing
+// outside them, whatever lies around.
+#define LOADMSG(j, dst) \
+	MOVLQSX (j*4)(BX), R8 \
+	MOVLQSX (j*4+4)(BX), R9 \
+	SUBQ    R8, R9 \
+	SHLXQ   R9, R15, R10 \
+	DECQ    R10 \
+	SHLQ    $2, R10 \
+	KMOVD   R10, K2 \
+	VMOVDQU8.Z -2(DX)(R8*1), K2, dst
+
+// STEP8 folds message word w into h (Z20) in the lanes of mask k.
+#define STEP8(w, k) \
+	VPMULLQ Z29, w, Z0 \
+	VPROLQ  $31, Z0, Z0 \
+	VPMULLQ Z28, Z0, Z0 \
+	VPXORQ  Z20, Z0, Z0 \
+	VPROLQ  $27, Z0, Z0 \
+	VPMULLQ Z28, Z0, Z0 \
+	VPADDQ  Z30, Z0, k, Z20
+
+// STEP1 folds the low byte of Z1 into h in the lanes of mask k and shifts
+// Z1 right by a byte.
+#define STEP1(k) \
+	VPANDQ  Z17, Z1, Z0 \
+	VPSRLQ  $8, Z1, Z1 \
+	VPMULLQ Z31, Z0, Z0 \
+	VPXORQ  Z20, Z0, Z0 \
+	VPROLQ  $11, Z0, Z0 \
+	VPMULLQ Z28, Z0, k, Z20
+
+// func hashShortx8(dst *uint64, offs *int32, data unsafe.Pointer, n int, tag uint64) (done int)
+// dst[i] = hashTagged(tag, data[offs[i]:offs[i+1]]) for i < n, a multiple
+// of 8, eight strings at a time. It stops before the first block of eight
+// holding a string longer than 29 bytes (whose message would be 32 bytes or
+// more) and returns how many it did. The caller has checked that offs[0]
+// >= 0 and offs[n] <= len(data); the lengths, checked here to lie in
+// [0, 29], then keep every read inside data.
+TEXT ·hashShortx8(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ offs+8(FP), BX
+	MOVQ data+16(FP), DX
+	MOVQ n+24(FP), CX
+	BCAST(PRIME1, Z28)
+	BCAST(PRIME2, Z29)
+	BCAST(PRIME3, Z27)
+	BCAST(PRIME4, Z30)
+	BCAST(PRIME5, Z31)
+	MOVQ tag+32(FP), AX
+	VPBROADCASTQ AX, Z26
+	BCAST($1, Z18)
+	BCAST($2, Z25)
+	BCAST($3, Z19)
+	BCAST($4, Z24)
+	BCAST($7, Z23)
+	BCAST($15, Z22)
+	BCAST($23, Z21)
+	BCAST($29, Z16)
+	BCAST($0xff, Z17)
+	VMOVDQU64 permA<>(SB), Z4
+	VMOVDQU64 permB<>(SB), Z5
+	VMOVDQU64 permLo<>(SB), Z6
+	VMOVDQU64 permHi<>(SB), Z7
+	MOVQ $1, R15
+	XORQ R14, R14 // strings done
+	SHRQ $3, CX
+	JZ   doneshort
+
+loopshort:
+	// The eight lengths, as quadwords in Z2; any above 29 ends the run.
+	VMOVDQU   (BX), Y0
+	VMOVDQU   4(BX), Y1
+	VPSUBD    Y0, Y1, Y1
+	VPMOVZXDQ Y1, Z2
+	VPCMPUQ   $6, Z16, Z2, K1
+	KORTESTB  K1, K1
+	JNZ       doneshort
+
+	LOADMSG(0, Y8)
+	LOADMSG(1, Y9)
+	LOADMSG(2, Y10)
+	LOADMSG(3, Y11)
+	LOADMSG(4, Y12)
+	LOADMSG(5, Y13)
+	LOADMSG(6, Y14)
+	LOADMSG(7, Y15)
+
+	// Transpose: word k of the eight messages into one register each,
+	// W0 = Z8, W1 = Z10, W2 = Z9, W3 = Z11.
+	VINSERTI64X4 $1, Y9, Z8, Z8
+	VINSERTI64X4 $1, Y11, Z10, Z10
+	VINSERTI64X4 $1, Y13, Z12, Z12
+	VINSERTI64X4 $1, Y15, Z14, Z14
+	VMOVDQA64 Z8, Z9
+	VPERMT2Q  Z10, Z4, Z8
+	VPERMT2Q  Z10, Z5, Z9
+	VMOVDQA64 Z12, Z13
+	VPERMT2Q  Z14, Z4, Z12
+	VPERMT2Q  Z14, Z5, Z13
+	VMOVDQA64 Z8, Z10
+	VPERMT2Q  Z12, Z6, Z8
+	VPERMT2Q  Z12, Z7, Z10
+	VMOVDQA64 Z9, Z11
+	VPERMT2Q  Z13, Z6, Z9
+	VPERMT2Q  Z13, Z7, Z11
+
+	// The head bytes: tag and length.
+	VPSLLQ $8, Z2, Z0
+	VPORQ  Z0, Z8, Z8
+	VPORQ  Z26, Z8, Z8
+
+	// Z3 = L, the message length; h = prime5 + L.
+	VPADDQ Z25, Z2, Z3
+	VPADDQ Z31, Z3, Z20
+
+	// Whole words: word k in the lanes where L >= 8(k+1).
+	VPCMPUQ $6, Z23, Z3, K1
+	VPCMPUQ $6, Z22, Z3, K3
+	VPCMPUQ $6, Z21, Z3, K4
+	STEP8(Z8, K1)
+	STEP8(Z10, K3)
+	STEP8(Z9, K4)
+
+	// Z1 = the partial word: word L/8.
+	VMOVDQA64 Z8, Z1
+	VMOVDQA64 Z10, K1, Z1
+	VMOVDQA64 Z9, K3, Z1
+	VMOVDQA64 Z11, K4, Z1
+
+	// Four bytes where L&4 != 0, then Z1 shifted past them.
+	VPTESTMQ  Z24, Z3, K1
+	VPSLLQ    $32, Z1, Z0
+	VPSRLQ    $32, Z0, Z0
+	VPMULLQ   Z28, Z0, Z0
+	VPXORQ    Z20, Z0, Z0
+	VPROLQ    $23, Z0, Z0
+	VPMULLQ   Z29, Z0, Z0
+	VPADDQ    Z27, Z0, K1, Z20
+	VPANDQ    Z24, Z3, Z0
+	VPSLLQ    $3, Z0, Z0
+	VPSRLVQ   Z0, Z1, Z1
+
+	// The last L&3 bytes.
+	VPTESTMQ Z19, Z3, K1
+	VPTESTMQ Z25, Z3, K3
+	VPTESTMQ Z18, Z3, K4
+	KANDB    K3, K4, K4
+	STEP1(K1)
+	STEP1(K3)
+	STEP1(K4)
+
+	AVALANCHE(Z20, Z0, Z29, Z27)
+	VMOVDQU64 Z20, (DI)
+	ADDQ $32, BX
+	ADDQ $64, DI
+	ADDQ $8, R14
+	DECQ CX
+	JNZ  loopshort
+
+doneshort:
+	MOVQ R14, done+40(FP)
+	VZEROUPPER
+	RET

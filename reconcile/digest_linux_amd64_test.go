@@ -1,0 +1,55 @@
+//go:build !purego
+
+package reconcile
+
+import (
+	"syscall"
+	"testing"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// TestHashStringsReadsOnlyItsStrings puts strings against pages that may
+// not be read, at the very start and the very end of the readable one: a
+// vector load that strayed outside a string's bytes would fault.
+func TestHashStringsReadsOnlyItsStrings(t *testing.T) {
+	if !vectorDigests {
+		t.Skip("this machine lacks AVX-512 (F, DQ and BW); only the Go loops run")
+	}
+	page := syscall.Getpagesize()
+	mem, err := syscall.Mmap(-1, 0, 3*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Skipf("mmap: %v", err)
+	}
+	defer syscall.Munmap(mem)
+	if err := syscall.Mprotect(mem[:page], syscall.PROT_NONE); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mprotect(mem[2*page:], syscall.PROT_NONE); err != nil {
+		t.Fatal(err)
+	}
+	data := mem[page : 2*page : 2*page]
+	for i := range data {
+		data[i] = byte(i*7 + 1)
+	}
+	// Sixteen strings from the first byte of the page, then sixteen that
+	// end on its last byte, lengths 0 to 29.
+	offs := []int32{0}
+	for i := range 16 {
+		offs = append(offs, offs[len(offs)-1]+int32(i*29/15))
+	}
+	tail := []int32{int32(page)}
+	for i := range 16 {
+		tail = append([]int32{tail[0] - int32((15-i)*29/15)}, tail...)
+	}
+	for _, o := range [][]int32{offs, tail} {
+		got := make([]uint64, len(o)-1)
+		hashStrings(got, o, data, tagText)
+		for i := range got {
+			v := data[o[i]:o[i+1]]
+			if want := xxhash.Sum64(appendLen(nil, tagText, v)); got[i] != want {
+				t.Fatalf("string %d (%d bytes at %d) = %#x, want %#x", i, len(v), o[i], got[i], want)
+			}
+		}
+	}
+}
