@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/cespare/xxhash/v2"
 )
 
@@ -334,16 +335,7 @@ func (e *columnEncoder) digestFast(arr arrow.Array, lo int, dst []uint64) bool {
 	case *array.Binary:
 		hashStrings(dst, a.ValueOffsets()[lo:], valueBuffer(a), tagBinary)
 	case *array.Decimal128:
-		var scratch [48]byte
-		scale := a.DataType().(*arrow.Decimal128Type).Scale
-		for i, v := range a.Values()[lo : lo+len(dst)] {
-			lo, hi := v.LowBits(), v.HighBits()
-			if (hi == 0 && lo <= math.MaxInt64) || (hi == -1 && lo > math.MaxInt64) {
-				dst[i] = digestDecimal64(int64(lo), scale)
-			} else {
-				dst[i] = xxhash.Sum64(appendDecimal128At(scratch[:0], v, scale))
-			}
-		}
+		digestDecimals(dst, a.Values()[lo:], a.DataType().(*arrow.Decimal128Type).Scale)
 	case *array.Boolean:
 		for i := range dst {
 			if a.Value(lo + i) {
@@ -365,6 +357,116 @@ func (e *columnEncoder) digestFast(arr arrow.Array, lo int, dst []uint64) bool {
 	return true
 }
 
+// digestDecimals sets dst[i] to the digest of the decimal vals[i] at
+// scale, as digestDecimal64 and appendDecimal128At define it. Values that
+// are not integral and fit in 64 bits, the common case, have their number
+// text written side by side into a buffer and hashed 64 at a time by
+// hashStrings.
+func digestDecimals(dst []uint64, vals []decimal128.Num, scale int32) {
+	const chunk = 64
+	var (
+		buf  [chunk * 24]byte // a text is at most 24 bytes: '-', 19 digits, "e-18"
+		offs [chunk + 1]int32
+		at   [chunk]int32 // where each text's digest goes in dst
+		hs   [chunk]uint64
+	)
+	k := 0
+	flush := func() {
+		hashStrings(hs[:k], offs[:k+1], buf[:], tagNumber)
+		for j, h := range hs[:k] {
+			dst[at[j]] = h
+		}
+		k = 0
+	}
+	for i, v := range vals[:len(dst)] {
+		lo, hi := v.LowBits(), v.HighBits()
+		switch {
+		case (hi != 0 || lo > math.MaxInt64) && (hi != -1 || lo <= math.MaxInt64):
+			var scratch [48]byte
+			dst[i] = xxhash.Sum64(appendDecimal128At(scratch[:0], v, scale))
+		case scale <= 0 || scale >= 19 || int64(lo) == math.MinInt64:
+			dst[i] = digestDecimal64(int64(lo), scale)
+		case int64(lo)%10 == 0 && int64(lo)%pow10[scale] == 0:
+			dst[i] = hash9(tagInt, uint64(int64(lo)/pow10[scale]))
+		default:
+			n := putDecimalText(buf[offs[k]:], int64(lo), scale)
+			offs[k+1] = offs[k] + int32(n)
+			at[k] = int32(i)
+			if k++; k == chunk {
+				flush()
+			}
+		}
+	}
+	flush()
+}
+
+// decimalDigits is the number of decimal digits of u > 0.
+func decimalDigits(u int64) int {
+	t := bits.Len64(uint64(u)) * 1233 >> 12 // about log10(u)
+	if u >= pow10[t] {
+		t++
+	}
+	return t
+}
+
+// digits8 is the 8 decimal digits of x < 10^8 as ASCII, the first in the
+// lowest byte: the two halves of 4 digits, then the pairs, then the
+// digits are split in parallel in the lanes of one word (each step's
+// multiply-and-shift divides exactly in its range).
+func digits8(x uint64) uint64 {
+	v := x/10000 | x%10000<<32
+	q := v * 10486 >> 20 & 0x0000007f_0000007f // lane / 100
+	v = q | (v-q*100)<<16
+	q = v * 103 >> 10 & 0x000f_000f_000f_000f // lane / 10
+	v = q | (v-q*10)<<8
+	return v + 0x30303030_30303030
+}
+
+// putDecimalText writes to the start of b (at least 24 bytes) the number
+// text of the non-integral unscaled / 10^scale (0 < scale < 19, unscaled
+// not MinInt64), as AppendDecimal64 writes it after the tag and length:
+// the digits without trailing zeros, "e-" and the exponent. It returns the
+// text's length; bytes of b past it may have been written too.
+func putDecimalText(b []byte, unscaled int64, scale int32) int {
+	u, neg := unscaled, unscaled < 0
+	if neg {
+		u = -u
+	}
+	exp := int(scale) // the exponent is -exp
+	for u%10 == 0 {
+		u /= 10
+		exp--
+	}
+	p := 0
+	if neg {
+		b[0] = '-'
+		p = 1
+	}
+	d := decimalDigits(u)
+	if u < 1e8 {
+		binary.LittleEndian.PutUint64(b[p:], digits8(uint64(u))>>(8*(8-d)))
+	} else {
+		// Backwards, two digits at a time.
+		for i := p + d; u >= 10; {
+			q := u / 100
+			r := 2 * (u - q*100)
+			i -= 2
+			b[i], b[i+1] = digitPairs[r], digitPairs[r+1]
+			u = q
+		}
+		if d%2 == 1 {
+			b[p] = byte('0' + u)
+		}
+	}
+	p += d
+	if exp < 10 {
+		binary.LittleEndian.PutUint32(b[p:], 'e'|'-'<<8|uint32('0'+exp)<<16)
+		return p + 3
+	}
+	binary.LittleEndian.PutUint32(b[p:], 'e'|'-'<<8|'1'<<16|uint32('0'+exp-10)<<24)
+	return p + 4
+}
+
 var pow10 = [19]int64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
 
 // digestDecimal64 is xxhash64 of AppendDecimal64(unscaled, scale), written
@@ -380,44 +482,9 @@ func digestDecimal64(unscaled int64, scale int32) uint64 {
 	if unscaled%10 == 0 && unscaled%pow10[scale] == 0 {
 		return hash9(tagInt, uint64(unscaled/pow10[scale]))
 	}
-	u, neg := unscaled, unscaled < 0
-	if neg {
-		u = -u
-	}
-	exp := int(scale) // the exponent is -exp
-	for u%10 == 0 {
-		u /= 10
-		exp--
-	}
-	// Written backwards: the exponent, then the digits two at a time.
-	var t [32]byte
-	i := len(t) - 1
-	t[i] = byte('0' + exp%10)
-	if exp >= 10 {
-		i--
-		t[i] = '1'
-	}
-	i -= 2
-	t[i], t[i+1] = 'e', '-'
-	for u >= 100 {
-		q := u / 100
-		r := 2 * (u - q*100)
-		i -= 2
-		t[i], t[i+1] = digitPairs[r], digitPairs[r+1]
-		u = q
-	}
-	if u >= 10 {
-		i -= 2
-		t[i], t[i+1] = digitPairs[2*u], digitPairs[2*u+1]
-	} else {
-		i--
-		t[i] = byte('0' + u)
-	}
-	if neg {
-		i--
-		t[i] = '-'
-	}
-	return hashTagged(tagNumber, t[i:])
+	var t [24]byte
+	n := putDecimalText(t[:], unscaled, scale)
+	return hashTagged(tagNumber, t[:n])
 }
 
 const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/cespare/xxhash/v2"
 
@@ -76,6 +78,56 @@ func TestDigestDecimal64MatchesEncoding(t *testing.T) {
 			want := xxhash.Sum64(AppendDecimal64(nil, v, scale))
 			if got := digestDecimal64(v, scale); got != want {
 				t.Fatalf("digestDecimal64(%d, %d) = %#x, want %#x (encoding %q)", v, scale, got, want, AppendDecimal64(nil, v, scale))
+			}
+		}
+	}
+}
+
+func TestDigits8(t *testing.T) {
+	check := func(x uint64) {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], digits8(x))
+		if want := fmt.Sprintf("%08d", x); string(b[:]) != want {
+			t.Fatalf("digits8(%d) = %q, want %q", x, b[:], want)
+		}
+	}
+	for x := uint64(0); x < 1e8; x += 997 {
+		check(x)
+	}
+	for _, x := range []uint64{1, 9, 10, 99, 100, 999, 1000, 9999, 10000, 99999, 100000, 9999999, 10000000, 99999999} {
+		check(x)
+	}
+}
+
+// digestDecimals, which hashes the texts of a batch together, gives the
+// digests of the encodings for every kind of value: integral, 64-bit
+// fractions of every exponent, 128-bit values, scales outside 1-18.
+func TestDigestDecimalsMatchesEncoding(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	vals := []decimal128.Num{
+		decimal128.FromI64(0), decimal128.FromI64(1), decimal128.FromI64(-1),
+		decimal128.FromI64(math.MaxInt64), decimal128.FromI64(math.MinInt64),
+		decimal128.FromI64(math.MinInt64 + 1), decimal128.FromI64(1e18),
+		decimal128.FromU64(math.MaxUint64), decimal128.New(1, 0), decimal128.New(-2, 5),
+	}
+	for range 3000 {
+		v := r.Int64() >> r.IntN(63)
+		if r.IntN(2) == 0 {
+			v = -v
+		}
+		vals = append(vals, decimal128.FromI64(v), decimal128.FromI64(v/1000*1000))
+		if r.IntN(10) == 0 {
+			vals = append(vals, decimal128.New(r.Int64N(4)-2, r.Uint64()))
+		}
+	}
+	for _, scale := range []int32{-3, 0, 1, 2, 3, 9, 10, 11, 18, 19, 22} {
+		got := make([]uint64, len(vals))
+		digestDecimals(got, vals, scale)
+		for i, v := range vals {
+			want := xxhash.Sum64(appendDecimal128At(nil, v, scale))
+			if got[i] != want {
+				t.Fatalf("digestDecimals: %s at scale %d (value %d of %d) = %#x, want %#x (encoding %q)",
+					v.BigInt(), scale, i, len(vals), got[i], want, appendDecimal128At(nil, v, scale))
 			}
 		}
 	}
