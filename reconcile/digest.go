@@ -203,6 +203,9 @@ func hash5Ints[T ~int32](dst []uint64, src []T, tag byte) {
 // its whole value buffer). Where the machine has AVX-512, blocks of eight
 // strings of at most 29 bytes are hashed together.
 func hashStrings(dst []uint64, offs []int32, data []byte, tag byte) {
+	if len(dst) == 0 {
+		return
+	}
 	offs = offs[:len(dst)+1]
 	for i := 0; i < len(dst); {
 		i += hashShortVec(dst[i:], offs[i:], data, tag)
@@ -331,9 +334,13 @@ func (e *columnEncoder) digestFast(arr arrow.Array, lo int, dst []uint64) bool {
 		if e.as != classText {
 			return false
 		}
-		hashStrings(dst, a.ValueOffsets()[lo:], valueBuffer(a), tagText)
+		if len(dst) > 0 { // an empty array may have no offsets
+			hashStrings(dst, a.ValueOffsets()[lo:], valueBuffer(a), tagText)
+		}
 	case *array.Binary:
-		hashStrings(dst, a.ValueOffsets()[lo:], valueBuffer(a), tagBinary)
+		if len(dst) > 0 {
+			hashStrings(dst, a.ValueOffsets()[lo:], valueBuffer(a), tagBinary)
+		}
 	case *array.Decimal128:
 		digestDecimals(dst, a.Values()[lo:], a.DataType().(*arrow.Decimal128Type).Scale)
 	case *array.Boolean:

@@ -3,6 +3,7 @@
 package reconcile
 
 import (
+	"math"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -10,7 +11,8 @@ import (
 
 // vectorDigests says whether the AVX-512 kernels of digest_amd64.s run. It
 // is a variable so that tests can run the scalar code on the same machine.
-var vectorDigests = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2
+var vectorDigests = cpu.X86.HasAVX2 && cpu.X86.HasBMI2 &&
+	cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 
 //go:noescape
 func hash9x8(dst *uint64, src unsafe.Pointer, n int, tag uint64, signed32 bool)
@@ -62,12 +64,14 @@ func finishVec(r []uint64) (int, uint64) {
 }
 
 //go:noescape
-func hashShortx8(dst *uint64, offs *int32, data unsafe.Pointer, n int, tag uint64) (done int)
+func hashShortx8(dst *uint64, offs *int32, data unsafe.Pointer, size int, n int, tag uint64) (done int)
 
 func hashShortVec(dst []uint64, offs []int32, data []byte, tag byte) int {
 	n := len(dst) &^ 7
-	if !vectorDigests || n == 0 || offs[0] < 0 || int(offs[n]) > len(data) {
+	if !vectorDigests || n == 0 {
 		return 0
 	}
-	return hashShortx8(&dst[0], &offs[0], unsafe.Pointer(unsafe.SliceData(data)), n, uint64(tag))
+	// Offsets are int32: no valid one passes MaxInt32.
+	size := min(len(data), math.MaxInt32)
+	return hashShortx8(&dst[0], &offs[0], unsafe.Pointer(unsafe.SliceData(data)), size, n, uint64(tag))
 }

@@ -293,8 +293,8 @@ GLOBL permHi<>(SB), RODATA|NOPTR, $64
 // The load is masked to the string's own bytes, so it reads nothing
 // outside them, whatever lies around.
 #define LOADMSG(j, dst) \
-	MOVLQSX (j*4)(BX), R8 \
-	MOVLQSX (j*4+4)(BX), R9 \
+	MOVL    (j*4)(BX), R8 \
+	MOVL    (j*4+4)(BX), R9 \
 	SUBQ    R8, R9 \
 	SHLXQ   R9, R15, R10 \
 	DECQ    R10 \
@@ -322,24 +322,26 @@ GLOBL permHi<>(SB), RODATA|NOPTR, $64
 	VPROLQ  $11, Z0, Z0 \
 	VPMULLQ Z28, Z0, k, Z20
 
-// func hashShortx8(dst *uint64, offs *int32, data unsafe.Pointer, n int, tag uint64) (done int)
+// func hashShortx8(dst *uint64, offs *int32, data unsafe.Pointer, size int, n int, tag uint64) (done int)
 // dst[i] = hashTagged(tag, data[offs[i]:offs[i+1]]) for i < n, a multiple
-// of 8, eight strings at a time. It stops before the first block of eight
-// holding a string longer than 29 bytes (whose message would be 32 bytes or
-// more) and returns how many it did. The caller has checked that offs[0]
-// >= 0 and offs[n] <= len(data); the lengths, checked here to lie in
-// [0, 29], then keep every read inside data.
-TEXT ·hashShortx8(SB), NOSPLIT, $0-48
+// of 8, eight strings at a time, where size = len(data) < 2^31. It stops
+// before the first block of eight holding a string longer than 29 bytes
+// (whose message would be 32 bytes or more) or an offset that is negative,
+// beyond size or below the one before it, and returns how many it did. A
+// block's nine offsets are all checked before any of its strings is read,
+// so every read stays inside data.
+TEXT ·hashShortx8(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ offs+8(FP), BX
 	MOVQ data+16(FP), DX
-	MOVQ n+24(FP), CX
+	MOVQ size+24(FP), R13
+	MOVQ n+32(FP), CX
 	BCAST(PRIME1, Z28)
 	BCAST(PRIME2, Z29)
 	BCAST(PRIME3, Z27)
 	BCAST(PRIME4, Z30)
 	BCAST(PRIME5, Z31)
-	MOVQ tag+32(FP), AX
+	MOVQ tag+40(FP), AX
 	VPBROADCASTQ AX, Z26
 	BCAST($1, Z18)
 	BCAST($2, Z25)
@@ -360,14 +362,21 @@ TEXT ·hashShortx8(SB), NOSPLIT, $0-48
 	JZ   doneshort
 
 loopshort:
-	// The eight lengths, as quadwords in Z2; any above 29 ends the run.
-	VMOVDQU   (BX), Y0
-	VMOVDQU   4(BX), Y1
-	VPSUBD    Y0, Y1, Y1
-	VPMOVZXDQ Y1, Z2
-	VPCMPUQ   $6, Z16, Z2, K1
-	KORTESTB  K1, K1
-	JNZ       doneshort
+	// The block's nine offsets, read as unsigned, must not pass size; the
+	// eight lengths (Z2, as quadwords) must lie in [0, 29]. Otherwise the
+	// run ends here.
+	VMOVDQU      (BX), Y0
+	VMOVDQU      4(BX), Y1
+	VPMAXUD      Y0, Y1, Y12
+	VPMOVZXDQ    Y12, Z12
+	VPBROADCASTQ R13, Z13
+	VPCMPUQ      $6, Z13, Z12, K1
+	VPSUBD       Y0, Y1, Y1
+	VPMOVZXDQ    Y1, Z2
+	VPCMPUQ      $6, Z16, Z2, K3
+	KORB         K1, K3, K1
+	KORTESTB     K1, K1
+	JNZ          doneshort
 
 	LOADMSG(0, Y8)
 	LOADMSG(1, Y9)
@@ -451,6 +460,6 @@ loopshort:
 	JNZ  loopshort
 
 doneshort:
-	MOVQ R14, done+40(FP)
+	MOVQ R14, done+48(FP)
 	VZEROUPPER
 	RET

@@ -16,7 +16,7 @@ import (
 // loads unaligned.
 func TestVectorDigestsMatchScalar(t *testing.T) {
 	if !vectorDigests {
-		t.Skip("this machine lacks AVX-512 (F, DQ and BW); only the Go loops run")
+		t.Skip("this machine lacks AVX-512 (F, DQ, BW and VL); only the Go loops run")
 	}
 	r := rand.New(rand.NewPCG(3, 4))
 	vals := []int64{0, 1, -1, math.MaxInt64, math.MinInt64, 0xff, -0x100, 0x0102030405060708}
@@ -91,7 +91,7 @@ func TestVectorDigestsMatchScalar(t *testing.T) {
 // the encoded cell.
 func TestHashStringsMatchesXXHash(t *testing.T) {
 	if !vectorDigests {
-		t.Skip("this machine lacks AVX-512 (F, DQ and BW); only the Go loops run")
+		t.Skip("this machine lacks AVX-512 (F, DQ, BW and VL); only the Go loops run")
 	}
 	r := rand.New(rand.NewPCG(9, 10))
 	for round := range 200 {

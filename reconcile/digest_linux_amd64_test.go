@@ -14,7 +14,7 @@ import (
 // vector load that strayed outside a string's bytes would fault.
 func TestHashStringsReadsOnlyItsStrings(t *testing.T) {
 	if !vectorDigests {
-		t.Skip("this machine lacks AVX-512 (F, DQ and BW); only the Go loops run")
+		t.Skip("this machine lacks AVX-512 (F, DQ, BW and VL); only the Go loops run")
 	}
 	page := syscall.Getpagesize()
 	mem, err := syscall.Mmap(-1, 0, 3*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
@@ -42,6 +42,34 @@ func TestHashStringsReadsOnlyItsStrings(t *testing.T) {
 	for i := range 16 {
 		tail = append([]int32{tail[0] - int32((15-i)*29/15)}, tail...)
 	}
+	// Damaged offsets (decreasing, past the buffer, wrapping around 2^31)
+	// must stop the kernel before it reads: the Go loop then panics on the
+	// bad slice, which a reader can recover from, where a stray vector load
+	// against the unreadable page would kill the process.
+	up := []int32{int32(page) - 16}
+	for i := range 8 {
+		up = append(up, up[0]+int32(29*(i+1)))
+	}
+	wrap := []int32{2147483640}
+	for range 8 {
+		wrap = append(wrap, -2147483640)
+	}
+	down := []int32{int32(page) - 29}
+	for range 8 {
+		down = append(down, int32(page)-29)
+	}
+	down = append(down, 0, 0, 0, 0, 0, 0, 0, int32(page))
+	for _, o := range [][]int32{up, wrap, down} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("offsets %v: no panic", o)
+				}
+			}()
+			hashStrings(make([]uint64, len(o)-1), o, data, tagText)
+		}()
+	}
+
 	for _, o := range [][]int32{offs, tail} {
 		got := make([]uint64, len(o)-1)
 		hashStrings(got, o, data, tagText)

@@ -176,10 +176,12 @@ func TestCellEncodingAndDigestsAgree(t *testing.T) {
 		{arrow.FixedWidthTypes.Boolean, `[true, false, null, true]`, classBool, classBool},
 		{arrow.FixedWidthTypes.Boolean, `[true, false, null, true]`, classBool, classNumber},
 		{arrow.BinaryTypes.String, `["a", "", null, "ünïcode", "10.50", "exactly-twenty-nine-bytes-lon", "exactly-thirty-bytes-long-text", "` + strings.Repeat("long ", 40) + `"]`, classText, classText},
+		{arrow.BinaryTypes.String, `["a", "", null, "ünïcode", "10.50", "exactly-twenty-nine-bytes-lon", "x y z"]`, classText, classText},
 		{arrow.BinaryTypes.String, `["1", "10.50", null, "abc", "1e3"]`, classText, classNumber},
 		{arrow.BinaryTypes.String, `["2026-01-01T10:00:00Z", "x", null]`, classText, classTimestamp},
 		{arrow.BinaryTypes.LargeString, `["a", null]`, classText, classText},
 		{arrow.BinaryTypes.Binary, `["AAEC", null, "` + strings.Repeat("QUJD", 50) + `"]`, classBinary, classBinary},
+		{arrow.BinaryTypes.Binary, `["AAEC", null, "", "QUJDREVGR0g="]`, classBinary, classBinary},
 		{arrow.PrimitiveTypes.Int64, `[1, null, -5]`, classNumber, classOther},
 	}
 	for _, c := range cases {
@@ -189,6 +191,23 @@ func TestCellEncodingAndDigestsAgree(t *testing.T) {
 		}
 		checkCells(t, fmt.Sprintf("%s as %s", c.typ, c.as), &columnEncoder{name: "c", own: c.own, as: c.as}, arr)
 		arr.Release()
+		// The same values 13 times over, from a few starting offsets: long
+		// enough that the vector kernels take blocks of eight, and sliced so
+		// that they read arrays that start part-way into their buffers.
+		var rep []string
+		for range 13 {
+			rep = append(rep, strings.TrimSuffix(strings.TrimPrefix(c.json, "["), "]"))
+		}
+		long, _, err := array.FromJSON(mem, c.typ, strings.NewReader("["+strings.Join(rep, ",")+"]"))
+		if err != nil {
+			t.Fatalf("%s repeated: %v", c.typ, err)
+		}
+		for _, off := range []int64{0, 1, 3, 9} {
+			part := array.NewSlice(long, off, int64(long.Len()))
+			checkCells(t, fmt.Sprintf("%s as %s, from %d of %d", c.typ, c.as, off, long.Len()), &columnEncoder{name: "c", own: c.own, as: c.as}, part)
+			part.Release()
+		}
+		long.Release()
 	}
 	// Storage minimums marking unrepresentable values.
 	for _, typ := range []arrow.DataType{arrow.FixedWidthTypes.Date32, arrow.FixedWidthTypes.Timestamp_us} {
