@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -221,6 +222,77 @@ type ipcSource struct {
 	close  func()
 }
 
+// checkedNext wraps an IPC reader's next with checkOffsets, and turns a
+// panic of Arrow's reader (its file reader panics on some damaged
+// buffers, where its stream reader returns an error) into an error.
+func checkedNext(next func() (arrow.Record, error)) func() (arrow.Record, error) {
+	return func() (rec arrow.Record, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				rec, err = nil, fmt.Errorf("%v; the file is damaged", p)
+			}
+		}()
+		rec, err = next()
+		if err != nil {
+			return nil, err
+		}
+		if err := checkOffsets(rec); err != nil {
+			return nil, err
+		}
+		return rec, nil
+	}
+}
+
+// checkOffsets rejects a record whose string or binary columns have value
+// offsets out of order or outside their buffers. Arrow's IPC reader takes
+// them as the file wrote them, and everything that reads the values (the
+// digests' vector loads included) relies on them.
+func checkOffsets(rec arrow.Record) error {
+	for c, col := range rec.Columns() {
+		var err error
+		switch col.DataType().ID() {
+		case arrow.STRING, arrow.BINARY:
+			err = checkOffsetsOf[int32](col.Data())
+		case arrow.LARGE_STRING, arrow.LARGE_BINARY:
+			err = checkOffsetsOf[int64](col.Data())
+		}
+		if err != nil {
+			return fmt.Errorf("column %s: %w; the file is damaged", rec.ColumnName(c), err)
+		}
+	}
+	return nil
+}
+
+func checkOffsetsOf[T int32 | int64](d arrow.ArrayData) error {
+	if d.Len() == 0 {
+		return nil
+	}
+	bufs := d.Buffers()
+	if len(bufs) < 3 || bufs[1] == nil {
+		return errors.New("no value offsets")
+	}
+	all := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(bufs[1].Bytes()))), bufs[1].Len()/int(unsafe.Sizeof(T(0))))
+	if len(all) < d.Offset()+d.Len()+1 {
+		return fmt.Errorf("%d value offsets for %d rows", len(all), d.Offset()+d.Len())
+	}
+	size := 0
+	if bufs[2] != nil {
+		size = bufs[2].Len()
+	}
+	offs := all[d.Offset() : d.Offset()+d.Len()+1]
+	prev := offs[0]
+	if prev < 0 || int64(prev) > int64(size) {
+		return fmt.Errorf("row 1 of a batch starts at byte %d of a %d-byte value buffer", prev, size)
+	}
+	for i, o := range offs[1:] {
+		if o < prev || int64(o) > int64(size) {
+			return fmt.Errorf("row %d of a batch ends at byte %d, outside %d..%d", i+1, o, prev, size)
+		}
+		prev = o
+	}
+	return nil
+}
+
 func (s *Source) openIPC(mem memory.Allocator) (*ipcSource, error) {
 	f, err := s.openFile()
 	if err != nil {
@@ -241,7 +313,7 @@ func (s *Source) openIPC(mem memory.Allocator) (*ipcSource, error) {
 		return &ipcSource{
 			f:      f,
 			schema: fr.Schema(),
-			next:   fr.Read,
+			next:   checkedNext(fr.Read),
 			close:  func() { fr.Close(); f.Close() },
 		}, nil
 	}
@@ -271,7 +343,7 @@ func (s *Source) openIPC(mem memory.Allocator) (*ipcSource, error) {
 	return &ipcSource{
 		f:      f,
 		schema: rd.Schema(),
-		next: func() (arrow.Record, error) {
+		next: checkedNext(func() (arrow.Record, error) {
 			if rd.Next() {
 				return rd.Record(), nil
 			}
@@ -279,7 +351,7 @@ func (s *Source) openIPC(mem memory.Allocator) (*ipcSource, error) {
 				return nil, err
 			}
 			return nil, io.EOF
-		},
+		}),
 		close: func() { rd.Release(); f.Close() },
 	}, nil
 }
