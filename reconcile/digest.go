@@ -83,8 +83,10 @@ func hash5(tag byte, v uint32) uint64 {
 // hashTagged; longer ones are assembled in a buffer first.
 func hashBytes[T string | []byte](tag byte, v T) uint64 {
 	if len(v) < 128 {
-		// A read-only view of a string's bytes: hashTagged never writes.
-		return hashTagged(tag, unsafe.Slice(unsafe.StringData(string(v)), len(v)))
+		// A read-only view of v's bytes (hashTagged never writes): string
+		// and slice headers both start with the data pointer, and
+		// string(v) would copy a []byte.
+		return hashTagged(tag, unsafe.Slice(*(**byte)(unsafe.Pointer(&v)), len(v)))
 	}
 	b := make([]byte, 0, len(v)+binary.MaxVarintLen64+1)
 	return xxhash.Sum64(appendLen(b, tag, []byte(v)))

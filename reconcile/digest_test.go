@@ -269,3 +269,13 @@ func checkCells(t *testing.T, name string, e *columnEncoder, arr arrow.Array) {
 		}
 	}
 }
+
+// hashBytes reads a []byte in place, as it does a string: the fallback of
+// hashStrings passes slices of the value buffer, one per long string.
+func TestHashBytesDoesNotAllocate(t *testing.T) {
+	b := []byte("some bytes of a binary value, longer than 29")
+	s := string(b)
+	if n := testing.AllocsPerRun(100, func() { _ = hashBytes(tagBinary, b); _ = hashBytes(tagText, s) }); n != 0 {
+		t.Fatalf("hashBytes allocates %v times per call pair", n)
+	}
+}
