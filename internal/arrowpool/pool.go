@@ -84,7 +84,11 @@ var _ memory.Allocator = (*Pool)(nil)
 func class(size int) int { return bits.Len(uint(size - 1)) }
 
 // Allocate returns a zeroed buffer of size bytes, aligned to 64 bytes.
-func (p *Pool) Allocate(size int) []byte {
+func (p *Pool) Allocate(size int) []byte { return p.allocate(size, 0) }
+
+// allocate is Allocate for a caller that overwrites the first keep bytes
+// itself: a reused buffer is zeroed from there on only.
+func (p *Pool) allocate(size, keep int) []byte {
 	c := class(size)
 	if size <= 0 || c < minClass || c > maxClass {
 		return p.goa.Allocate(size)
@@ -102,7 +106,7 @@ func (p *Pool) Allocate(size int) []byte {
 		return allocClass(c)[:size]
 	}
 	b = b[:size]
-	clear(b)
+	clear(b[min(keep, size):])
 	return b
 }
 
@@ -125,7 +129,7 @@ func (p *Pool) Reallocate(size int, b []byte) []byte {
 		}
 		return b
 	}
-	nb := p.Allocate(size)
+	nb := p.allocate(size, len(b)) // the copy overwrites the first len(b) bytes
 	copy(nb, b)
 	p.Free(b)
 	return nb

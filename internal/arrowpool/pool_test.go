@@ -62,6 +62,29 @@ func TestPoolReallocate(t *testing.T) {
 	if n := len(p.free[class(8192)]); n != 1 {
 		t.Fatalf("the outgrown buffer was not taken back (%d free)", n)
 	}
+	// Moving into a reused buffer: the copied bytes are the old ones, and
+	// all past them is zero, whatever the buffer held before.
+	dirty := p.Allocate(30000)
+	for i := range dirty {
+		dirty[i] = 0xff
+	}
+	p.Free(dirty)
+	c := p.Allocate(5000)
+	for i := range c {
+		c[i] = byte(i) | 1
+	}
+	c = p.Reallocate(25000, c)
+	if unsafe.SliceData(c) != unsafe.SliceData(dirty) {
+		t.Fatal("the freed 32 KiB buffer was not reused")
+	}
+	for i := range 5000 {
+		if c[i] != byte(i)|1 {
+			t.Fatalf("byte %d of the moved contents is %#x", i, c[i])
+		}
+	}
+	if !zero(c[5000:]) {
+		t.Fatal("a reused buffer kept old bytes past the moved contents")
+	}
 }
 
 // Small and huge buffers are Go's; the pool keeps at most its limit, and
