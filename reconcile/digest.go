@@ -23,7 +23,7 @@ import (
 // length, without writing the encoding anywhere; the results are the same
 // numbers xxhash.Sum64 gives for the encoded bytes (digest_test.go checks
 // it value by value). On amd64 with AVX-512, 64- and 32-bit integers,
-// microsecond instants and times, dates, strings of up to 29 bytes and the
+// microsecond instants and times, dates, strings of up to 61 bytes and the
 // row folds run eight values at a time (digest_amd64.s), giving the same
 // numbers.
 
@@ -203,7 +203,7 @@ func hash5Ints[T ~int32](dst []uint64, src []T, tag byte) {
 // hashStrings sets dst[i] to hashBytes(tag, data[offs[i]:offs[i+1]]), the
 // strings of an Arrow string or binary array (offs its value offsets, data
 // its whole value buffer). Where the machine has AVX-512, blocks of eight
-// strings of at most 29 bytes are hashed together.
+// strings of at most 61 bytes are hashed together.
 func hashStrings(dst []uint64, offs []int32, data []byte, tag byte) {
 	if len(dst) == 0 {
 		return

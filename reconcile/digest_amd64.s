@@ -283,16 +283,50 @@ DATA permHi<>+0x30(SB)/8, $14
 DATA permHi<>+0x38(SB)/8, $15
 GLOBL permHi<>(SB), RODATA|NOPTR, $64
 
-// BCAST broadcasts the constant c to every lane of z.
-#define BCAST(c, z) \
-	MOVQ c, AX \
-	VPBROADCASTQ AX, z
+// VEC8 defines name<> as eight quadwords of the value v, for use as a
+// memory operand.
+#define VEC8(name, v) \
+	DATA name<>+0x00(SB)/8, v \
+	DATA name<>+0x08(SB)/8, v \
+	DATA name<>+0x10(SB)/8, v \
+	DATA name<>+0x18(SB)/8, v \
+	DATA name<>+0x20(SB)/8, v \
+	DATA name<>+0x28(SB)/8, v \
+	DATA name<>+0x30(SB)/8, v \
+	DATA name<>+0x38(SB)/8, v \
+	GLOBL name<>(SB), RODATA|NOPTR, $64
 
-// LOADMSG loads the bytes of string j of the block (offsets at BX, data at
-// DX) into bytes 2 and up of the 32-byte register dst, zeroing the rest.
-// The load is masked to the string's own bytes, so it reads nothing
-// outside them, whatever lies around.
-#define LOADMSG(j, dst) \
+VEC8(k1, $1)
+VEC8(k2, $2)
+VEC8(k3, $3)
+VEC8(k4, $4)
+VEC8(k7, $7)
+VEC8(k15, $15)
+VEC8(k23, $23)
+VEC8(k29, $29)
+VEC8(k31, $31)
+VEC8(k39, $39)
+VEC8(k47, $47)
+VEC8(k55, $55)
+VEC8(k61, $61)
+VEC8(kff, $0xff)
+VEC8(kprime4, PRIME4)
+VEC8(kseed1, $0x60EA27EEADC0B5D6) // prime1 + prime2 mod 2^64
+VEC8(kseed4, $0x61C8864E7A143579) // -prime1 mod 2^64
+
+// Registers of hashShortx8 across a block: Z16 prime1, Z17 prime2, Z18
+// prime3, Z19 prime5, Z26 the tag, Z27-Z30 the four permutations; Z20 h,
+// Z21 L (the message lengths), Z22 the string lengths, Z23 the partial
+// word; Z0-Z7 the message words W0-W7 of the eight strings; Z8-Z15 the
+// loaded messages, then scratch; Z24, Z25 scratch. K5: the lanes whose
+// message is under 32 bytes.
+
+// LOADMSG32 loads the bytes of string j of the block (offsets at BX, data
+// at DX) into bytes 2 and up of the 32-byte register dst, zeroing the
+// rest; LOADMSG64 does so into 64 bytes. The loads are masked to the
+// string's own bytes, so they read nothing outside them, whatever lies
+// around.
+#define LOADMSG32(j, dst) \
 	MOVL    (j*4)(BX), R8 \
 	MOVL    (j*4+4)(BX), R9 \
 	SUBQ    R8, R9 \
@@ -302,60 +336,85 @@ GLOBL permHi<>(SB), RODATA|NOPTR, $64
 	KMOVD   R10, K2 \
 	VMOVDQU8.Z -2(DX)(R8*1), K2, dst
 
-// STEP8 folds message word w into h (Z20) in the lanes of mask k.
-#define STEP8(w, k) \
-	VPMULLQ Z29, w, Z0 \
-	VPROLQ  $31, Z0, Z0 \
-	VPMULLQ Z28, Z0, Z0 \
-	VPXORQ  Z20, Z0, Z0 \
-	VPROLQ  $27, Z0, Z0 \
-	VPMULLQ Z28, Z0, Z0 \
-	VPADDQ  Z30, Z0, k, Z20
+#define LOADMSG64(j, dst) \
+	MOVL    (j*4)(BX), R8 \
+	MOVL    (j*4+4)(BX), R9 \
+	SUBQ    R8, R9 \
+	SHLXQ   R9, R15, R10 \
+	DECQ    R10 \
+	SHLQ    $2, R10 \
+	KMOVQ   R10, K2 \
+	VMOVDQU8.Z -2(DX)(R8*1), K2, dst
 
-// STEP1 folds the low byte of Z1 into h in the lanes of mask k and shifts
-// Z1 right by a byte.
+// ROUND0 sets dst to xxRound(0, w) = rotl(w*prime2, 31)*prime1.
+#define ROUND0(w, dst) \
+	VPMULLQ Z17, w, dst \
+	VPROLQ  $31, dst, dst \
+	VPMULLQ Z16, dst, dst
+
+// STEP8 folds message word w into h in the lanes of mask k.
+#define STEP8(w, k) \
+	ROUND0(w, Z24) \
+	VPXORQ  Z20, Z24, Z24 \
+	VPROLQ  $27, Z24, Z24 \
+	VPMULLQ Z16, Z24, Z24 \
+	VPADDQ  kprime4<>(SB), Z24, k, Z20
+
+// STEP1 folds the low byte of the partial word into h in the lanes of
+// mask k and shifts the partial word right by a byte.
 #define STEP1(k) \
-	VPANDQ  Z17, Z1, Z0 \
-	VPSRLQ  $8, Z1, Z1 \
-	VPMULLQ Z31, Z0, Z0 \
-	VPXORQ  Z20, Z0, Z0 \
-	VPROLQ  $11, Z0, Z0 \
-	VPMULLQ Z28, Z0, k, Z20
+	VPANDQ  kff<>(SB), Z23, Z24 \
+	VPSRLQ  $8, Z23, Z23 \
+	VPMULLQ Z19, Z24, Z24 \
+	VPXORQ  Z20, Z24, Z24 \
+	VPROLQ  $11, Z24, Z24 \
+	VPMULLQ Z16, Z24, k, Z20
+
+// STRIPE sets acc to xxhash64's round of acc0 + w: rotl(acc0 + w*prime2,
+// 31)*prime1, acc0 a memory operand or register.
+#define STRIPE(w, acc0, acc) \
+	VPMULLQ Z17, w, acc \
+	VPADDQ  acc0, acc, acc \
+	VPROLQ  $31, acc, acc \
+	VPMULLQ Z16, acc, acc
+
+// MERGE folds accumulator v into h (Z24): h ^= xxRound(0, v); h = h*prime1
+// + prime4.
+#define MERGE(v) \
+	ROUND0(v, Z25) \
+	VPXORQ  Z25, Z24, Z24 \
+	VPMULLQ Z16, Z24, Z24 \
+	VPADDQ  kprime4<>(SB), Z24, Z24
 
 // func hashShortx8(dst *uint64, offs *int32, data unsafe.Pointer, size int, n int, tag uint64) (done int)
 // dst[i] = hashTagged(tag, data[offs[i]:offs[i+1]]) for i < n, a multiple
 // of 8, eight strings at a time, where size = len(data) < 2^31. It stops
-// before the first block of eight holding a string longer than 29 bytes
-// (whose message would be 32 bytes or more) or an offset that is negative,
+// before the first block of eight holding a string longer than 61 bytes
+// (whose message would be 64 bytes or more) or an offset that is negative,
 // beyond size or below the one before it, and returns how many it did. A
 // block's nine offsets are all checked before any of its strings is read,
-// so every read stays inside data.
+// so every read stays inside data. A block of strings of at most 29 bytes
+// (messages under 32 bytes) loads and transposes half as much.
 TEXT ·hashShortx8(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ offs+8(FP), BX
 	MOVQ data+16(FP), DX
 	MOVQ size+24(FP), R13
 	MOVQ n+32(FP), CX
-	BCAST(PRIME1, Z28)
-	BCAST(PRIME2, Z29)
-	BCAST(PRIME3, Z27)
-	BCAST(PRIME4, Z30)
-	BCAST(PRIME5, Z31)
+	MOVQ PRIME1, AX
+	VPBROADCASTQ AX, Z16
+	MOVQ PRIME2, AX
+	VPBROADCASTQ AX, Z17
+	MOVQ PRIME3, AX
+	VPBROADCASTQ AX, Z18
+	MOVQ PRIME5, AX
+	VPBROADCASTQ AX, Z19
 	MOVQ tag+40(FP), AX
 	VPBROADCASTQ AX, Z26
-	BCAST($1, Z18)
-	BCAST($2, Z25)
-	BCAST($3, Z19)
-	BCAST($4, Z24)
-	BCAST($7, Z23)
-	BCAST($15, Z22)
-	BCAST($23, Z21)
-	BCAST($29, Z16)
-	BCAST($0xff, Z17)
-	VMOVDQU64 permA<>(SB), Z4
-	VMOVDQU64 permB<>(SB), Z5
-	VMOVDQU64 permLo<>(SB), Z6
-	VMOVDQU64 permHi<>(SB), Z7
+	VMOVDQU64 permA<>(SB), Z27
+	VMOVDQU64 permB<>(SB), Z28
+	VMOVDQU64 permLo<>(SB), Z29
+	VMOVDQU64 permHi<>(SB), Z30
 	MOVQ $1, R15
 	XORQ R14, R14 // strings done
 	SHRQ $3, CX
@@ -363,95 +422,185 @@ TEXT ·hashShortx8(SB), NOSPLIT, $0-56
 
 loopshort:
 	// The block's nine offsets, read as unsigned, must not pass size; the
-	// eight lengths (Z2, as quadwords) must lie in [0, 29]. Otherwise the
+	// eight lengths (Z22, as quadwords) must lie in [0, 61]. Otherwise the
 	// run ends here.
-	VMOVDQU      (BX), Y0
-	VMOVDQU      4(BX), Y1
-	VPMAXUD      Y0, Y1, Y12
-	VPMOVZXDQ    Y12, Z12
-	VPBROADCASTQ R13, Z13
-	VPCMPUQ      $6, Z13, Z12, K1
-	VPSUBD       Y0, Y1, Y1
-	VPMOVZXDQ    Y1, Z2
-	VPCMPUQ      $6, Z16, Z2, K3
+	VMOVDQU      (BX), Y8
+	VMOVDQU      4(BX), Y9
+	VPMAXUD      Y8, Y9, Y10
+	VPMOVZXDQ    Y10, Z10
+	VPBROADCASTQ R13, Z11
+	VPCMPUQ      $6, Z11, Z10, K1
+	VPSUBD       Y8, Y9, Y9
+	VPMOVZXDQ    Y9, Z22
+	VPCMPUQ      $6, k61<>(SB), Z22, K3
 	KORB         K1, K3, K1
 	KORTESTB     K1, K1
 	JNZ          doneshort
+	VPCMPUQ      $6, k29<>(SB), Z22, K1
+	KORTESTB     K1, K1
+	JNZ          long
 
-	LOADMSG(0, Y8)
-	LOADMSG(1, Y9)
-	LOADMSG(2, Y10)
-	LOADMSG(3, Y11)
-	LOADMSG(4, Y12)
-	LOADMSG(5, Y13)
-	LOADMSG(6, Y14)
-	LOADMSG(7, Y15)
-
-	// Transpose: word k of the eight messages into one register each,
-	// W0 = Z8, W1 = Z10, W2 = Z9, W3 = Z11.
+	// Messages under 32 bytes: four words each, transposed into W0-W3.
+	LOADMSG32(0, Y8)
+	LOADMSG32(1, Y9)
+	LOADMSG32(2, Y10)
+	LOADMSG32(3, Y11)
+	LOADMSG32(4, Y12)
+	LOADMSG32(5, Y13)
+	LOADMSG32(6, Y14)
+	LOADMSG32(7, Y15)
 	VINSERTI64X4 $1, Y9, Z8, Z8
 	VINSERTI64X4 $1, Y11, Z10, Z10
 	VINSERTI64X4 $1, Y13, Z12, Z12
 	VINSERTI64X4 $1, Y15, Z14, Z14
 	VMOVDQA64 Z8, Z9
-	VPERMT2Q  Z10, Z4, Z8
-	VPERMT2Q  Z10, Z5, Z9
+	VPERMT2Q  Z10, Z27, Z8
+	VPERMT2Q  Z10, Z28, Z9
 	VMOVDQA64 Z12, Z13
-	VPERMT2Q  Z14, Z4, Z12
-	VPERMT2Q  Z14, Z5, Z13
-	VMOVDQA64 Z8, Z10
-	VPERMT2Q  Z12, Z6, Z8
-	VPERMT2Q  Z12, Z7, Z10
-	VMOVDQA64 Z9, Z11
-	VPERMT2Q  Z13, Z6, Z9
-	VPERMT2Q  Z13, Z7, Z11
-
-	// The head bytes: tag and length.
-	VPSLLQ $8, Z2, Z0
-	VPORQ  Z0, Z8, Z8
-	VPORQ  Z26, Z8, Z8
-
-	// Z3 = L, the message length; h = prime5 + L.
-	VPADDQ Z25, Z2, Z3
-	VPADDQ Z31, Z3, Z20
-
-	// Whole words: word k in the lanes where L >= 8(k+1).
-	VPCMPUQ $6, Z23, Z3, K1
-	VPCMPUQ $6, Z22, Z3, K3
-	VPCMPUQ $6, Z21, Z3, K4
-	STEP8(Z8, K1)
-	STEP8(Z10, K3)
-	STEP8(Z9, K4)
-
-	// Z1 = the partial word: word L/8.
+	VPERMT2Q  Z14, Z27, Z12
+	VPERMT2Q  Z14, Z28, Z13
+	VMOVDQA64 Z8, Z0
+	VPERMT2Q  Z12, Z29, Z0
 	VMOVDQA64 Z8, Z1
-	VMOVDQA64 Z10, K1, Z1
-	VMOVDQA64 Z9, K3, Z1
-	VMOVDQA64 Z11, K4, Z1
+	VPERMT2Q  Z12, Z30, Z1
+	VMOVDQA64 Z9, Z2
+	VPERMT2Q  Z13, Z29, Z2
+	VMOVDQA64 Z9, Z3
+	VPERMT2Q  Z13, Z30, Z3
+	JMP       words
 
-	// Four bytes where L&4 != 0, then Z1 shifted past them.
-	VPTESTMQ  Z24, Z3, K1
-	VPSLLQ    $32, Z1, Z0
-	VPSRLQ    $32, Z0, Z0
-	VPMULLQ   Z28, Z0, Z0
-	VPXORQ    Z20, Z0, Z0
-	VPROLQ    $23, Z0, Z0
-	VPMULLQ   Z29, Z0, Z0
-	VPADDQ    Z27, Z0, K1, Z20
-	VPANDQ    Z24, Z3, Z0
-	VPSLLQ    $3, Z0, Z0
-	VPSRLVQ   Z0, Z1, Z1
+long:
+	// Messages of up to 63 bytes: eight words each, transposed into
+	// W0-W7 in three rounds of pairing (quadwords, 128-bit lanes, then
+	// halves).
+	LOADMSG64(0, Z8)
+	LOADMSG64(1, Z9)
+	LOADMSG64(2, Z10)
+	LOADMSG64(3, Z11)
+	LOADMSG64(4, Z12)
+	LOADMSG64(5, Z13)
+	LOADMSG64(6, Z14)
+	LOADMSG64(7, Z15)
+	VPUNPCKLQDQ Z9, Z8, Z0
+	VPUNPCKHQDQ Z9, Z8, Z1
+	VPUNPCKLQDQ Z11, Z10, Z2
+	VPUNPCKHQDQ Z11, Z10, Z3
+	VPUNPCKLQDQ Z13, Z12, Z4
+	VPUNPCKHQDQ Z13, Z12, Z5
+	VPUNPCKLQDQ Z15, Z14, Z6
+	VPUNPCKHQDQ Z15, Z14, Z7
+	VSHUFI64X2  $0x88, Z2, Z0, Z8
+	VSHUFI64X2  $0xdd, Z2, Z0, Z9
+	VSHUFI64X2  $0x88, Z3, Z1, Z10
+	VSHUFI64X2  $0xdd, Z3, Z1, Z11
+	VSHUFI64X2  $0x88, Z6, Z4, Z12
+	VSHUFI64X2  $0xdd, Z6, Z4, Z13
+	VSHUFI64X2  $0x88, Z7, Z5, Z14
+	VSHUFI64X2  $0xdd, Z7, Z5, Z15
+	VSHUFI64X2  $0x88, Z12, Z8, Z0
+	VSHUFI64X2  $0xdd, Z12, Z8, Z4
+	VSHUFI64X2  $0x88, Z13, Z9, Z2
+	VSHUFI64X2  $0xdd, Z13, Z9, Z6
+	VSHUFI64X2  $0x88, Z14, Z10, Z1
+	VSHUFI64X2  $0xdd, Z14, Z10, Z5
+	VSHUFI64X2  $0x88, Z15, Z11, Z3
+	VSHUFI64X2  $0xdd, Z15, Z11, Z7
+
+words:
+	// The head bytes (tag, length) into W0; L = length + 2.
+	VPSLLQ $8, Z22, Z24
+	VPORQ  Z24, Z0, Z0
+	VPORQ  Z26, Z0, Z0
+	VPADDQ k2<>(SB), Z22, Z21
+
+	// h = prime5 + L; lanes of 32 bytes or more start from the stripe of
+	// four accumulators over W0-W3, merged, plus L.
+	VPADDQ   Z19, Z21, Z20
+	VPCMPUQ  $2, k31<>(SB), Z21, K5
+	KNOTB    K5, K6
+	KORTESTB K6, K6
+	JZ       short
+	STRIPE(Z0, kseed1<>(SB), Z8)
+	STRIPE(Z1, Z17, Z9)
+	VPMULLQ  Z17, Z2, Z10
+	VPROLQ   $31, Z10, Z10
+	VPMULLQ  Z16, Z10, Z10
+	STRIPE(Z3, kseed4<>(SB), Z11)
+	VPROLQ   $1, Z8, Z24
+	VPROLQ   $7, Z9, Z25
+	VPADDQ   Z25, Z24, Z24
+	VPROLQ   $12, Z10, Z25
+	VPADDQ   Z25, Z24, Z24
+	VPROLQ   $18, Z11, Z25
+	VPADDQ   Z25, Z24, Z24
+	MERGE(Z8)
+	MERGE(Z9)
+	MERGE(Z10)
+	MERGE(Z11)
+	VPADDQ    Z21, Z24, Z24
+	VMOVDQA64 Z24, K6, Z20
+
+	// Whole words after the stripe: W4-W6 where L >= 40, 48, 56.
+	VPCMPUQ $6, k39<>(SB), Z21, K1
+	STEP8(Z4, K1)
+	VPCMPUQ $6, k47<>(SB), Z21, K1
+	STEP8(Z5, K1)
+	VPCMPUQ $6, k55<>(SB), Z21, K1
+	STEP8(Z6, K1)
+
+short:
+	// Whole words of the short lanes: W0-W2 where L >= 8, 16, 24.
+	VPCMPUQ $6, k7<>(SB), Z21, K5, K1
+	STEP8(Z0, K1)
+	VPCMPUQ $6, k15<>(SB), Z21, K5, K1
+	STEP8(Z1, K1)
+	VPCMPUQ $6, k23<>(SB), Z21, K5, K1
+	STEP8(Z2, K1)
+
+	// The partial word, word L/8, into Z23. Words past W3 (and lanes of
+	// 32 bytes or more) exist only in long blocks.
+	VMOVDQA64 Z0, Z23
+	VPCMPUQ   $6, k7<>(SB), Z21, K1
+	VMOVDQA64 Z1, K1, Z23
+	VPCMPUQ   $6, k15<>(SB), Z21, K1
+	VMOVDQA64 Z2, K1, Z23
+	VPCMPUQ   $6, k23<>(SB), Z21, K1
+	VMOVDQA64 Z3, K1, Z23
+	KORTESTB  K6, K6
+	JZ        partial
+	VPCMPUQ   $6, k31<>(SB), Z21, K1
+	VMOVDQA64 Z4, K1, Z23
+	VPCMPUQ   $6, k39<>(SB), Z21, K1
+	VMOVDQA64 Z5, K1, Z23
+	VPCMPUQ   $6, k47<>(SB), Z21, K1
+	VMOVDQA64 Z6, K1, Z23
+	VPCMPUQ   $6, k55<>(SB), Z21, K1
+	VMOVDQA64 Z7, K1, Z23
+
+partial:
+	// Four bytes where L&4 != 0, then the partial word shifted past them.
+	VPTESTMQ  k4<>(SB), Z21, K1
+	VPSLLQ    $32, Z23, Z24
+	VPSRLQ    $32, Z24, Z24
+	VPMULLQ   Z16, Z24, Z24
+	VPXORQ    Z20, Z24, Z24
+	VPROLQ    $23, Z24, Z24
+	VPMULLQ   Z17, Z24, Z24
+	VPADDQ    Z18, Z24, K1, Z20
+	VPANDQ    k4<>(SB), Z21, Z24
+	VPSLLQ    $3, Z24, Z24
+	VPSRLVQ   Z24, Z23, Z23
 
 	// The last L&3 bytes.
-	VPTESTMQ Z19, Z3, K1
-	VPTESTMQ Z25, Z3, K3
-	VPTESTMQ Z18, Z3, K4
+	VPTESTMQ k3<>(SB), Z21, K1
+	VPTESTMQ k2<>(SB), Z21, K3
+	VPTESTMQ k1<>(SB), Z21, K4
 	KANDB    K3, K4, K4
 	STEP1(K1)
 	STEP1(K3)
 	STEP1(K4)
 
-	AVALANCHE(Z20, Z0, Z29, Z27)
+	AVALANCHE(Z20, Z24, Z17, Z18)
 	VMOVDQU64 Z20, (DI)
 	ADDQ $32, BX
 	ADDQ $64, DI

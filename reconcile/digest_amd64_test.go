@@ -3,6 +3,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -85,8 +86,9 @@ func TestVectorDigestsMatchScalar(t *testing.T) {
 }
 
 // TestHashStringsMatchesXXHash hashes blocks of strings of every length
-// around the vector kernel's limit of 29 bytes, mixed so that some blocks
-// hold a longer string and go to the Go loop, from offsets that start the
+// around the vector kernel's limits (29 bytes for a short block, 61 for a
+// long one), mixed so that some blocks hold a longer string and go to the
+// Go loop, from offsets that start the
 // array part-way through a buffer, and compares each digest with xxhash of
 // the encoded cell.
 func TestHashStringsMatchesXXHash(t *testing.T) {
@@ -96,13 +98,10 @@ func TestHashStringsMatchesXXHash(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for round := range 200 {
 		count := r.IntN(70)
-		maxLen := 30
-		if round%4 == 0 {
-			maxLen = 40 // some blocks hold a string too long for the kernel
-		}
+		maxLen := []int{30, 62, 70}[round%3] // short blocks, long ones, some too long for the kernel
 		var data []byte
 		offs := []int32{0}
-		if round%3 == 0 { // the array starts part-way into its buffer
+		if round%5 == 0 { // the array starts part-way into its buffer
 			data = append(data, "lead"...)
 			offs[0] = 4
 		}
@@ -122,6 +121,38 @@ func TestHashStringsMatchesXXHash(t *testing.T) {
 					t.Fatalf("round %d: string %d of %d (%d bytes) = %#x, want %#x", round, i, count, len(v), got[i], want)
 				}
 			}
+		}
+	}
+}
+
+// BenchmarkHashStrings hashes 64Ki strings of 10-20, 30-40 and 50-60
+// bytes (names, e-mail addresses, street addresses) with the vector
+// kernel and with the Go loop alone, in ns per string.
+func BenchmarkHashStrings(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, lens := range [][2]int{{10, 20}, {30, 40}, {50, 60}} {
+		var data []byte
+		offs := []int32{0}
+		for range 1 << 16 {
+			for range lens[0] + r.IntN(lens[1]-lens[0]+1) {
+				data = append(data, 'a'+byte(r.IntN(26)))
+			}
+			offs = append(offs, int32(len(data)))
+		}
+		dst := make([]uint64, len(offs)-1)
+		for _, vec := range []bool{true, false} {
+			name := fmt.Sprintf("%d-%d/vector=%v", lens[0], lens[1], vec)
+			b.Run(name, func(b *testing.B) {
+				if vec && !vectorDigests {
+					b.Skip("no AVX-512")
+				}
+				defer func(was bool) { vectorDigests = was }(vectorDigests)
+				vectorDigests = vec
+				for b.Loop() {
+					hashStrings(dst, offs, data, tagText)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(dst)), "ns/string")
+			})
 		}
 	}
 }

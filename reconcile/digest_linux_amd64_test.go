@@ -32,15 +32,19 @@ func TestHashStringsReadsOnlyItsStrings(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i*7 + 1)
 	}
-	// Sixteen strings from the first byte of the page, then sixteen that
-	// end on its last byte, lengths 0 to 29.
+	// Strings from the first byte of the page, then strings that end on
+	// its last byte, each of every length from 0 to 61 in a lane of its
+	// own: a short block (lengths up to 29) and a long one for each.
 	offs := []int32{0}
-	for i := range 16 {
-		offs = append(offs, offs[len(offs)-1]+int32(i*29/15))
+	var tail []int32
+	for n := range 62 {
+		offs = append(offs, offs[len(offs)-1]+int32(n))
 	}
-	tail := []int32{int32(page)}
-	for i := range 16 {
-		tail = append([]int32{tail[0] - int32((15-i)*29/15)}, tail...)
+	end := int32(page)
+	tail = append(tail, end)
+	for n := range 62 {
+		end -= int32(n)
+		tail = append([]int32{end}, tail...)
 	}
 	// Damaged offsets (decreasing, past the buffer, wrapping around 2^31)
 	// must stop the kernel before it reads: the Go loop then panics on the
