@@ -279,3 +279,31 @@ func TestHashBytesDoesNotAllocate(t *testing.T) {
 		t.Fatalf("hashBytes allocates %v times per call pair", n)
 	}
 }
+
+// FuzzHashStrings cuts data into strings at the lengths given (one per
+// byte of lens, modulo 70, so around both of the string kernel's limits)
+// and compares each digest with xxhash of the encoded cell.
+func FuzzHashStrings(f *testing.F) {
+	f.Add([]byte("an e-mail address@example.com, then shorter ones"), []byte{30, 5, 0, 13})
+	f.Add(bytes.Repeat([]byte{0xff}, 200), []byte{61, 62, 29, 1, 0, 69, 40, 33, 8})
+	f.Fuzz(func(t *testing.T, data, lens []byte) {
+		offs := []int32{0}
+		for _, l := range lens {
+			end := int(offs[len(offs)-1]) + int(l%70)
+			if end > len(data) {
+				break
+			}
+			offs = append(offs, int32(end))
+		}
+		for _, tag := range []byte{tagText, tagBinary} {
+			got := make([]uint64, len(offs)-1)
+			hashStrings(got, offs, data, tag)
+			for i := range got {
+				v := data[offs[i]:offs[i+1]]
+				if want := xxhash.Sum64(appendLen(nil, tag, v)); got[i] != want {
+					t.Fatalf("string %d of %d (%d bytes) = %#x, want %#x", i, len(got), len(v), got[i], want)
+				}
+			}
+		}
+	})
+}
