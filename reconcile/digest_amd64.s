@@ -13,30 +13,40 @@
 #define PRIME4 $0x85EBCA77C2B2AE63
 #define PRIME5 $0x27D4EB2F165667C5
 
+// QWORDS8 defines name<> as the 64 bytes of the eight quadwords a-h, for
+// loads and memory operands; VEC8 as eight times the value v.
+#define QWORDS8(name, a, b, c, d, e, f, g, h) \
+	DATA name<>+0x00(SB)/8, a \
+	DATA name<>+0x08(SB)/8, b \
+	DATA name<>+0x10(SB)/8, c \
+	DATA name<>+0x18(SB)/8, d \
+	DATA name<>+0x20(SB)/8, e \
+	DATA name<>+0x28(SB)/8, f \
+	DATA name<>+0x30(SB)/8, g \
+	DATA name<>+0x38(SB)/8, h \
+	GLOBL name<>(SB), RODATA|NOPTR, $64
+
+#define VEC8(name, v) QWORDS8(name, v, v, v, v, v, v, v, v)
+
+// BCAST broadcasts the constant c to every lane of z; HASHPRIMES puts
+// prime1, prime2, prime3 and prime5 in Z28, Z29, Z27 and Z31.
+#define BCAST(c, z) \
+	MOVQ c, AX \
+	VPBROADCASTQ AX, z
+
+#define HASHPRIMES \
+	BCAST(PRIME1, Z28) \
+	BCAST(PRIME2, Z29) \
+	BCAST(PRIME3, Z27) \
+	BCAST(PRIME5, Z31)
+
 // Byte shuffles that turn a lane's value v into the message's first word
 // without its tag byte: for hash9 the bytes 0, v7, v6, ..., v1 (v
 // big-endian after the tag), for hash5 the bytes 0, v3, v2, v1. An index
 // with its top bit set writes a zero; VPSHUFB works within 128-bit lanes,
 // hence the second quadword's indexes start at 8.
-DATA shuf9<>+0x00(SB)/8, $0x0102030405060780
-DATA shuf9<>+0x08(SB)/8, $0x090a0b0c0d0e0f80
-DATA shuf9<>+0x10(SB)/8, $0x0102030405060780
-DATA shuf9<>+0x18(SB)/8, $0x090a0b0c0d0e0f80
-DATA shuf9<>+0x20(SB)/8, $0x0102030405060780
-DATA shuf9<>+0x28(SB)/8, $0x090a0b0c0d0e0f80
-DATA shuf9<>+0x30(SB)/8, $0x0102030405060780
-DATA shuf9<>+0x38(SB)/8, $0x090a0b0c0d0e0f80
-GLOBL shuf9<>(SB), RODATA|NOPTR, $64
-
-DATA shuf5<>+0x00(SB)/8, $0x8080808001020380
-DATA shuf5<>+0x08(SB)/8, $0x80808080090a0b80
-DATA shuf5<>+0x10(SB)/8, $0x8080808001020380
-DATA shuf5<>+0x18(SB)/8, $0x80808080090a0b80
-DATA shuf5<>+0x20(SB)/8, $0x8080808001020380
-DATA shuf5<>+0x28(SB)/8, $0x80808080090a0b80
-DATA shuf5<>+0x30(SB)/8, $0x8080808001020380
-DATA shuf5<>+0x38(SB)/8, $0x80808080090a0b80
-GLOBL shuf5<>(SB), RODATA|NOPTR, $64
+QWORDS8(shuf9, $0x0102030405060780, $0x090a0b0c0d0e0f80, $0x0102030405060780, $0x090a0b0c0d0e0f80, $0x0102030405060780, $0x090a0b0c0d0e0f80, $0x0102030405060780, $0x090a0b0c0d0e0f80)
+QWORDS8(shuf5, $0x8080808001020380, $0x80808080090a0b80, $0x8080808001020380, $0x80808080090a0b80, $0x8080808001020380, $0x80808080090a0b80, $0x8080808001020380, $0x80808080090a0b80)
 
 // AVALANCHE is xxAvalanche of reg, with prime2 in p2 and prime3 in p3;
 // tmp is clobbered.
@@ -50,6 +60,18 @@ GLOBL shuf5<>(SB), RODATA|NOPTR, $64
 	VPSRLQ  $32, reg, tmp \
 	VPXORQ  tmp, reg, reg
 
+// LASTBYTE ends hash9 and hash5: it folds the message's last byte, the
+// lowest of the value in Z0, into h in Z1, avalanches h and stores it at
+// DI. Z2 is clobbered.
+#define LASTBYTE \
+	VPANDQ  Z23, Z0, Z2 \
+	VPMULLQ Z31, Z2, Z2 \
+	VPXORQ  Z2, Z1, Z1 \
+	VPROLQ  $11, Z1, Z1 \
+	VPMULLQ Z28, Z1, Z1 \
+	AVALANCHE(Z1, Z2, Z29, Z27) \
+	VMOVDQU64 Z1, (DI)
+
 // func hash9x8(dst, src *uint64, n int, tag uint64, signed32 bool)
 // dst[i] = hash9(tag, src[i]); with signed32, src holds int32 values
 // that are sign-extended first.
@@ -57,22 +79,12 @@ TEXT ·hash9x8(SB), NOSPLIT, $0-33
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
-	MOVQ PRIME1, AX
-	VPBROADCASTQ AX, Z28
-	MOVQ PRIME2, AX
-	VPBROADCASTQ AX, Z29
-	MOVQ PRIME3, AX
-	VPBROADCASTQ AX, Z27
-	MOVQ PRIME4, AX
-	VPBROADCASTQ AX, Z30
-	MOVQ PRIME5, AX
-	VPBROADCASTQ AX, Z31
-	ADDQ $9, AX
-	VPBROADCASTQ AX, Z26 // the seed: prime5 + length
+	HASHPRIMES
+	BCAST(PRIME4, Z30)
+	BCAST($0x27D4EB2F165667CE, Z26) // the seed: prime5 + 9, the length
 	MOVQ tag+24(FP), AX
 	VPBROADCASTQ AX, Z25
-	MOVQ $0xff, AX
-	VPBROADCASTQ AX, Z23
+	BCAST($0xff, Z23)
 	VMOVDQU64 shuf9<>(SB), Z24
 	MOVBLZX signed32+32(FP), BX
 	SHRQ $3, CX
@@ -99,13 +111,7 @@ loaded:
 	VPROLQ  $27, Z1, Z1
 	VPMULLQ Z28, Z1, Z1
 	VPADDQ  Z30, Z1, Z1
-	VPANDQ  Z23, Z0, Z2  // the last message byte: v's lowest
-	VPMULLQ Z31, Z2, Z2
-	VPXORQ  Z2, Z1, Z1
-	VPROLQ  $11, Z1, Z1
-	VPMULLQ Z28, Z1, Z1
-	AVALANCHE(Z1, Z2, Z29, Z27)
-	VMOVDQU64 Z1, (DI)
+	LASTBYTE
 	ADDQ $64, DI
 	DECQ CX
 	JNZ  loop9
@@ -120,20 +126,11 @@ TEXT ·hash5x8(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
-	MOVQ PRIME1, AX
-	VPBROADCASTQ AX, Z28
-	MOVQ PRIME2, AX
-	VPBROADCASTQ AX, Z29
-	MOVQ PRIME3, AX
-	VPBROADCASTQ AX, Z27
-	MOVQ PRIME5, AX
-	VPBROADCASTQ AX, Z31
-	ADDQ $5, AX
-	VPBROADCASTQ AX, Z26
+	HASHPRIMES
+	BCAST($0x27D4EB2F165667CA, Z26) // the seed: prime5 + 5, the length
 	MOVQ tag+24(FP), AX
 	VPBROADCASTQ AX, Z25
-	MOVQ $0xff, AX
-	VPBROADCASTQ AX, Z23
+	BCAST($0xff, Z23)
 	VMOVDQU64 shuf5<>(SB), Z24
 	SHRQ $3, CX
 	JZ   done5
@@ -147,13 +144,7 @@ loop5:
 	VPROLQ  $23, Z1, Z1
 	VPMULLQ Z29, Z1, Z1
 	VPADDQ  Z27, Z1, Z1
-	VPANDQ  Z23, Z0, Z2
-	VPMULLQ Z31, Z2, Z2
-	VPXORQ  Z2, Z1, Z1
-	VPROLQ  $11, Z1, Z1
-	VPMULLQ Z28, Z1, Z1
-	AVALANCHE(Z1, Z2, Z29, Z27)
-	VMOVDQU64 Z1, (DI)
+	LASTBYTE
 	ADDQ $32, SI
 	ADDQ $64, DI
 	DECQ CX
@@ -179,12 +170,9 @@ TEXT ·foldx8(SB), NOSPLIT, $0-32
 	MOVQ r+0(FP), DI
 	MOVQ d+8(FP), SI
 	MOVQ n+16(FP), CX
-	MOVQ PRIME1, AX
-	VPBROADCASTQ AX, Z28
-	MOVQ PRIME2, AX
-	VPBROADCASTQ AX, Z29
-	MOVQ PRIME4, AX
-	VPBROADCASTQ AX, Z30
+	BCAST(PRIME1, Z28)
+	BCAST(PRIME2, Z29)
+	BCAST(PRIME4, Z30)
 	VPXORQ Z0, Z0, Z0
 	SHRQ $3, CX
 	JZ   donefold
@@ -216,10 +204,8 @@ donefold:
 TEXT ·finishx8(SB), NOSPLIT, $0-24
 	MOVQ r+0(FP), DI
 	MOVQ n+8(FP), CX
-	MOVQ PRIME2, AX
-	VPBROADCASTQ AX, Z29
-	MOVQ PRIME3, AX
-	VPBROADCASTQ AX, Z27
+	BCAST(PRIME2, Z29)
+	BCAST(PRIME3, Z27)
 	VPXORQ Z0, Z0, Z0
 	SHRQ $3, CX
 	JZ   donefinish
@@ -243,58 +229,11 @@ donefinish:
 // message words of two strings, permA gathers words 0 and 1 of the four
 // strings, permB words 2 and 3; permLo and permHi then join the halves of
 // two such results into one word of all eight strings.
-DATA permA<>+0x00(SB)/8, $0
-DATA permA<>+0x08(SB)/8, $4
-DATA permA<>+0x10(SB)/8, $8
-DATA permA<>+0x18(SB)/8, $12
-DATA permA<>+0x20(SB)/8, $1
-DATA permA<>+0x28(SB)/8, $5
-DATA permA<>+0x30(SB)/8, $9
-DATA permA<>+0x38(SB)/8, $13
-GLOBL permA<>(SB), RODATA|NOPTR, $64
+QWORDS8(permA, $0, $4, $8, $12, $1, $5, $9, $13)
+QWORDS8(permB, $2, $6, $10, $14, $3, $7, $11, $15)
 
-DATA permB<>+0x00(SB)/8, $2
-DATA permB<>+0x08(SB)/8, $6
-DATA permB<>+0x10(SB)/8, $10
-DATA permB<>+0x18(SB)/8, $14
-DATA permB<>+0x20(SB)/8, $3
-DATA permB<>+0x28(SB)/8, $7
-DATA permB<>+0x30(SB)/8, $11
-DATA permB<>+0x38(SB)/8, $15
-GLOBL permB<>(SB), RODATA|NOPTR, $64
-
-DATA permLo<>+0x00(SB)/8, $0
-DATA permLo<>+0x08(SB)/8, $1
-DATA permLo<>+0x10(SB)/8, $2
-DATA permLo<>+0x18(SB)/8, $3
-DATA permLo<>+0x20(SB)/8, $8
-DATA permLo<>+0x28(SB)/8, $9
-DATA permLo<>+0x30(SB)/8, $10
-DATA permLo<>+0x38(SB)/8, $11
-GLOBL permLo<>(SB), RODATA|NOPTR, $64
-
-DATA permHi<>+0x00(SB)/8, $4
-DATA permHi<>+0x08(SB)/8, $5
-DATA permHi<>+0x10(SB)/8, $6
-DATA permHi<>+0x18(SB)/8, $7
-DATA permHi<>+0x20(SB)/8, $12
-DATA permHi<>+0x28(SB)/8, $13
-DATA permHi<>+0x30(SB)/8, $14
-DATA permHi<>+0x38(SB)/8, $15
-GLOBL permHi<>(SB), RODATA|NOPTR, $64
-
-// VEC8 defines name<> as eight quadwords of the value v, for use as a
-// memory operand.
-#define VEC8(name, v) \
-	DATA name<>+0x00(SB)/8, v \
-	DATA name<>+0x08(SB)/8, v \
-	DATA name<>+0x10(SB)/8, v \
-	DATA name<>+0x18(SB)/8, v \
-	DATA name<>+0x20(SB)/8, v \
-	DATA name<>+0x28(SB)/8, v \
-	DATA name<>+0x30(SB)/8, v \
-	DATA name<>+0x38(SB)/8, v \
-	GLOBL name<>(SB), RODATA|NOPTR, $64
+QWORDS8(permLo, $0, $1, $2, $3, $8, $9, $10, $11)
+QWORDS8(permHi, $4, $5, $6, $7, $12, $13, $14, $15)
 
 VEC8(k1, $1)
 VEC8(k2, $2)
@@ -401,14 +340,10 @@ TEXT ·hashShortx8(SB), NOSPLIT, $0-56
 	MOVQ data+16(FP), DX
 	MOVQ size+24(FP), R13
 	MOVQ n+32(FP), CX
-	MOVQ PRIME1, AX
-	VPBROADCASTQ AX, Z16
-	MOVQ PRIME2, AX
-	VPBROADCASTQ AX, Z17
-	MOVQ PRIME3, AX
-	VPBROADCASTQ AX, Z18
-	MOVQ PRIME5, AX
-	VPBROADCASTQ AX, Z19
+	BCAST(PRIME1, Z16)
+	BCAST(PRIME2, Z17)
+	BCAST(PRIME3, Z18)
+	BCAST(PRIME5, Z19)
 	MOVQ tag+40(FP), AX
 	VPBROADCASTQ AX, Z26
 	VMOVDQU64 permA<>(SB), Z27
