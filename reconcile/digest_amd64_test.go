@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -153,6 +154,64 @@ func BenchmarkHashStrings(b *testing.B) {
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(dst)), "ns/string")
 			})
+		}
+	}
+}
+
+// kernelStrings runs the string kernel alone over the whole blocks of
+// offs and checks the digests of the strings it reports done.
+func kernelStrings(t *testing.T, offs []int32, data []byte) int {
+	t.Helper()
+	n := (len(offs) - 1) &^ 7
+	if n == 0 {
+		return 0
+	}
+	got := make([]uint64, n)
+	done := hashShortx8(&got[0], &offs[0], unsafe.Pointer(unsafe.SliceData(data)), len(data), n, uint64(tagText))
+	for i := range done {
+		v := data[offs[i]:offs[i+1]]
+		if want := hashBytes(tagText, v); got[i] != want {
+			t.Fatalf("string %d (%d bytes at %d) = %#x, want %#x", i, len(v), offs[i], got[i], want)
+		}
+	}
+	return done
+}
+
+// TestHashShortKernelBlocks runs the string kernel alone over random
+// blocks of eight: all short (messages under 32 bytes), all long, mixed,
+// or holding a string too long for it, where it must stop before that
+// block having hashed every block before it.
+func TestHashShortKernelBlocks(t *testing.T) {
+	if !vectorDigests {
+		t.Skip("this machine lacks AVX-512 (F, DQ, BW and VL); only the Go loops run")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	data := make([]byte, 1<<15)
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	for range 5000 {
+		blocks := 1 + r.IntN(4)
+		offs := []int32{int32(r.IntN(100))}
+		want := -1
+		for b := range blocks {
+			kind := r.IntN(4)
+			for range 8 {
+				n := []int{r.IntN(30), 30 + r.IntN(32), r.IntN(62), r.IntN(62)}[kind]
+				if kind == 3 && r.IntN(8) == 0 {
+					n = 62 + r.IntN(10)
+					if want < 0 {
+						want = 8 * b
+					}
+				}
+				offs = append(offs, offs[len(offs)-1]+int32(n))
+			}
+		}
+		if want < 0 {
+			want = 8 * blocks
+		}
+		if done := kernelStrings(t, offs, data); done != want {
+			t.Fatalf("offsets %v: the kernel did %d strings, want %d", offs, done, want)
 		}
 	}
 }

@@ -286,6 +286,9 @@ func TestHashBytesDoesNotAllocate(t *testing.T) {
 func FuzzHashStrings(f *testing.F) {
 	f.Add([]byte("an e-mail address@example.com, then shorter ones"), []byte{30, 5, 0, 13})
 	f.Add(bytes.Repeat([]byte{0xff}, 200), []byte{61, 62, 29, 1, 0, 69, 40, 33, 8})
+	// Blocks of eight that reach the vector kernel: short, long, mixed.
+	f.Add(bytes.Repeat([]byte("0123456789abcdef"), 100), []byte{1, 2, 3, 5, 8, 13, 21, 29, 0, 7, 14, 28, 29, 29, 3, 4})
+	f.Add(bytes.Repeat([]byte("0123456789abcdef"), 100), []byte{30, 31, 40, 47, 48, 55, 56, 61, 61, 2, 33, 9, 60, 0, 45, 29, 62, 5})
 	f.Fuzz(func(t *testing.T, data, lens []byte) {
 		offs := []int32{0}
 		for _, l := range lens {
