@@ -224,69 +224,102 @@ type ipcSource struct {
 
 // checkedNext wraps an IPC reader's next with checkOffsets, and turns a
 // panic of Arrow's reader (its file reader panics on some damaged
-// buffers, where its stream reader returns an error) into an error.
+// buffers, where its stream reader returns an error) into an error. The
+// batch being built when it panics is not released: the run fails, and
+// Go's collector takes its memory.
 func checkedNext(next func() (arrow.Record, error)) func() (arrow.Record, error) {
+	batch := 0
 	return func() (rec arrow.Record, err error) {
+		batch++
 		defer func() {
 			if p := recover(); p != nil {
-				rec, err = nil, fmt.Errorf("%v; the file is damaged", p)
+				rec, err = nil, fmt.Errorf("batch %d: %v; the file is damaged", batch, p)
 			}
 		}()
 		rec, err = next()
 		if err != nil {
 			return nil, err
 		}
-		if err := checkOffsets(rec); err != nil {
-			return nil, err
+		for c, col := range rec.Columns() {
+			if err := checkOffsets(col.Data()); err != nil {
+				return nil, fmt.Errorf("column %s, batch %d: %w; the file is damaged", rec.ColumnName(c), batch, err)
+			}
 		}
 		return rec, nil
 	}
 }
 
-// checkOffsets rejects a record whose string or binary columns have value
-// offsets out of order or outside their buffers. Arrow's IPC reader takes
-// them as the file wrote them, and everything that reads the values (the
-// digests' vector loads included) relies on them.
-func checkOffsets(rec arrow.Record) error {
-	for c, col := range rec.Columns() {
-		var err error
-		switch col.DataType().ID() {
-		case arrow.STRING, arrow.BINARY:
-			err = checkOffsetsOf[int32](col.Data())
-		case arrow.LARGE_STRING, arrow.LARGE_BINARY:
-			err = checkOffsetsOf[int64](col.Data())
+// checkOffsets checks that the value offsets of d, and of the arrays it
+// holds (list, struct and map children, a dictionary's values), are in
+// order and inside what they point into. Arrow's IPC reader takes them as
+// the file wrote them, and everything that reads the values (the digests'
+// vector loads included) relies on them.
+func checkOffsets(d arrow.ArrayData) error {
+	dt := d.DataType()
+	if ext, ok := dt.(arrow.ExtensionType); ok {
+		dt = ext.StorageType()
+	}
+	values := func() int {
+		if b := d.Buffers(); len(b) > 2 && b[2] != nil {
+			return b[2].Len()
 		}
-		if err != nil {
-			return fmt.Errorf("column %s: %w; the file is damaged", rec.ColumnName(c), err)
+		return 0
+	}
+	child := func() int {
+		if ch := d.Children(); len(ch) > 0 {
+			return ch[0].Len()
+		}
+		return 0
+	}
+	var err error
+	switch dt.ID() {
+	case arrow.STRING, arrow.BINARY:
+		err = checkOffsetsOf[int32](d, values(), "byte")
+	case arrow.LARGE_STRING, arrow.LARGE_BINARY:
+		err = checkOffsetsOf[int64](d, values(), "byte")
+	case arrow.LIST, arrow.MAP:
+		err = checkOffsetsOf[int32](d, child(), "element")
+	case arrow.LARGE_LIST:
+		err = checkOffsetsOf[int64](d, child(), "element")
+	}
+	if err != nil {
+		return err
+	}
+	for _, ch := range d.Children() {
+		if err := checkOffsets(ch); err != nil {
+			return err
+		}
+	}
+	if dt.ID() == arrow.DICTIONARY && d.Dictionary() != nil {
+		if err := checkOffsets(d.Dictionary()); err != nil {
+			return fmt.Errorf("dictionary: %w", err)
 		}
 	}
 	return nil
 }
 
-func checkOffsetsOf[T int32 | int64](d arrow.ArrayData) error {
+// checkOffsetsOf checks d's offsets (buffer 1) against size, the number of
+// units (bytes or elements) they index.
+func checkOffsetsOf[T int32 | int64](d arrow.ArrayData, size int, unit string) error {
 	if d.Len() == 0 {
 		return nil
 	}
 	bufs := d.Buffers()
-	if len(bufs) < 3 || bufs[1] == nil {
+	if len(bufs) < 2 || bufs[1] == nil {
 		return errors.New("no value offsets")
 	}
 	all := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(bufs[1].Bytes()))), bufs[1].Len()/int(unsafe.Sizeof(T(0))))
 	if len(all) < d.Offset()+d.Len()+1 {
 		return fmt.Errorf("%d value offsets for %d rows", len(all), d.Offset()+d.Len())
 	}
-	size := 0
-	if bufs[2] != nil {
-		size = bufs[2].Len()
-	}
 	offs := all[d.Offset() : d.Offset()+d.Len()+1]
 	prev := offs[0]
 	if prev < 0 || int64(prev) > int64(size) {
-		return fmt.Errorf("row 1 of a batch starts at byte %d of a %d-byte value buffer", prev, size)
+		return fmt.Errorf("row 1 starts at %s %d of %d", unit, prev, size)
 	}
 	for i, o := range offs[1:] {
 		if o < prev || int64(o) > int64(size) {
-			return fmt.Errorf("row %d of a batch ends at byte %d, outside %d..%d", i+1, o, prev, size)
+			return fmt.Errorf("row %d ends at %s %d, outside %d..%d", i+1, unit, o, prev, size)
 		}
 		prev = o
 	}

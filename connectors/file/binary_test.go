@@ -211,9 +211,9 @@ func TestArrowIPCDamagedOffsets(t *testing.T) {
 		message []string
 	}{
 		{"backwards.arrow", false, []byte{0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0},
-			[]string{"column name", "row 2 of a batch ends at byte 1, outside 3..5", "the file is damaged"}},
+			[]string{"column name", "column name, batch 1: row 2 ends at byte 1, outside 3..5", "the file is damaged"}},
 		{"negative.arrows", true, []byte{0xf0, 0xff, 0xff, 0xff, 3, 0, 0, 0, 3, 0, 0, 0, 5, 0, 0, 0},
-			[]string{"column name", "row 1 of a batch starts at byte -16", "the file is damaged"}},
+			[]string{"column name", "column name, batch 1: row 1 starts at byte -16 of 5", "the file is damaged"}},
 		// Arrow itself checks the last offset against the buffer.
 		{"past.arrow", false, []byte{0, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0, 0x50, 0, 0, 0},
 			[]string{"offsets out of bounds"}},
@@ -239,6 +239,70 @@ func TestArrowIPCDamagedOffsets(t *testing.T) {
 			defer src.Close()
 			_, err = src.Describe(context.Background(), connectors.TableRef{})
 			wantErr(t, err, connectors.ErrBadInput, tc.message...)
+		})
+	}
+}
+
+// Offsets are checked inside dictionaries and lists too.
+func TestArrowIPCDamagedNestedOffsets(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	dictType := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "plan", Type: dictType},
+		{Name: "tags", Type: arrow.ListOf(arrow.BinaryTypes.String)},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	db := b.Field(0).(*array.BinaryDictionaryBuilder)
+	for _, v := range []string{"abcdefghij", "klmnopqrstu", "abcdefghij"} {
+		if err := db.AppendString(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lb := b.Field(1).(*array.ListBuilder)
+	vb := lb.ValueBuilder().(*array.StringBuilder)
+	lb.Append(true)
+	vb.Append("xyz")
+	vb.Append("uvwxy")
+	lb.Append(true)
+	vb.Append("q")
+	lb.Append(false)
+	rec := b.NewRecord()
+	defer rec.Release()
+	offsets := func(v ...uint32) string {
+		var out []byte
+		for _, x := range v {
+			out = append(out, byte(x), byte(x>>8), byte(x>>16), byte(x>>24))
+		}
+		return string(out)
+	}
+	for _, tc := range []struct {
+		name, from, to, message string
+	}{
+		{"dictionary", offsets(0, 10, 21), offsets(0, 30, 21), "column plan, batch 1: dictionary: row 1 ends at byte 30, outside 0..21"},
+		{"list", offsets(0, 3, 8, 9), offsets(0, 8, 3, 9), "column tags, batch 1: row 2 ends at byte 3, outside 8..9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf strings.Builder
+			w := ipc.NewWriter(&buf, ipc.WithSchema(schema))
+			if err := w.Write(rec); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			raw := buf.String()
+			if strings.Count(raw, tc.from) != 1 {
+				t.Fatalf("the offsets %x are in the stream %d times", tc.from, strings.Count(raw, tc.from))
+			}
+			path := writeFile(t, tc.name+".arrows", strings.Replace(raw, tc.from, tc.to, 1))
+			src, err := New(path, connectors.Options{Format: "arrow"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			_, err = src.Describe(context.Background(), connectors.TableRef{})
+			wantErr(t, err, connectors.ErrBadInput, tc.message, "the file is damaged")
 		})
 	}
 }
