@@ -205,9 +205,6 @@ func hash5Ints[T ~int32](dst []uint64, src []T, tag byte) {
 // its whole value buffer). Where the machine has AVX-512, blocks of eight
 // strings of at most 61 bytes are hashed together.
 func hashStrings(dst []uint64, offs []int32, data []byte, tag byte) {
-	if len(dst) == 0 {
-		return
-	}
 	offs = offs[:len(dst)+1]
 	for i := 0; i < len(dst); {
 		i += hashShortVec(dst[i:], offs[i:], data, tag)
@@ -217,13 +214,20 @@ func hashStrings(dst []uint64, offs []int32, data []byte, tag byte) {
 	}
 }
 
-// valueBuffer is the whole value buffer of a string or binary array, to
-// which its value offsets point.
-func valueBuffer(arr arrow.Array) []byte {
-	if b := arr.Data().Buffers()[2]; b != nil {
-		return b.Bytes()
+// hashStringArray is hashStrings over rows lo to lo+len(dst) of a string
+// or binary array, whose offsets point into its whole value buffer.
+func hashStringArray(dst []uint64, a interface {
+	arrow.Array
+	ValueOffsets() []int32
+}, lo int, tag byte) {
+	if len(dst) == 0 {
+		return // an empty array may have no offsets
 	}
-	return nil
+	var data []byte
+	if b := a.Data().Buffers()[2]; b != nil {
+		data = b.Bytes()
+	}
+	hashStrings(dst, a.ValueOffsets()[lo:], data, tag)
 }
 
 // foldColumn folds the cell digests d of one column into the row digests
@@ -336,13 +340,9 @@ func (e *columnEncoder) digestFast(arr arrow.Array, lo int, dst []uint64) bool {
 		if e.as != classText {
 			return false
 		}
-		if len(dst) > 0 { // an empty array may have no offsets
-			hashStrings(dst, a.ValueOffsets()[lo:], valueBuffer(a), tagText)
-		}
+		hashStringArray(dst, a, lo, tagText)
 	case *array.Binary:
-		if len(dst) > 0 {
-			hashStrings(dst, a.ValueOffsets()[lo:], valueBuffer(a), tagBinary)
-		}
+		hashStringArray(dst, a, lo, tagBinary)
 	case *array.Decimal128:
 		digestDecimals(dst, a.Values()[lo:], a.DataType().(*arrow.Decimal128Type).Scale)
 	case *array.Boolean:

@@ -29,9 +29,17 @@ func finishx8(r *uint64, n int) (sum uint64)
 // The ...Vec functions do the leading multiple of 8 of their work and
 // return how many values they did; the callers do the rest.
 
+// vecLen is how many of n values the kernels take: 0 without them.
+func vecLen(n int) int {
+	if !vectorDigests {
+		return 0
+	}
+	return n &^ 7
+}
+
 func hash9Vec(dst []uint64, src unsafe.Pointer, signed32 bool, tag byte) int {
-	n := len(dst) &^ 7
-	if !vectorDigests || n == 0 {
+	n := vecLen(len(dst))
+	if n == 0 {
 		return 0
 	}
 	hash9x8(&dst[0], src, n, uint64(tag), signed32)
@@ -39,8 +47,8 @@ func hash9Vec(dst []uint64, src unsafe.Pointer, signed32 bool, tag byte) int {
 }
 
 func hash5Vec(dst []uint64, src unsafe.Pointer, tag byte) int {
-	n := len(dst) &^ 7
-	if !vectorDigests || n == 0 {
+	n := vecLen(len(dst))
+	if n == 0 {
 		return 0
 	}
 	hash5x8(&dst[0], src, n, uint64(tag))
@@ -48,16 +56,16 @@ func hash5Vec(dst []uint64, src unsafe.Pointer, tag byte) int {
 }
 
 func foldVec(r, d []uint64) (int, uint64) {
-	n := len(r) &^ 7
-	if !vectorDigests || n == 0 {
+	n := vecLen(len(r))
+	if n == 0 {
 		return 0, 0
 	}
 	return n, foldx8(&r[0], &d[0], n)
 }
 
 func finishVec(r []uint64) (int, uint64) {
-	n := len(r) &^ 7
-	if !vectorDigests || n == 0 {
+	n := vecLen(len(r))
+	if n == 0 {
 		return 0, 0
 	}
 	return n, finishx8(&r[0], n)
@@ -67,8 +75,8 @@ func finishVec(r []uint64) (int, uint64) {
 func hashShortx8(dst *uint64, offs *int32, data unsafe.Pointer, size int, n int, tag uint64) (done int)
 
 func hashShortVec(dst []uint64, offs []int32, data []byte, tag byte) int {
-	n := len(dst) &^ 7
-	if !vectorDigests || n == 0 {
+	n := vecLen(len(dst))
+	if n == 0 {
 		return 0
 	}
 	// Offsets are int32: no valid one passes MaxInt32.
