@@ -298,15 +298,22 @@ func FuzzHashStrings(f *testing.F) {
 			}
 			offs = append(offs, int32(end))
 		}
-		for _, tag := range []byte{tagText, tagBinary} {
-			got := make([]uint64, len(offs)-1)
-			hashStrings(got, offs, data, tag)
-			for i := range got {
-				v := data[offs[i]:offs[i+1]]
-				if want := xxhash.Sum64(appendLen(nil, tag, v)); got[i] != want {
-					t.Fatalf("string %d of %d (%d bytes) = %#x, want %#x", i, len(got), len(v), got[i], want)
-				}
+		checkHashStrings(t, "", offs, data)
+	})
+}
+
+// checkHashStrings compares the digests hashStrings gives the strings of
+// data at offs, as text and as binary, with xxhash of each encoded cell.
+func checkHashStrings(t *testing.T, what string, offs []int32, data []byte) {
+	t.Helper()
+	for _, tag := range []byte{tagText, tagBinary} {
+		got := make([]uint64, len(offs)-1)
+		hashStrings(got, offs, data, tag)
+		for i := range got {
+			v := data[offs[i]:offs[i+1]]
+			if want := xxhash.Sum64(appendLen(nil, tag, v)); got[i] != want {
+				t.Fatalf("%sstring %d of %d (%d bytes) = %#x, want %#x", what, i, len(got), len(v), got[i], want)
 			}
 		}
-	})
+	}
 }
